@@ -1,0 +1,1 @@
+"""WORKPLACE integration hub: delivers WORKPLACE workflow events to messengers and calendars."""

@@ -1,0 +1,44 @@
+"""Who is calling: the claims the HTTP API's JWT authorizer (or the local gateway) verified.
+
+The company always comes from the verified token, never from a path, query or body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, UnauthorizedError
+
+from workplace_hub.events import COMPANY_ID_PATTERN
+
+_COMPANY = re.compile(COMPANY_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    company_id: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def current_principal(app: APIGatewayHttpResolver) -> Principal:
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    user_id, company_id, role = claims.get("sub"), claims.get("company_id"), claims.get("role")
+    if not user_id or not isinstance(company_id, str) or not _COMPANY.fullmatch(company_id):
+        raise UnauthorizedError("the token has no valid sub and company_id")
+    if role not in ("admin", "member"):
+        raise UnauthorizedError("the token's role must be admin or member")
+    return Principal(str(user_id), company_id, role)
+
+
+def require_admin(app: APIGatewayHttpResolver) -> Principal:
+    principal = current_principal(app)
+    if not principal.is_admin:
+        raise ForbiddenError("this needs a company admin")
+    return principal

@@ -1,0 +1,111 @@
+"""`/admin/integrations`: turn integrations on and off, store credentials, verify them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel, ConfigDict, Field
+
+from workplace_hub.api.auth import require_admin
+from workplace_hub.api.services import ApiServices
+from workplace_hub.catalog import Integration
+from workplace_hub.errors import ConflictError, ProviderError
+from workplace_hub.integration_settings import (
+    CREDENTIALS_SOURCE,
+    apply_update,
+    effective,
+    is_configured,
+    open_credentials,
+    public_view,
+    uses_platform_credentials,
+)
+from workplace_hub.observability import logger
+from workplace_hub.storage.settings import CompanySettings, StoredIntegration, utc_now_iso
+
+
+class IntegrationUpdate(BaseModel):
+    """PUT body: on/off and the integration's fields (secret fields may be omitted to keep them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+def _view(services: ApiServices, company: CompanySettings, integration: Integration) -> dict[str, Any]:
+    view = public_view(company, integration, services.keyring, services.hub_public_url)
+    if uses_platform_credentials(company, integration) and integration == Integration.NAVER_WORKS:
+        platform_bot = services.platform_credentials().get("naver_works", {}).get("bot_id")
+        view["settings"].setdefault("bot_id", platform_bot)
+    return view
+
+
+def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
+    @app.get("/admin/integrations", tags=["admin"])
+    def list_integrations() -> dict:
+        admin = require_admin(app)
+        company = services.settings.load(admin.company_id)
+        return {"integrations": [_view(services, company, integration) for integration in Integration]}
+
+    @app.get("/admin/integrations/<integration>", tags=["admin"])
+    def get_integration(integration: Integration) -> dict:
+        admin = require_admin(app)
+        return _view(services, services.settings.load(admin.company_id), integration)
+
+    @app.put("/admin/integrations/<integration>", tags=["admin"])
+    def put_integration(integration: Integration, update: IntegrationUpdate) -> dict:
+        admin = require_admin(app)
+        company = services.settings.load(admin.company_id)
+        stored = apply_update(company, integration, update.enabled, update.settings, services.keyring)
+        # New credentials have not been checked yet; keep the status only if nothing but on/off changed.
+        previous = effective(company, integration)
+        unchanged = stored.settings == previous.settings and stored.sealed_secrets == previous.sealed_secrets
+        status = previous.status if unchanged and previous.status else {"state": "unverified"}
+        stored = StoredIntegration(integration, stored.enabled, stored.settings, stored.sealed_secrets, status)
+        services.settings.save_integration(admin.company_id, stored, admin.user_id)
+        logger.info("integration saved", extra={"integration": integration.value, "enabled": stored.enabled})
+        return _view(services, services.settings.load(admin.company_id), integration)
+
+    @app.delete("/admin/integrations/<integration>", tags=["admin"])
+    def delete_integration(integration: Integration) -> dict:
+        admin = require_admin(app)
+        company = services.settings.load(admin.company_id)
+        current = effective(company, integration)
+        # Off, and every secret erased; the plain IDs stay so the admin can see what was configured.
+        settings = dict(current.settings)
+        stored = StoredIntegration(integration, enabled=False, settings=settings, status={"state": "unverified"})
+        services.settings.save_integration(admin.company_id, stored, admin.user_id)
+        logger.info("integration disabled and secrets erased", extra={"integration": integration.value})
+        return _view(services, services.settings.load(admin.company_id), integration)
+
+    @app.post("/admin/integrations/<integration>/verify", tags=["admin"])
+    def verify_integration(integration: Integration) -> dict:
+        admin = require_admin(app)
+        company = services.settings.load(admin.company_id)
+        verifier = services.verifiers.get(integration)
+        if verifier is None:
+            raise ConflictError(
+                "verification_not_available",
+                f"{integration.value} cannot be verified by this version of the hub",
+            )
+        if not is_configured(company, integration):
+            raise ConflictError("not_configured", f"{integration.value} has missing settings; save them first")
+        if uses_platform_credentials(company, integration):
+            credentials = dict(services.platform_credentials().get(integration.value, {}))
+            credentials.update(effective(company, integration).settings)
+            credentials.pop(CREDENTIALS_SOURCE, None)
+        else:
+            credentials = open_credentials(company, integration, services.keyring)
+        try:
+            status = {"state": "ok", "detail": verifier(credentials)}
+        except ProviderError as exc:
+            status = {
+                "state": "error",
+                "code": exc.code,
+                "detail": exc.detail or "the provider refused the credentials",
+            }
+        status["checked_at"] = utc_now_iso()
+        services.settings.save_status(admin.company_id, integration, status)
+        logger.info("integration verified", extra={"integration": integration.value, "state": status["state"]})
+        return _view(services, services.settings.load(admin.company_id), integration)

@@ -1,0 +1,120 @@
+"""`/me/links` (an employee's own accounts) and `/admin/users/{user_id}/links` (the 連携ID field)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from workplace_hub.api.auth import current_principal, require_admin
+from workplace_hub.api.services import ApiServices
+from workplace_hub.catalog import Integration
+from workplace_hub.errors import SettingsValidationError
+from workplace_hub.integration_settings import MASK
+from workplace_hub.providers.google_chat import is_webhook_url
+from workplace_hub.storage.links import link_purpose
+
+SLACK_MEMBER_ID = r"^[UW][A-Z0-9]{6,20}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class MyLinksUpdate(BaseModel):
+    """Fields left out stay as they are; null or "" removes a link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slack_member_id: str | None = Field(default=None, description="Slack member ID (U… or W…)")
+    google_chat_webhook_url: str | None = Field(default=None, description="incoming webhook URL of a Chat space")
+    google_workspace_id: str | None = Field(default=None, description="Google Workspace e-mail in the company domain")
+
+
+class AdminLinksUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    google_workspace_id: str | None = Field(description="Google Workspace e-mail in the company domain")
+
+
+def _masked_webhook(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?key={MASK}&token={MASK}"
+
+
+def _validate(services: ApiServices, company_id: str, name: str, value: str) -> str:
+    value = value.strip()
+    if name == "slack_member_id":
+        if not re.fullmatch(SLACK_MEMBER_ID, value):
+            raise SettingsValidationError(
+                name, "must be a Slack member ID like U012AB3CD (Profile → ⋮ → Copy member ID)"
+            )
+    elif name == "google_chat_webhook_url":
+        if not is_webhook_url(value, services.google_chat_base):
+            raise SettingsValidationError(
+                name,
+                "must be a Google Chat incoming webhook URL "
+                f"({services.google_chat_base}/v1/spaces/…/messages?key=…&token=…)",
+            )
+    elif name == "google_workspace_id":
+        value = value.lower()
+        if not re.fullmatch(EMAIL, value):
+            raise SettingsValidationError(name, "must be an e-mail address")
+        company = services.settings.load(company_id)
+        stored = company.integrations.get(Integration.GOOGLE_CALENDAR)
+        domain = stored.settings.get("company_domain") if stored else None
+        if domain and value.rsplit("@", 1)[1] != domain:
+            raise SettingsValidationError(name, f"must be an address in the company domain {domain}")
+    return value
+
+
+def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseModel) -> None:
+    values: dict[str, Any] = {}
+    removed: list[str] = []
+    for name in update.model_fields_set:
+        raw = getattr(update, name)
+        if raw is None or raw.strip() == "":
+            removed.append(name)
+            continue
+        value = _validate(services, company_id, name, raw)
+        if name == "google_chat_webhook_url":
+            value = services.keyring.seal(company_id, link_purpose(user_id, name), value)
+        values[name] = value
+    if values or removed:
+        services.links.update(company_id, user_id, values, removed)
+
+
+def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any]:
+    links = services.links.get(company_id, user_id)
+    webhook = links.get("google_chat_webhook_url")
+    if webhook:
+        webhook = _masked_webhook(
+            services.keyring.open(company_id, link_purpose(user_id, "google_chat_webhook_url"), webhook)
+        )
+    return {
+        "user_id": user_id,
+        "slack_member_id": links.get("slack_member_id"),
+        "google_chat_webhook_url": webhook,
+        "google_workspace_id": links.get("google_workspace_id"),
+        "updated_at": links.get("updated_at"),
+    }
+
+
+def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
+    @app.get("/me/links", tags=["me"])
+    def get_my_links() -> dict:
+        me = current_principal(app)
+        return _view(services, me.company_id, me.user_id)
+
+    @app.put("/me/links", tags=["me"])
+    def put_my_links(update: MyLinksUpdate) -> dict:
+        me = current_principal(app)
+        _apply(services, me.company_id, me.user_id, update)
+        return _view(services, me.company_id, me.user_id)
+
+    @app.put("/admin/users/<user_id>/links", tags=["admin"])
+    def put_user_links(user_id: Annotated[str, Path(min_length=1, max_length=256)], update: AdminLinksUpdate) -> dict:
+        admin = require_admin(app)
+        _apply(services, admin.company_id, user_id, update)
+        return _view(services, admin.company_id, user_id)

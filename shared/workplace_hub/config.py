@@ -1,0 +1,111 @@
+"""Environment variables, read once per cold start through pydantic models (one per function kind).
+
+The names are the same strings as in template.yaml and the README's table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workplace_hub.errors import ConfigurationError
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ProviderEndpoints(_EnvModel):
+    """Every provider host, overridable so the local stack can point them at the sandbox."""
+
+    SLACK_API_BASE: str = "https://slack.com/api"
+    GOOGLE_CHAT_BASE: str = "https://chat.googleapis.com"
+    LINE_API_BASE: str = "https://api.line.me"
+    LINE_ACCESS_BASE: str = "https://access.line.me"
+    WORKS_AUTH_BASE: str = "https://auth.worksmobile.com/oauth2/v2.0"
+    WORKS_API_BASE: str = "https://www.worksapis.com/v1.0"
+    WORKS_LEGACY_API_BASE: str = "https://apis.worksmobile.com"
+    SENS_BASE: str = "https://sens.apigw.ntruss.com"
+    GOOGLE_ACCOUNTS_BASE: str = "https://accounts.google.com"
+    GOOGLE_OAUTH2_BASE: str = "https://oauth2.googleapis.com"
+    GOOGLE_CALENDAR_BASE: str = "https://www.googleapis.com/calendar/v3"
+
+
+class StorageSettings(ProviderEndpoints):
+    """Tables, the KMS key and the app secrets every function reads."""
+
+    SETTINGS_TABLE_NAME: str = Field(min_length=1)
+    LINKS_TABLE_NAME: str = Field(min_length=1)
+    DELIVERIES_TABLE_NAME: str = Field(min_length=1)
+    KMS_KEY_ID: str = Field(min_length=1)
+    PLATFORM_SECRET_ARN: str = Field(min_length=1)
+    SETTINGS_CACHE_SECONDS: float = 30.0
+
+
+class RouterSettings(StorageSettings):
+    """The router: WorkplaceEventsQueue in, one send queue per provider out."""
+
+    IDEMPOTENCY_TABLE_NAME: str = Field(min_length=1)
+    EVENTS_DLQ_URL: str = Field(min_length=1)
+    MAX_RECEIVE_COUNT: int = Field(default=5, ge=1)
+    SEND_SLACK_QUEUE_URL: str | None = None
+    SEND_GOOGLE_CHAT_QUEUE_URL: str | None = None
+    SEND_LINE_QUEUE_URL: str | None = None
+    SEND_NAVER_WORKS_QUEUE_URL: str | None = None
+    SEND_KAKAO_QUEUE_URL: str | None = None
+
+    def send_queue_urls(self) -> dict[str, str]:
+        """Channel id → queue URL, for the channels that have a sender deployed."""
+        urls = {
+            "slack": self.SEND_SLACK_QUEUE_URL,
+            "google_chat": self.SEND_GOOGLE_CHAT_QUEUE_URL,
+            "line": self.SEND_LINE_QUEUE_URL,
+            "naver_works": self.SEND_NAVER_WORKS_QUEUE_URL,
+            "kakao": self.SEND_KAKAO_QUEUE_URL,
+        }
+        return {channel: url for channel, url in urls.items() if url}
+
+
+class SenderSettings(StorageSettings):
+    """A provider sender: its own queue (to postpone a job by Retry-After) and dead-letter queue."""
+
+    SEND_QUEUE_URL: str = Field(min_length=1)
+    SEND_DLQ_URL: str = Field(min_length=1)
+    MAX_RECEIVE_COUNT: int = Field(default=8, ge=1)
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
+    # Longer than the function timeout, shorter than the queue's visibility timeout: a claim left by
+    # a crashed attempt has expired by the time SQS hands the job out again.
+    CLAIM_LEASE_SECONDS: float = 60.0
+
+
+class ApiSettings(StorageSettings):
+    """The settings API."""
+
+    HUB_PUBLIC_URL: str = Field(min_length=1)
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
+
+
+class TokenSettings(_EnvModel):
+    """How WORKPLACE-issued JWTs are checked (by the HTTP API authorizer, and the local gateway)."""
+
+    WORKPLACE_JWT_ISSUER: str = Field(min_length=1)
+    WORKPLACE_JWT_AUDIENCE: str = Field(min_length=1)
+    WORKPLACE_JWKS_URL: str = Field(min_length=1)
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
+    """Validate the environment against `model`; a missing or bad variable fails the cold start."""
+    env = os.environ if environ is None else environ
+    try:
+        return model.model_validate(dict(env))
+    except ValidationError as exc:
+        names = ", ".join(str(err["loc"][0]) for err in exc.errors())
+        raise ConfigurationError(f"invalid or missing environment variables: {names}") from None

@@ -1,0 +1,96 @@
+"""The hub's one error hierarchy.
+
+Every failure says what the caller should do with it: retry later, give up and record the reason, or
+ask a person to re-link or re-configure. Errors carry structured fields, never secrets.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigurationError(HubError):
+    """A missing or invalid environment variable or app secret: the function cannot start."""
+
+
+class InvalidEventError(HubError):
+    """A WORKPLACE event that does not match the contract; it goes to the dead-letter queue."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SettingsValidationError(HubError):
+    """An admin or employee setting that is invalid; `field` names it (e.g. `settings.bot_token`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFoundError(HubError):
+    """The addressed resource does not exist for this company."""
+
+
+class ConflictError(HubError):
+    """The request contradicts the current state (e.g. routing an item to a disabled channel)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class ProviderError(HubError):
+    """A provider call failed.
+
+    Args:
+        provider: the integration id (`slack`, `google_chat`, ...).
+        code: the provider's own error code (`channel_not_found`, `PERMISSION_DENIED`, `http_503`...).
+        status_code: the HTTP status, when there was a response.
+        detail: a short human-readable explanation, free of secrets.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, provider: str, code: str, *, status_code: int | None = None, detail: str = "") -> None:
+        super().__init__(f"{provider}: {code}" + (f" ({detail})" if detail else ""))
+        self.provider = provider
+        self.code = code
+        self.status_code = status_code
+        self.detail = detail
+
+
+class RetryableProviderError(ProviderError):
+    """429, 5xx, timeouts: try again later; `retry_after` (seconds) when the provider said when."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        provider: str,
+        code: str,
+        *,
+        status_code: int | None = None,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(provider, code, status_code=status_code, detail=detail)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    """The provider refused this message for good (bad target, bad body): record it as failed."""
+
+
+class IntegrationCredentialsError(PermanentProviderError):
+    """The company's credentials were rejected: the admin must fix the integration settings."""
+
+
+class NeedsRelinkError(PermanentProviderError):
+    """The employee's own link (webhook, token) was rejected: the employee must link again."""

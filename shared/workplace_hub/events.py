@@ -1,0 +1,165 @@
+"""The WORKPLACE → hub event contract (../shared/contracts/workplace-events.md), as pydantic models."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from workplace_hub.errors import InvalidEventError
+
+EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+COMPANY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ITEM_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+Locale = Literal["ja", "ko", "en"]
+Product = Literal["workplace", "collabo"]
+
+
+class _ContractModel(BaseModel):
+    # Unknown fields are ignored for forward compatibility (contract: "Envelope").
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Recipient(_ContractModel):
+    """One person a notification goes to."""
+
+    user_id: str = Field(min_length=1, max_length=256)
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, pattern=E164_PATTERN)
+    locale: Locale = "ja"
+
+
+class MessageContent(_ContractModel):
+    """What every channel shows: title, body and a link to WORKPLACE."""
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(default="", max_length=2000)
+    url: str = Field(min_length=9, max_length=2048, pattern=r"^https://[^\s/?#]+[^\s]*$")
+
+
+class _Envelope(_ContractModel):
+    version: Literal["1"]
+    event_id: str = Field(pattern=EVENT_ID_PATTERN)
+    company_id: str = Field(pattern=COMPANY_ID_PATTERN)
+    occurred_at: AwareDatetime
+    product: Product = "workplace"
+
+
+class NotificationEvent(_Envelope):
+    """`type: notification`: a workflow notification for 1-1000 recipients."""
+
+    type: Literal["notification"]
+    item: str = Field(pattern=ITEM_PATTERN)
+    recipients: list[Recipient] = Field(min_length=1, max_length=1000)
+    message: MessageContent
+
+    @field_validator("recipients")
+    @classmethod
+    def _unique_recipients(cls, recipients: list[Recipient]) -> list[Recipient]:
+        seen: set[str] = set()
+        for recipient in recipients:
+            if recipient.user_id in seen:
+                raise ValueError(f"user_id {recipient.user_id!r} appears twice")
+            seen.add(recipient.user_id)
+        return recipients
+
+
+class CalendarTarget(_ContractModel):
+    """One calendar the employee chose for the absence."""
+
+    provider: Literal["naver_works", "google"]
+    calendar_id: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class Absence(_ContractModel):
+    """An absence schedule (不在日程)."""
+
+    absence_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=256)
+    kind: Literal["vacation", "half_day_am", "half_day_pm", "business_trip", "remote", "sick", "other"]
+    title: str = Field(default="", max_length=200)
+    all_day: bool
+    start: date | AwareDatetime
+    end: date | AwareDatetime
+    timezone: str
+    calendars: list[CalendarTarget] = Field(max_length=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_times(self) -> Absence:
+        """All-day absences carry dates, timed ones date-times; the end is never before the start."""
+        kinds = {type(self.start), type(self.end)}
+        if self.all_day and kinds != {date}:
+            raise ValueError("all_day absences need dates in start and end")
+        if not self.all_day and kinds != {datetime}:
+            raise ValueError("timed absences need RFC 3339 date-times in start and end")
+        if self.end < self.start:  # type: ignore[operator]
+            raise ValueError("end is before start")
+        return self
+
+
+class AbsenceUpsertedEvent(_Envelope):
+    """`type: absence.upserted`."""
+
+    type: Literal["absence.upserted"]
+    absence: Absence
+
+
+class AbsenceRef(_ContractModel):
+    absence_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=256)
+
+
+class AbsenceCancelledEvent(_Envelope):
+    """`type: absence.cancelled`."""
+
+    type: Literal["absence.cancelled"]
+    absence: AbsenceRef
+
+
+WorkplaceEvent = Annotated[
+    NotificationEvent | AbsenceUpsertedEvent | AbsenceCancelledEvent, Field(discriminator="type")
+]
+_EVENT_ADAPTER: TypeAdapter[WorkplaceEvent] = TypeAdapter(WorkplaceEvent)
+
+
+def parse_event(raw: str) -> NotificationEvent | AbsenceUpsertedEvent | AbsenceCancelledEvent:
+    """Parse one SQS message body; raise InvalidEventError with a reason that names the fields."""
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidEventError(f"body is not JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(document, dict):
+        raise InvalidEventError("body is not a JSON object")
+    if document.get("version") != "1":
+        raise InvalidEventError(f"unsupported version {document.get('version')!r} (expected '1')")
+    try:
+        return _EVENT_ADAPTER.validate_python(document)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:5]:
+            location = ".".join(str(part) for part in err["loc"]) or "(event)"
+            problems.append(f"{location}: {err['msg']}")
+        raise InvalidEventError("; ".join(problems)) from None

@@ -1,0 +1,29 @@
+"""Messages between the hub's stages: the send job a router puts on a provider's queue."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workplace_hub.events import MessageContent, Recipient
+
+
+class SendJob(BaseModel):
+    """Send one notification to some recipients on one channel. Carries no secrets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    company_id: str
+    event_id: str
+    item: str
+    channel: str
+    message: MessageContent
+    recipients: list[Recipient] = Field(min_length=1, max_length=1000)
+
+
+# Providers that accept many recipients in one call get them in one job (LINE multicast: 500,
+# SENS AlimTalk: 100); the others get one job per recipient so one failure never holds up another.
+_RECIPIENTS_PER_JOB = {"line": 500, "kakao": 100}
+
+
+def recipients_per_job(channel: str) -> int:
+    return _RECIPIENTS_PER_JOB.get(channel, 1)

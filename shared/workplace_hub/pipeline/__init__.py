@@ -1,0 +1,1 @@
+"""The event pipeline: the router (events → delivery records + send jobs) and the delivery workers."""

@@ -1,0 +1,125 @@
+"""The router: one WORKPLACE event in, delivery records and per-provider send jobs out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from workplace_hub.errors import InvalidEventError
+from workplace_hub.events import NotificationEvent, parse_event
+from workplace_hub.jobs import SendJob, recipients_per_job
+from workplace_hub.observability import logger, metrics
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.routing import plan_deliveries
+from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.links import LinksRepository
+from workplace_hub.storage.settings import CachedSettings, SettingsRepository
+
+
+class EventRouter:
+    """Validates events, decides per recipient × channel, records and enqueues. Idempotent per event."""
+
+    def __init__(
+        self,
+        *,
+        settings: CachedSettings,
+        settings_repository: SettingsRepository,
+        links: LinksRepository,
+        deliveries: DeliveriesRepository,
+        send_queues: dict[str, JobQueue],
+        dead_letters: DeadLetters,
+        max_receive_count: int,
+        guard: Any = None,
+    ) -> None:
+        self._settings = settings
+        self._settings_repository = settings_repository
+        self._links = links
+        self._deliveries = deliveries
+        self._send_queues = send_queues
+        self._dead_letters = dead_letters
+        self._max_receive_count = max_receive_count
+        # `guard` wraps route_notification (powertools idempotency) so that two copies of one event
+        # are never routed at the same time; the delivery records make routing idempotent after that.
+        self._route = guard(self.route_notification) if guard else self.route_notification
+
+    def handle_record(self, record: SQSRecord) -> None:
+        """SQS record handler: a bad event is dead-lettered with its reason and never fails the batch."""
+        try:
+            event = parse_event(record.body)
+        except InvalidEventError as exc:
+            logger.warning("event rejected", extra={"reason": exc.reason, "message_id": record.message_id})
+            metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+            self._dead_letters.send(record.body, f"invalid event: {exc.reason}")
+            return
+        logger.append_keys(company_id=event.company_id, event_id=event.event_id, event_type=event.type)
+        if not isinstance(event, NotificationEvent):
+            # Calendar registration is not deployed yet: keep the event, with why, for a later redrive.
+            self._dead_letters.send(record.body, f"{event.type}: calendar registration is not available yet")
+            return
+        try:
+            self._route(event=event)
+        except Exception as exc:
+            # Unexpected failure: let SQS retry; on the last attempt keep the event with the reason.
+            if int(record.attributes.approximate_receive_count) >= self._max_receive_count:
+                logger.exception("routing failed on the last attempt; dead-lettered")
+                self._dead_letters.send(record.body, f"routing failed: {type(exc).__name__}: {str(exc)[:300]}")
+                return
+            raise
+
+    def route_notification(self, event: NotificationEvent) -> dict[str, int]:
+        """Write one delivery record per recipient × channel and enqueue the sendable ones."""
+        company = self._settings.get(event.company_id)
+        if event.product == "collabo" and not company.is_collabo:
+            self._settings_repository.save_product(event.company_id, "collabo")
+            self._settings.invalidate(event.company_id)
+            company = self._settings.get(event.company_id)
+        routed = company.routing.get(event.item)
+        links = self._links.get_many(event.company_id, [r.user_id for r in event.recipients]) if routed else {}
+        plan = plan_deliveries(event, company, links, set(self._send_queues))
+        existing = self._deliveries.statuses_for_event(event.company_id, event.event_id)
+        fresh = [p for p in plan if (p.user_id, p.channel) not in existing]
+        self._deliveries.add_many(
+            [
+                NewDelivery(
+                    DeliveryKey(event.company_id, event.event_id, p.user_id, p.channel),
+                    event.item,
+                    p.status,
+                    p.reason,
+                )
+                for p in fresh
+            ]
+        )
+        # Records still `queued` from an earlier, interrupted attempt are enqueued again; the workers'
+        # claim makes sure each is sent at most once.
+        to_send: dict[str, set[str]] = defaultdict(set)
+        for p in fresh:
+            if p.status == DeliveryStatus.QUEUED:
+                to_send[p.channel].add(p.user_id)
+        for (user_id, channel), status in existing.items():
+            if status == DeliveryStatus.QUEUED.value and channel in self._send_queues:
+                to_send[channel].add(user_id)
+        enqueued = 0
+        for channel, user_ids in to_send.items():
+            recipients = [r for r in event.recipients if r.user_id in user_ids]
+            size = recipients_per_job(channel)
+            jobs = [
+                SendJob(
+                    company_id=event.company_id,
+                    event_id=event.event_id,
+                    item=event.item,
+                    channel=channel,
+                    message=event.message,
+                    recipients=recipients[start : start + size],
+                ).model_dump(mode="json", exclude_none=True)
+                for start in range(0, len(recipients), size)
+            ]
+            self._send_queues[channel].send_all(jobs)
+            enqueued += len(recipients)
+        skipped = sum(1 for p in fresh if p.status == DeliveryStatus.SKIPPED)
+        metrics.add_metric(name="DeliveriesQueued", unit=MetricUnit.Count, value=enqueued)
+        metrics.add_metric(name="DeliveriesSkipped", unit=MetricUnit.Count, value=skipped)
+        logger.info("event routed", extra={"queued": enqueued, "skipped": skipped, "already_recorded": len(existing)})
+        return {"queued": enqueued, "skipped": skipped}

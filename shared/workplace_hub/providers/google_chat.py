@@ -1,0 +1,132 @@
+"""Google Chat: a card posted to the employee's incoming webhook (providers.md §2).
+
+Docs: https://developers.google.com/workspace/chat/quickstart/webhooks and the `spaces.messages.create`
+reference. The webhook URL carries its own key and token, so it is a secret: never log it.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, RetryableProviderError
+from workplace_hub.providers.base import (
+    Destination,
+    Notification,
+    PreparedCall,
+    Sender,
+    SendReceipt,
+    button_label,
+    error_for_status,
+)
+
+# Google Chat limits: the whole message ≤ 32,000 bytes; keep the text well inside.
+FALLBACK_MAX = 4000
+
+
+def is_webhook_url(url: str, base: str) -> bool:
+    """True for `<GOOGLE_CHAT_BASE>/v1/spaces/<space>/messages?key=…&token=…` and nothing else."""
+    prefix = base.rstrip("/") + "/v1/spaces/"
+    if not url.startswith(prefix):
+        return False
+    parts = urlsplit(url)
+    tail = parts.path[len(urlsplit(prefix).path) :]
+    space, _, rest = tail.partition("/")
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    return bool(space) and rest == "messages" and bool(query.get("key")) and bool(query.get("token"))
+
+
+def build_message(notification: Notification) -> dict[str, Any]:
+    """A `cardsV2` card (title, body, link button) with a plain-text fallback."""
+    widgets: list[dict[str, Any]] = []
+    if notification.body:
+        # textParagraph takes a small HTML subset: escape the user's text, keep line breaks.
+        widgets.append({"textParagraph": {"text": html.escape(notification.body).replace("\n", "<br>")}})
+    widgets.append(
+        {
+            "buttonList": {
+                "buttons": [
+                    {
+                        "text": button_label(notification.locale),
+                        "onClick": {"openLink": {"url": notification.url}},
+                    }
+                ]
+            }
+        }
+    )
+    fallback = "\n".join(part for part in (notification.title, notification.body, notification.url) if part)
+    return {
+        "fallbackText": fallback[:FALLBACK_MAX],
+        "cardsV2": [
+            {
+                "cardId": "workplace-notification",
+                "card": {
+                    "header": {"title": notification.title, "subtitle": "WORKPLACE"},
+                    "sections": [{"widgets": widgets}],
+                },
+            }
+        ],
+    }
+
+
+class GoogleChatSender(Sender):
+    """Posts to the webhook the employee registered (only ever to GOOGLE_CHAT_BASE)."""
+
+    channel = "google_chat"
+    api_docs = "https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create"
+
+    def build_request(
+        self, notification: Notification, destination: Destination, credentials: dict[str, str]
+    ) -> PreparedCall:
+        if not is_webhook_url(destination.address, self._endpoints.GOOGLE_CHAT_BASE):
+            # Defence in depth against SSRF: the links API already refuses such URLs.
+            raise NeedsRelinkError("google_chat", "webhook_url_not_allowed", detail="not a Google Chat webhook URL")
+        return PreparedCall(
+            method="POST",
+            url=destination.address,
+            headers={"Content-Type": "application/json; charset=UTF-8"},
+            json=build_message(notification),
+        )
+
+    def parse_response(self, response: requests.Response) -> SendReceipt:
+        if response.status_code == 200:
+            try:
+                return SendReceipt(provider_message_id=response.json().get("name"))
+            except ValueError:
+                raise RetryableProviderError("google_chat", "invalid_response", status_code=200) from None
+        status, code, message = _google_error(response)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise error_for_status("google_chat", response, status or f"http_{response.status_code}", message)
+        if response.status_code in (403, 404) or code == "API_KEY_INVALID":
+            # The webhook was deleted or its key/token no longer valid: the employee must register it again.
+            raise NeedsRelinkError(
+                "google_chat",
+                status or f"http_{response.status_code}",
+                status_code=response.status_code,
+                detail="webhook refused",
+            )
+        raise PermanentProviderError(
+            "google_chat",
+            status or f"http_{response.status_code}",
+            status_code=response.status_code,
+            detail=message[:200],
+        )
+
+    def verify(self, credentials: dict[str, str]) -> str:
+        return "nothing to verify at company level: each employee registers their own webhook"
+
+
+def _google_error(response: requests.Response) -> tuple[str, str, str]:
+    """(status, ErrorInfo reason, message) from Google's error envelope."""
+    try:
+        error = response.json().get("error", {})
+    except ValueError:
+        return "", "", ""
+    reason = ""
+    for detail in error.get("details") or []:
+        if isinstance(detail, dict) and detail.get("reason"):
+            reason = str(detail["reason"])
+    return str(error.get("status", "")), reason, str(error.get("message", ""))

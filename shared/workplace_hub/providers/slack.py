@@ -1,0 +1,160 @@
+"""Slack: a DM from the company's bot via `chat.postMessage` (providers.md §1).
+
+Docs: https://docs.slack.dev/reference/methods/chat.postMessage and .../auth.test
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from workplace_hub.errors import (
+    IntegrationCredentialsError,
+    NeedsRelinkError,
+    PermanentProviderError,
+    RetryableProviderError,
+)
+from workplace_hub.providers.base import (
+    Destination,
+    Notification,
+    PreparedCall,
+    Sender,
+    SendReceipt,
+    button_label,
+    error_for_status,
+)
+
+HEADER_MAX = 150
+SECTION_MAX = 3000
+TEXT_MAX = 4000
+
+# Slack answers HTTP 200 with ok:false for nearly every failure; the code decides what to do.
+RETRYABLE_CODES = frozenset(
+    {"ratelimited", "rate_limited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "team_not_found",
+    }
+)
+DESTINATION_CODES = frozenset({"channel_not_found", "user_not_found", "is_archived", "not_in_channel"})
+
+
+def _escape_mrkdwn(text: str) -> str:
+    # Slack's only required escapes (docs: "Escaping text"); keeps user text from becoming mentions.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_blocks(notification: Notification) -> list[dict[str, Any]]:
+    """Header (title), section (body) and a link button, within Block Kit's limits."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _truncate(notification.title, HEADER_MAX), "emoji": True},
+        }
+    ]
+    if notification.body:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _truncate(_escape_mrkdwn(notification.body), SECTION_MAX)},
+            }
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "open_workplace",
+                    "text": {"type": "plain_text", "text": button_label(notification.locale)},
+                    "url": notification.url,
+                }
+            ],
+        }
+    )
+    return blocks
+
+
+def fallback_text(notification: Notification) -> str:
+    """What notifications and clients without Block Kit show."""
+    parts = [notification.title, notification.body, notification.url]
+    return _truncate(_escape_mrkdwn("\n".join(part for part in parts if part)), TEXT_MAX)
+
+
+class SlackSender(Sender):
+    """Posts the notification as a DM from the company's Slack bot to the employee's member ID."""
+
+    channel = "slack"
+    api_docs = "https://docs.slack.dev/reference/methods/chat.postMessage"
+
+    def _api(self, method: str) -> str:
+        return f"{self._endpoints.SLACK_API_BASE.rstrip('/')}/{method}"
+
+    def build_request(
+        self, notification: Notification, destination: Destination, credentials: dict[str, str]
+    ) -> PreparedCall:
+        return PreparedCall(
+            method="POST",
+            url=self._api("chat.postMessage"),
+            headers={
+                "Authorization": f"Bearer {credentials['bot_token']}",
+                "Content-Type": "application/json; charset=utf-8",
+            },
+            json={
+                "channel": destination.address,
+                "text": fallback_text(notification),
+                "blocks": build_blocks(notification),
+                "unfurl_links": False,
+                "unfurl_media": False,
+            },
+        )
+
+    def parse_response(self, response: requests.Response) -> SendReceipt:
+        return SendReceipt(provider_message_id=_read_ok(response).get("ts"))
+
+    def verify(self, credentials: dict[str, str]) -> str:
+        response = self.execute(
+            PreparedCall(
+                "POST",
+                self._api("auth.test"),
+                headers={"Authorization": f"Bearer {credentials['bot_token']}"},
+            )
+        )
+        body = _read_ok(response)
+        return f"workspace {body.get('team', '?')} ({body.get('team_id', '?')}), bot user {body.get('user', '?')}"
+
+
+def _read_ok(response: requests.Response) -> dict[str, Any]:
+    """The JSON body of a successful Slack call, or the matching error."""
+    if response.status_code != 200:
+        raise error_for_status(
+            "slack",
+            response,
+            "ratelimited" if response.status_code == 429 else f"http_{response.status_code}",
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise RetryableProviderError("slack", "invalid_response", status_code=200, detail="body is not JSON") from None
+    if body.get("ok") is True:
+        return body
+    code = str(body.get("error", "unknown_error"))
+    if code in RETRYABLE_CODES:
+        raise RetryableProviderError("slack", code, status_code=200)
+    if code in CREDENTIAL_CODES:
+        raise IntegrationCredentialsError("slack", code, status_code=200, detail="the bot token was refused")
+    if code in DESTINATION_CODES:
+        raise NeedsRelinkError("slack", code, status_code=200, detail="the Slack member ID cannot be messaged")
+    raise PermanentProviderError("slack", code, status_code=200)

@@ -1,0 +1,1 @@
+"""DynamoDB repositories: company settings, employee links and the delivery log."""

@@ -1,0 +1,272 @@
+"""The delivery log: one record per event × recipient × channel.
+
+Keys: pk = `<company>#<event_id>`, sk = `<user_id>#<channel>`. Two indexes list a company's records
+newest first (`ByCompany`) and one employee's (`ByUser`). The record is also the state machine that
+makes sending at-most-once: a sender must *claim* a `queued`/`retrying` record before it calls the
+provider, and only one claim can win.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from workplace_hub.errors import SettingsValidationError
+from workplace_hub.storage.settings import utc_now_iso
+
+_BATCH_WRITE_LIMIT = 25
+RETENTION_SECONDS = 400 * 24 * 3600
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+FINAL_STATUSES = frozenset({DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED})
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"
+    ALREADY_FINAL = "already_final"
+    IN_FLIGHT = "in_flight"
+    LEASE_EXPIRED = "lease_expired"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    company_id: str
+    event_id: str
+    user_id: str
+    channel: str
+
+    def key(self) -> dict[str, str]:
+        return {"pk": f"{self.company_id}#{self.event_id}", "sk": f"{self.user_id}#{self.channel}"}
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A record the router writes: `queued`, or `skipped` with its reason."""
+
+    key: DeliveryKey
+    item: str
+    status: DeliveryStatus
+    reason: str | None = None
+
+
+PUBLIC_FIELDS = (
+    "event_id",
+    "user_id",
+    "channel",
+    "item",
+    "status",
+    "reason",
+    "error_code",
+    "provider_message_id",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
+
+
+class DeliveriesRepository:
+    """Reads and writes the deliveries table; the table resource is injected."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.reads = 0
+        self.writes = 0
+
+    def statuses_for_event(self, company_id: str, event_id: str) -> dict[tuple[str, str], str]:
+        """(user_id, channel) → status of every record already written for this event."""
+        found: dict[tuple[str, str], str] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"{company_id}#{event_id}"),
+            "ProjectionExpression": "user_id, channel, #status",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        while True:
+            self.reads += 1
+            page = self._table.query(**kwargs)
+            for item in page["Items"]:
+                found[(item["user_id"], item["channel"])] = item["status"]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def add_many(self, records: list[NewDelivery]) -> None:
+        """Write new records in batches (the caller has checked they do not exist yet)."""
+        now = utc_now_iso()
+        expires_at = int(time.time()) + RETENTION_SECONDS
+        with self._table.batch_writer() as batch:
+            for record in records:
+                key = record.key
+                order = f"{now}#{key.event_id}#{key.user_id}#{key.channel}"
+                item: dict[str, Any] = {
+                    **key.key(),
+                    "company_id": key.company_id,
+                    "event_id": key.event_id,
+                    "user_id": key.user_id,
+                    "channel": key.channel,
+                    "item": record.item,
+                    "status": record.status.value,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "expires_at": expires_at,
+                    "gsi1pk": key.company_id,
+                    "gsi1sk": order,
+                    "gsi2pk": f"{key.company_id}#{key.user_id}",
+                    "gsi2sk": order,
+                }
+                if record.reason:
+                    item["reason"] = record.reason
+                batch.put_item(Item=item)
+        self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
+
+    def claim(self, key: DeliveryKey, lease_seconds: float, now: float | None = None) -> ClaimOutcome:
+        """Take the right to send this delivery; exactly one caller wins."""
+        now = time.time() if now is None else now
+        self.writes += 1
+        try:
+            self._table.update_item(
+                Key=key.key(),
+                UpdateExpression=(
+                    "SET #status = :sending, lease_until = :lease, updated_at = :now, "
+                    "attempts = if_not_exists(attempts, :zero) + :one"
+                ),
+                ConditionExpression="#status IN (:queued, :retrying)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":sending": DeliveryStatus.SENDING.value,
+                    ":queued": DeliveryStatus.QUEUED.value,
+                    ":retrying": DeliveryStatus.RETRYING.value,
+                    ":lease": int(now + lease_seconds),
+                    ":now": utc_now_iso(),
+                    ":zero": 0,
+                    ":one": 1,
+                },
+            )
+            return ClaimOutcome.CLAIMED
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        self.reads += 1
+        current = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
+        if current is None:
+            return ClaimOutcome.MISSING
+        if current["status"] in FINAL_STATUSES:
+            return ClaimOutcome.ALREADY_FINAL
+        if int(current.get("lease_until", 0)) < now:
+            return ClaimOutcome.LEASE_EXPIRED
+        return ClaimOutcome.IN_FLIGHT
+
+    def finish(
+        self,
+        key: DeliveryKey,
+        status: DeliveryStatus,
+        *,
+        reason: str | None = None,
+        error_code: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> None:
+        """Record the outcome of a claimed delivery (`sent`, `failed`, or `retrying` for later)."""
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": status.value, ":now": utc_now_iso()}
+        sets = ["#status = :status", "updated_at = :now"]
+        removes = ["lease_until"]
+        for name, value in (
+            ("reason", reason),
+            ("error_code", error_code),
+            ("provider_message_id", provider_message_id),
+        ):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        self.writes += 1
+        self._table.update_item(
+            Key=key.key(),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def get(self, key: DeliveryKey) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
+        return _public(item) if item else None
+
+    def search(
+        self,
+        company_id: str,
+        *,
+        event_id: str | None = None,
+        user_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a company's delivery log, newest first unless filtered by event."""
+        kwargs: dict[str, Any] = {"Limit": limit}
+        if event_id:
+            partition = ("pk", f"{company_id}#{event_id}")
+            condition = Key("pk").eq(partition[1])
+            if user_id:
+                condition = condition & Key("sk").begins_with(f"{user_id}#")
+        elif user_id:
+            partition = ("gsi2pk", f"{company_id}#{user_id}")
+            kwargs.update(IndexName="ByUser", ScanIndexForward=False)
+            condition = Key("gsi2pk").eq(partition[1])
+        else:
+            partition = ("gsi1pk", company_id)
+            kwargs.update(IndexName="ByCompany", ScanIndexForward=False)
+            condition = Key("gsi1pk").eq(partition[1])
+        kwargs["KeyConditionExpression"] = condition
+        if status:
+            kwargs["FilterExpression"] = Attr("status").eq(status)
+        if next_token:
+            start_key = _decode_token(next_token)
+            # A token only continues a listing of the same partition: no peeking into other companies.
+            if start_key.get(partition[0]) != partition[1]:
+                raise SettingsValidationError("next_token", "does not belong to this listing")
+            kwargs["ExclusiveStartKey"] = start_key
+        self.reads += 1
+        page = self._table.query(**kwargs)
+        items = [_public(item) for item in page["Items"]]
+        last = page.get("LastEvaluatedKey")
+        return items, (_encode_token(last) if last else None)
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    result = {name: item[name] for name in PUBLIC_FIELDS if name in item}
+    if "attempts" in result:
+        result["attempts"] = int(result["attempts"])
+    return result
+
+
+def _encode_token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise SettingsValidationError("next_token", "is not a token this API returned") from None
+    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
+        raise SettingsValidationError("next_token", "is not a token this API returned")
+    return decoded

@@ -1,0 +1,86 @@
+"""Employee links table: partition = company, sort key = WORKPLACE user id.
+
+Plain attributes hold non-secret link values (`slack_member_id`, `google_workspace_id`); values that
+work as credentials (the Google Chat webhook URL, with its key and token) are stored sealed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workplace_hub.storage.settings import utc_now_iso
+
+_BATCH_GET_LIMIT = 100
+
+
+def link_purpose(user_id: str, field_name: str) -> str:
+    """Associated data that binds a sealed link value to its employee and field."""
+    return f"link:{user_id}:{field_name}"
+
+
+@dataclass(frozen=True)
+class EmployeeLinks:
+    """One employee's linked accounts, as stored."""
+
+    user_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        return self.attributes.get(name)
+
+
+class LinksRepository:
+    """Reads and writes the links table; the table resource and its service resource are injected."""
+
+    def __init__(self, table: Any, dynamodb_resource: Any) -> None:
+        self._table = table
+        self._resource = dynamodb_resource
+        self.reads = 0
+
+    def get(self, company_id: str, user_id: str) -> EmployeeLinks:
+        self.reads += 1
+        item = self._table.get_item(Key={"pk": company_id, "sk": user_id}).get("Item") or {}
+        return EmployeeLinks(user_id, _strip_keys(item))
+
+    def get_many(self, company_id: str, user_ids: list[str]) -> dict[str, EmployeeLinks]:
+        """Batched read of many employees' links (users without any link are simply absent)."""
+        found: dict[str, EmployeeLinks] = {}
+        unique = list(dict.fromkeys(user_ids))
+        for start in range(0, len(unique), _BATCH_GET_LIMIT):
+            keys = [{"pk": company_id, "sk": user_id} for user_id in unique[start : start + _BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {self._table.name: {"Keys": keys}}
+            while request:
+                self.reads += 1
+                response = self._resource.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[item["sk"]] = EmployeeLinks(item["sk"], _strip_keys(item))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def update(self, company_id: str, user_id: str, values: dict[str, Any], removed: list[str]) -> None:
+        """Set `values` and remove `removed` attributes of one employee's links."""
+        names: dict[str, str] = {}
+        sets = ["updated_at = :updated_at"]
+        attribute_values: dict[str, Any] = {":updated_at": utc_now_iso()}
+        for index, (name, value) in enumerate(values.items()):
+            names[f"#s{index}"] = name
+            attribute_values[f":s{index}"] = value
+            sets.append(f"#s{index} = :s{index}")
+        expression = "SET " + ", ".join(sets)
+        if removed:
+            for index, name in enumerate(removed):
+                names[f"#r{index}"] = name
+            expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removed)))
+        kwargs: dict[str, Any] = {
+            "Key": {"pk": company_id, "sk": user_id},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": attribute_values,
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        self._table.update_item(**kwargs)
+
+
+def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name not in ("pk", "sk")}

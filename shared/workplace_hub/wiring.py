@@ -1,0 +1,140 @@
+"""The composition root: builds each function's collaborators once per cold start.
+
+Functions call these builders at module scope (through a function, so tests can call them with
+their own environment); nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+import requests
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from botocore.config import Config
+
+from workplace_hub.api import create_app
+from workplace_hub.api.services import ApiServices
+from workplace_hub.catalog import Integration
+from workplace_hub.config import ApiSettings, RouterSettings, SenderSettings, StorageSettings, load_settings
+from workplace_hub.crypto import Keyring
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.router import EventRouter
+from workplace_hub.pipeline.worker import DeliveryWorker
+from workplace_hub.providers import SENDERS
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.links import LinksRepository
+from workplace_hub.storage.settings import CachedSettings, SettingsRepository
+
+_AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+PLATFORM_SECRET_MAX_AGE = 300
+
+
+@cache
+def _aws(service: str) -> Any:
+    if service == "dynamodb":
+        return boto3.resource("dynamodb", config=_AWS_CONFIG)
+    return boto3.client(service, config=_AWS_CONFIG)
+
+
+def http_session() -> requests.Session:
+    """One keep-alive session per container; no automatic retries (a retried POST can post twice)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = "workplace-integration-hub/1.0"
+    return session
+
+
+def _storage(
+    settings: StorageSettings,
+) -> tuple[SettingsRepository, LinksRepository, DeliveriesRepository, Keyring]:
+    dynamodb = _aws("dynamodb")
+    settings_repository = SettingsRepository(dynamodb.Table(settings.SETTINGS_TABLE_NAME))
+    links = LinksRepository(dynamodb.Table(settings.LINKS_TABLE_NAME), dynamodb)
+    deliveries = DeliveriesRepository(dynamodb.Table(settings.DELIVERIES_TABLE_NAME))
+    keyring = Keyring(_aws("kms"), settings.KMS_KEY_ID, settings_repository)
+    return settings_repository, links, deliveries, keyring
+
+
+def platform_credentials_reader(secret_arn: str) -> Any:
+    """Collabo platform credentials from Secrets Manager, cached for a few minutes."""
+
+    def read() -> dict[str, Any]:
+        value = parameters.get_secret(
+            secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE, boto3_client=_aws("secretsmanager")
+        )
+        return value if isinstance(value, dict) else {}
+
+    return read
+
+
+def build_router(settings: RouterSettings | None = None) -> EventRouter:
+    settings = settings or load_settings(RouterSettings)
+    settings_repository, links, deliveries, _ = _storage(settings)
+    sqs = _aws("sqs")
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.IDEMPOTENCY_TABLE_NAME, boto3_session=boto3.session.Session()
+    )
+    config = IdempotencyConfig(event_key_jmespath="[company_id, event_id]", expires_after_seconds=6 * 3600)
+
+    def guard(function: Any) -> Any:
+        return idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)(
+            function
+        )
+
+    return EventRouter(
+        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings_repository=settings_repository,
+        links=links,
+        deliveries=deliveries,
+        send_queues={channel: JobQueue(sqs, url) for channel, url in settings.send_queue_urls().items()},
+        dead_letters=DeadLetters(sqs, settings.EVENTS_DLQ_URL, "router"),
+        max_receive_count=settings.MAX_RECEIVE_COUNT,
+        guard=guard,
+    )
+
+
+def build_worker(channel: str, settings: SenderSettings | None = None) -> DeliveryWorker:
+    settings = settings or load_settings(SenderSettings)
+    settings_repository, links, deliveries, keyring = _storage(settings)
+    sqs = _aws("sqs")
+    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    return DeliveryWorker(
+        sender=SENDERS[channel](http_session(), settings, timeout),
+        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings_repository=settings_repository,
+        links=links,
+        deliveries=deliveries,
+        keyring=keyring,
+        queue=JobQueue(sqs, settings.SEND_QUEUE_URL),
+        dead_letters=DeadLetters(sqs, settings.SEND_DLQ_URL, f"send_{channel}"),
+        max_receive_count=settings.MAX_RECEIVE_COUNT,
+        lease_seconds=settings.CLAIM_LEASE_SECONDS,
+    )
+
+
+def build_api(settings: ApiSettings | None = None) -> Any:
+    settings = settings or load_settings(ApiSettings)
+    settings_repository, links, deliveries, keyring = _storage(settings)
+    session = http_session()
+    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    verifiers = {
+        Integration(channel): sender_class(session, settings, timeout).verify
+        for channel, sender_class in SENDERS.items()
+    }
+    services = ApiServices(
+        settings=settings_repository,
+        links=links,
+        deliveries=deliveries,
+        keyring=keyring,
+        verifiers=verifiers,
+        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        hub_public_url=settings.HUB_PUBLIC_URL,
+        google_chat_base=settings.GOOGLE_CHAT_BASE,
+    )
+    return create_app(services)
