@@ -13,6 +13,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    router.start_invocation(context)
     return process_partial_response(
         event=event, record_handler=router.handle_record, processor=processor, context=context
     )

@@ -85,17 +85,12 @@ class SenderSettings(StorageSettings):
 class ApiSettings(StorageSettings):
     """The settings API."""
 
-    HUB_PUBLIC_URL: str = Field(min_length=1)
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
-
-
-class TokenSettings(_EnvModel):
-    """How WORKPLACE-issued JWTs are checked (by the HTTP API authorizer, and the local gateway)."""
-
     WORKPLACE_JWT_ISSUER: str = Field(min_length=1)
     WORKPLACE_JWT_AUDIENCE: str = Field(min_length=1)
     WORKPLACE_JWKS_URL: str = Field(min_length=1)
+    HUB_PUBLIC_URL: str = Field(min_length=1)
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)

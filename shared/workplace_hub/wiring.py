@@ -31,6 +31,7 @@ from workplace_hub.providers import SENDERS
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
+from workplace_hub.tokens import TokenVerifier
 
 _AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 PLATFORM_SECRET_MAX_AGE = 300
@@ -96,6 +97,7 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
         dead_letters=DeadLetters(sqs, settings.EVENTS_DLQ_URL, "router"),
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         guard=guard,
+        idempotency_config=config,
     )
 
 
@@ -132,6 +134,9 @@ def build_api(settings: ApiSettings | None = None) -> Any:
         links=links,
         deliveries=deliveries,
         keyring=keyring,
+        token_verifier=TokenVerifier(
+            settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
+        ),
         verifiers=verifiers,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
         hub_public_url=settings.HUB_PUBLIC_URL,

@@ -1,6 +1,7 @@
-"""Who is calling: the claims the HTTP API's JWT authorizer (or the local gateway) verified.
+"""Who is calling: the claims of the verified WORKPLACE token.
 
-The company always comes from the verified token, never from a path, query or body.
+The HTTP API's JWT authorizer (or the local gateway) has checked the token already; the API checks it
+again (see tokens.py). The company always comes from the verified token, never from a path, query or body.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, UnauthorizedError
 
+from workplace_hub.api.services import ApiServices
 from workplace_hub.events import COMPANY_ID_PATTERN
+from workplace_hub.tokens import InvalidTokenError
 
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
 
@@ -27,8 +30,11 @@ class Principal:
         return self.role == "admin"
 
 
-def current_principal(app: APIGatewayHttpResolver) -> Principal:
-    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+def current_principal(app: APIGatewayHttpResolver, services: ApiServices) -> Principal:
+    try:
+        claims = services.token_verifier.verify(app.current_event.get_header_value("authorization"))
+    except InvalidTokenError as exc:
+        raise UnauthorizedError(str(exc)) from None
     user_id, company_id, role = claims.get("sub"), claims.get("company_id"), claims.get("role")
     if not user_id or not isinstance(company_id, str) or not _COMPANY.fullmatch(company_id):
         raise UnauthorizedError("the token has no valid sub and company_id")
@@ -37,8 +43,8 @@ def current_principal(app: APIGatewayHttpResolver) -> Principal:
     return Principal(str(user_id), company_id, role)
 
 
-def require_admin(app: APIGatewayHttpResolver) -> Principal:
-    principal = current_principal(app)
+def require_admin(app: APIGatewayHttpResolver, services: ApiServices) -> Principal:
+    principal = current_principal(app, services)
     if not principal.is_admin:
         raise ForbiddenError("this needs a company admin")
     return principal

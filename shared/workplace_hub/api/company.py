@@ -20,12 +20,12 @@ class CompanyProfile(BaseModel):
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/company", tags=["admin"])
     def get_company() -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         return {"company_id": company.company_id, "product": company.product}
 
     @app.put("/admin/company", tags=["admin"])
     def put_company(profile: CompanyProfile) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         services.settings.save_product(admin.company_id, profile.product)
         return {"company_id": admin.company_id, "product": profile.product}

@@ -27,7 +27,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         limit: Limit = 50,
         next_token: NextToken = None,
     ) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         items, token = services.deliveries.search(
             admin.company_id,
             event_id=event_id,
@@ -45,7 +45,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         limit: Limit = 50,
         next_token: NextToken = None,
     ) -> dict:
-        me = current_principal(app)
+        me = current_principal(app, services)
         items, token = services.deliveries.search(
             me.company_id,
             event_id=event_id,

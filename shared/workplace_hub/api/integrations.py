@@ -44,18 +44,18 @@ def _view(services: ApiServices, company: CompanySettings, integration: Integrat
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/integrations", tags=["admin"])
     def list_integrations() -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         return {"integrations": [_view(services, company, integration) for integration in Integration]}
 
     @app.get("/admin/integrations/<integration>", tags=["admin"])
     def get_integration(integration: Integration) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         return _view(services, services.settings.load(admin.company_id), integration)
 
     @app.put("/admin/integrations/<integration>", tags=["admin"])
     def put_integration(integration: Integration, update: IntegrationUpdate) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         stored = apply_update(company, integration, update.enabled, update.settings, services.keyring)
         # New credentials have not been checked yet; keep the status only if nothing but on/off changed.
@@ -69,7 +69,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
 
     @app.delete("/admin/integrations/<integration>", tags=["admin"])
     def delete_integration(integration: Integration) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         current = effective(company, integration)
         # Off, and every secret erased; the plain IDs stay so the admin can see what was configured.
@@ -81,7 +81,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
 
     @app.post("/admin/integrations/<integration>/verify", tags=["admin"])
     def verify_integration(integration: Integration) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         verifier = services.verifiers.get(integration)
         if verifier is None:

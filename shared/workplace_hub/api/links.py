@@ -104,17 +104,17 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/me/links", tags=["me"])
     def get_my_links() -> dict:
-        me = current_principal(app)
+        me = current_principal(app, services)
         return _view(services, me.company_id, me.user_id)
 
     @app.put("/me/links", tags=["me"])
     def put_my_links(update: MyLinksUpdate) -> dict:
-        me = current_principal(app)
+        me = current_principal(app, services)
         _apply(services, me.company_id, me.user_id, update)
         return _view(services, me.company_id, me.user_id)
 
     @app.put("/admin/users/<user_id>/links", tags=["admin"])
     def put_user_links(user_id: Annotated[str, Path(min_length=1, max_length=256)], update: AdminLinksUpdate) -> dict:
-        admin = require_admin(app)
+        admin = require_admin(app, services)
         _apply(services, admin.company_id, user_id, update)
         return _view(services, admin.company_id, user_id)

@@ -11,6 +11,7 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository
+from workplace_hub.tokens import TokenVerifier
 
 Verifier = Callable[[dict[str, str]], str]
 
@@ -21,6 +22,7 @@ class ApiServices:
     links: LinksRepository
     deliveries: DeliveriesRepository
     keyring: Keyring
+    token_verifier: TokenVerifier
     verifiers: dict[Integration, Verifier]
     platform_credentials: Callable[[], dict[str, Any]]
     hub_public_url: str

@@ -33,6 +33,7 @@ class EventRouter:
         dead_letters: DeadLetters,
         max_receive_count: int,
         guard: Any = None,
+        idempotency_config: Any = None,
     ) -> None:
         self._settings = settings
         self._settings_repository = settings_repository
@@ -44,6 +45,12 @@ class EventRouter:
         # `guard` wraps route_notification (powertools idempotency) so that two copies of one event
         # are never routed at the same time; the delivery records make routing idempotent after that.
         self._route = guard(self.route_notification) if guard else self.route_notification
+        self._idempotency_config = idempotency_config
+
+    def start_invocation(self, context: Any) -> None:
+        """Let the idempotency guard expire an in-progress claim when this invocation would time out."""
+        if self._idempotency_config is not None:
+            self._idempotency_config.register_lambda_context(context)
 
     def handle_record(self, record: SQSRecord) -> None:
         """SQS record handler: a bad event is dead-lettered with its reason and never fails the batch."""

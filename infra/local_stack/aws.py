@@ -1,0 +1,89 @@
+"""moto in server mode, and the template's DynamoDB tables, SQS queues, KMS key and secret inside it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from infra.template import Resolver, resources_of_type
+
+REGION = "ap-northeast-1"
+ACCOUNT_ID = "123456789012"
+
+
+def start_moto(host: str, port: int) -> tuple[ThreadedMotoServer, str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_port = server._server.server_port  # port 0 → the one the OS chose
+    return server, f"http://{host}:{bound_port}"
+
+
+def client(service: str, endpoint_url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def create_resources(
+    template: dict[str, Any], resolver: Resolver, endpoint_url: str, visibility_timeout: int | None = None
+) -> dict[str, str]:
+    """Create every table, queue, key and secret of the template; returns queue URLs by logical id."""
+    dynamodb, sqs = client("dynamodb", endpoint_url), client("sqs", endpoint_url)
+    kms, secrets = client("kms", endpoint_url), client("secretsmanager", endpoint_url)
+    stage = resolver.parameters.get("Stage", "local")
+
+    for logical_id, resource in resources_of_type(template, "AWS::KMS::Key").items():
+        key = kms.create_key(Description=resource["Properties"].get("Description", logical_id))["KeyMetadata"]
+        resolver.refs[logical_id] = key["KeyId"]
+        resolver.attributes[(logical_id, "Arn")] = key["Arn"]
+
+    for logical_id, resource in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+        properties = resolver.resolve(resource["Properties"])
+        created = secrets.create_secret(Name=properties["Name"], SecretString=properties.get("SecretString", "{}"))
+        resolver.refs[logical_id] = created["ARN"]
+
+    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        properties = resource["Properties"]
+        name = f"{stage}-{logical_id}"
+        arguments: dict[str, Any] = {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "KeySchema": properties["KeySchema"],
+        }
+        if "GlobalSecondaryIndexes" in properties:
+            arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**arguments)
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        resolver.refs[logical_id] = name
+
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    queue_urls: dict[str, str] = {}
+    # Dead-letter queues first: a queue's redrive policy names its DLQ's ARN.
+    ordered = sorted(queues, key=lambda logical_id: "RedrivePolicy" in queues[logical_id].get("Properties", {}))
+    for logical_id in ordered:
+        properties = queues[logical_id].get("Properties", {})
+        attributes: dict[str, str] = {}
+        if "VisibilityTimeout" in properties:
+            attributes["VisibilityTimeout"] = str(visibility_timeout or properties["VisibilityTimeout"])
+        if "MessageRetentionPeriod" in properties:
+            attributes["MessageRetentionPeriod"] = str(properties["MessageRetentionPeriod"])
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(resolver.resolve(properties["RedrivePolicy"]))
+        url = sqs.create_queue(QueueName=f"{stage}-{logical_id}", Attributes=attributes)["QueueUrl"]
+        queue_urls[logical_id] = url
+        resolver.refs[logical_id] = url
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{stage}-{logical_id}"
+        resolver.attributes[(logical_id, "QueueName")] = f"{stage}-{logical_id}"
+    return queue_urls

@@ -1,0 +1,169 @@
+"""Starts and stops the whole local stack; used by `make run`, `make demo`, the tests and the benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from workplace_hub.tokens import TokenVerifier
+
+from infra.local_stack.aws import REGION, client, create_resources, start_moto
+from infra.local_stack.functions import LocalFunction, load_functions
+from infra.local_stack.gateway import ISSUER_PATH, Gateway, routes_from_template
+from infra.local_stack.identity import DEV_AUDIENCE, DevIssuer
+from infra.local_stack.poller import SqsPoller
+from infra.sandbox import Sandbox
+from infra.template import ROOT, Resolver, load_template, resources_of_type
+
+STATE_DIR = ROOT / ".local"
+
+# Each provider host variable and where it lives in the sandbox.
+SANDBOX_PATHS = {
+    "SLACK_API_BASE": "/slack/api",
+    "GOOGLE_CHAT_BASE": "/google_chat",
+    "LINE_API_BASE": "/line/api",
+    "LINE_ACCESS_BASE": "/line/access",
+    "WORKS_AUTH_BASE": "/works/auth/oauth2/v2.0",
+    "WORKS_API_BASE": "/works/api/v1.0",
+    "WORKS_LEGACY_API_BASE": "/works/legacy",
+    "SENS_BASE": "/sens",
+    "GOOGLE_ACCOUNTS_BASE": "/google/accounts",
+    "GOOGLE_OAUTH2_BASE": "/google/oauth2",
+    "GOOGLE_CALENDAR_BASE": "/google/calendar/v3",
+}
+
+DEV_COMPANY = "acme"
+DEV_ADMIN = "admin@acme.example"
+DEV_MEMBER = "taro.yamada@acme.example"
+
+
+class LocalStack:
+    """moto server + resources from template.yaml + gateway + pollers + dev issuer + provider sandbox."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        moto_port: int = 0,
+        gateway_port: int = 0,
+        sandbox_port: int = 0,
+        state_dir: Path = STATE_DIR,
+        visibility_timeout: int | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the local stack listens on loopback only")
+        self.host = host
+        self._ports = (moto_port, gateway_port, sandbox_port)
+        self.state_dir = state_dir
+        self._visibility_timeout = visibility_timeout
+        self._environ = os.environ if environ is None else environ
+        self.functions: dict[str, LocalFunction] = {}
+        self.queues: dict[str, str] = {}
+        self.pollers: list[SqsPoller] = []
+
+    def start(self) -> LocalStack:
+        moto_port, gateway_port, sandbox_port = self._ports
+        template = load_template()
+        self._moto, self.aws_endpoint_url = start_moto(self.host, moto_port)
+        self.sandbox = Sandbox(self.host, sandbox_port).start()
+        self.gateway = Gateway(self.host, gateway_port)
+        self.api_url = self.gateway.url
+        self.issuer = DevIssuer(self.state_dir / "dev-signing-key.pem", f"{self.api_url}{ISSUER_PATH}", DEV_AUDIENCE)
+        jwks_url = f"{self.issuer.issuer}/jwks.json"
+        resolver = Resolver(
+            parameters={
+                "Stage": "local",
+                "HubPublicUrl": self.api_url,
+                "WorkplaceJwtIssuer": self.issuer.issuer,
+                "WorkplaceJwtAudience": DEV_AUDIENCE,
+                "WorkplaceJwksUrl": jwks_url,
+                "WorkplaceProducerArn": "",
+                "LogRetentionDays": "30",
+            }
+        )
+        self.queues = create_resources(template, resolver, self.aws_endpoint_url, self._visibility_timeout)
+        self.resolver = resolver
+        self.provider_env = {
+            name: self._environ.get(name) or f"{self.sandbox.url}{path}" for name, path in SANDBOX_PATHS.items()
+        }
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                **self.provider_env,
+            }
+        )
+        # Metrics are disabled locally; powertools still warns on every flush without metrics.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        self.functions = load_functions(template, resolver)
+        verifier = TokenVerifier(self.issuer.issuer, DEV_AUDIENCE, jwks_url)
+        self.gateway.serve(routes_from_template(template, self.functions), self.issuer, verifier)
+        self._start_pollers(template, resolver)
+        return self
+
+    def _start_pollers(self, template: dict[str, Any], resolver: Resolver) -> None:
+        sqs = client("sqs", self.aws_endpoint_url)
+        for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+            for event in resource["Properties"].get("Events", {}).values():
+                if event["Type"] != "SQS":
+                    continue
+                queue_logical_id = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+                poller = SqsPoller(
+                    sqs,
+                    self.queues[queue_logical_id],
+                    resolver.attributes[(queue_logical_id, "Arn")],
+                    self.functions[logical_id],
+                    int(event["Properties"].get("BatchSize", 10)),
+                )
+                poller.start()
+                self.pollers.append(poller)
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        self.gateway.stop()
+        self.sandbox.stop()
+        self._moto.stop()
+
+    def token(self, company_id: str, user_id: str, role: str, **claims: Any) -> str:
+        return self.issuer.mint(company_id, user_id, role, **claims)
+
+    def description(self) -> dict[str, Any]:
+        """What `make run` prints and writes to .local/stack.json."""
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "sandbox_url": self.sandbox.url,
+            "queues": self.queues,
+            "tables": {k: v for k, v in self.resolver.refs.items() if k.endswith("Table")},
+            "issuer": self.issuer.issuer,
+            "audience": DEV_AUDIENCE,
+            "provider_endpoints": self.provider_env,
+            "tokens": {
+                "admin": self.token(DEV_COMPANY, DEV_ADMIN, "admin"),
+                "member": self.token(DEV_COMPANY, DEV_MEMBER, "member"),
+            },
+        }
+
+    def write_description(self) -> Path:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "stack.json"
+        path.write_text(json.dumps(self.description(), indent=2))
+        path.chmod(0o600)
+        return path
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

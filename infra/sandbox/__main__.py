@@ -1,0 +1,31 @@
+"""Run the provider sandbox in the foreground: `python -m infra.sandbox [--port N]`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from infra.sandbox.server import Sandbox
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m infra.sandbox", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    args = parser.parse_args(argv)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    sandbox = Sandbox(port=args.port).start()
+    print(sandbox.url, flush=True)
+    print(f"  SLACK_API_BASE={sandbox.url}/slack/api", flush=True)
+    print(f"  GOOGLE_CHAT_BASE={sandbox.url}/google_chat", flush=True)
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
