@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from workplace_hub.observability import logger, metrics, tracer
 from workplace_hub.wiring import build_worker
 

@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from workplace_hub.observability import logger, metrics, tracer
 from workplace_hub.wiring import build_api
 

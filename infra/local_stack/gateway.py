@@ -21,10 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from workplace_hub.tokens import InvalidTokenError, TokenVerifier
-
 from infra.local_stack.functions import LocalFunction
 from infra.local_stack.identity import DevIssuer
+from workplace_hub.tokens import InvalidTokenError, TokenVerifier
 
 log = logging.getLogger("local_stack.gateway")
 ISSUER_PATH = "/_dev/issuer"

@@ -8,8 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from workplace_hub.tokens import TokenVerifier
-
 from infra.local_stack.aws import REGION, client, create_resources, start_moto
 from infra.local_stack.functions import LocalFunction, load_functions
 from infra.local_stack.gateway import ISSUER_PATH, Gateway, routes_from_template
@@ -17,6 +15,7 @@ from infra.local_stack.identity import DEV_AUDIENCE, DevIssuer
 from infra.local_stack.poller import SqsPoller
 from infra.sandbox import Sandbox
 from infra.template import ROOT, Resolver, load_template, resources_of_type
+from workplace_hub.tokens import TokenVerifier
 
 STATE_DIR = ROOT / ".local"
 

@@ -139,6 +139,7 @@ class AbsenceCancelledEvent(_Envelope):
     absence: AbsenceRef
 
 
+EVENT_TYPES = ("notification", "absence.upserted", "absence.cancelled")
 WorkplaceEvent = Annotated[
     NotificationEvent | AbsenceUpsertedEvent | AbsenceCancelledEvent, Field(discriminator="type")
 ]
@@ -155,6 +156,8 @@ def parse_event(raw: str) -> NotificationEvent | AbsenceUpsertedEvent | AbsenceC
         raise InvalidEventError("body is not a JSON object")
     if document.get("version") != "1":
         raise InvalidEventError(f"unsupported version {document.get('version')!r} (expected '1')")
+    if document.get("type") not in EVENT_TYPES:
+        raise InvalidEventError(f"type: must be one of {', '.join(EVENT_TYPES)}")
     try:
         return _EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:

@@ -1,0 +1,69 @@
+# The README's commands. Each target installs what it needs (virtualenvs under the checkout) first.
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
+# sam and cfn-lint need a region; nothing here talks to AWS.
+export AWS_DEFAULT_REGION ?= ap-northeast-1
+export SAM_CLI_TELEMETRY := 0
+
+COMPANY ?= acme
+ROLE ?= member
+
+.PHONY: run test demo bench token lint validate build unit integration clean
+
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# aws-sam-cli pins versions that clash with the app's, so it lives in a virtualenv of its own.
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0"
+	touch $@
+
+## make run: the local stack (moto, gateway, pollers, sandbox) in the foreground.
+run: $(VENV)/.installed
+	$(PY) -m infra.local_stack
+
+## make test: everything CI runs: lint, template checks, unit, contract, sandbox and integration tests.
+test: lint validate build
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+validate: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+
+## make demo: a scripted tour on a fresh local stack.
+demo: $(VENV)/.installed
+	$(PY) -m infra.demo
+
+## make bench: the benchmark (figures printed, nothing asserted).
+bench: $(VENV)/.installed
+	$(PY) -m infra.bench
+
+## make token COMPANY=acme USER=someone@acme.example ROLE=admin: a dev token for the running local stack.
+token: $(VENV)/.installed
+	@$(PY) -m infra.local_stack.token --company "$(COMPANY)" --user "$(USER)" --role "$(ROLE)"
+
+## make build: sam build (deployable artifacts in .aws-sam/).
+build: $(SAM_VENV)/.installed
+	$(SAM) build --template template.yaml
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit tests/contract
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration tests/sandbox
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local
