@@ -54,16 +54,26 @@ class ProviderError(HubError):
         code: the provider's own error code (`channel_not_found`, `PERMISSION_DENIED`, `http_503`...).
         status_code: the HTTP status, when there was a response.
         detail: a short human-readable explanation, free of secrets.
+        reason: the delivery log's reason, when more specific than the error class says.
     """
 
     retryable: bool = False
 
-    def __init__(self, provider: str, code: str, *, status_code: int | None = None, detail: str = "") -> None:
+    def __init__(
+        self,
+        provider: str,
+        code: str,
+        *,
+        status_code: int | None = None,
+        detail: str = "",
+        reason: str | None = None,
+    ) -> None:
         super().__init__(f"{provider}: {code}" + (f" ({detail})" if detail else ""))
         self.provider = provider
         self.code = code
         self.status_code = status_code
         self.detail = detail
+        self.reason = reason
 
 
 class RetryableProviderError(ProviderError):

@@ -117,6 +117,7 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         dead_letters=DeadLetters(sqs, settings.SEND_DLQ_URL, f"send_{channel}"),
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         lease_seconds=settings.CLAIM_LEASE_SECONDS,
+        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
     )
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -14,29 +18,46 @@ from workplace_hub.errors import (
     HubError,
     IntegrationCredentialsError,
     NeedsRelinkError,
-    PermanentProviderError,
+    ProviderError,
     RetryableProviderError,
 )
 from workplace_hub.events import Recipient
-from workplace_hub.integration_settings import effective, open_credentials
+from workplace_hub.integration_settings import (
+    effective,
+    open_credentials,
+    uses_platform_credentials,
+)
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
-from workplace_hub.providers.base import Destination, Notification, Sender
+from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository, link_purpose
-from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
+from workplace_hub.storage.settings import CachedSettings, CompanySettings, SettingsRepository, utc_now_iso
 
 
 class JobPostponedError(HubError):
     """Some deliveries of this job hit a transient error; SQS redelivers the job after a delay."""
 
 
-# Where each channel finds the address of a recipient: (links attribute, is it sealed?).
-ADDRESS_FIELDS: dict[str, tuple[str, bool]] = {
+# Where each channel finds a recipient's address: a links attribute (and whether it is sealed), the
+# WORKPLACE user ID itself (NAVER WORKS: the contract makes them equal), or the event's phone number.
+ADDRESS_SOURCES: dict[str, tuple[str, bool] | str] = {
     "slack": ("slack_member_id", False),
     "google_chat": ("google_chat_webhook_url", True),
+    "line": ("line_user_id", False),
+    "naver_works": "user_id",
+    "kakao": "phone",
 }
+
+
+def idempotency_key(job: SendJob, destinations: list[Destination]) -> str:
+    """The same UUID for every attempt to send this event to these recipients on this channel."""
+    recipients = ",".join(sorted(d.user_id for d in destinations))
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{job.company_id}|{job.event_id}|{job.channel}|{recipients}"))
+
+
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a52-4d43-4b55-9a57-3f0c7d2b9e11")
 
 
 def backoff_seconds(receive_count: int) -> float:
@@ -48,6 +69,7 @@ def backoff_seconds(receive_count: int) -> float:
 class _Attempt:
     retry_after: float | None = None
     retry_needed: bool = False
+    credentials_error: str | None = None
 
 
 class DeliveryWorker:
@@ -66,6 +88,7 @@ class DeliveryWorker:
         dead_letters: DeadLetters,
         max_receive_count: int,
         lease_seconds: float,
+        platform_credentials: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self._sender = sender
         self._settings = settings
@@ -77,6 +100,7 @@ class DeliveryWorker:
         self._dead_letters = dead_letters
         self._max_receive_count = max_receive_count
         self._lease_seconds = lease_seconds
+        self._platform_credentials = platform_credentials
 
     def handle_record(self, record: SQSRecord) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
@@ -98,16 +122,17 @@ class DeliveryWorker:
             raise JobPostponedError(f"retrying in {delay:.0f}s")
 
     def deliver(self, job: SendJob, *, last_attempt: bool) -> _Attempt:
-        """Claim, send and record each recipient of the job."""
+        """Claim each recipient, send to the claimed ones (in batches per locale), record each outcome."""
         attempt = _Attempt()
         company = self._settings.get(job.company_id)
         integration = Integration(job.channel)
         enabled = effective(company, integration).enabled
-        credentials = open_credentials(company, integration, self._keyring) if enabled else {}
+        credentials = self._credentials(company, integration) if enabled else {}
         links = self._links.get_many(job.company_id, [r.user_id for r in job.recipients])
+        claimed: list[tuple[DeliveryKey, Destination, str]] = []
         for recipient in job.recipients:
             key = DeliveryKey(job.company_id, job.event_id, recipient.user_id, job.channel)
-            outcome = self._deliveries.claim(key, self._lease_seconds)
+            outcome = self._deliveries.claim(key, self._lease_seconds, reclaim_expired=self._sender.idempotent_retries)
             if outcome == ClaimOutcome.LEASE_EXPIRED:
                 # An earlier attempt died mid-send: it may have been delivered. At most once: do not resend.
                 self._record(key, DeliveryStatus.FAILED, reason="outcome_unknown")
@@ -117,68 +142,92 @@ class DeliveryWorker:
             if not enabled:
                 self._record(key, DeliveryStatus.SKIPPED, reason="channel_disabled")
                 continue
-            address = self._address(job.company_id, recipient, links.get(recipient.user_id))
+            address, missing_reason = self._address(job.company_id, recipient, links.get(recipient.user_id))
             if address is None:
-                self._record(key, DeliveryStatus.SKIPPED, reason=f"{ADDRESS_FIELDS[job.channel][0]}_missing")
+                self._record(key, DeliveryStatus.SKIPPED, reason=missing_reason)
                 continue
+            destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
+            claimed.append((key, destination, recipient.locale))
+        by_locale: dict[str, list[tuple[DeliveryKey, Destination, str]]] = defaultdict(list)
+        for entry in claimed:
+            by_locale[entry[2]].append(entry)
+        for locale, group in by_locale.items():
             notification = Notification(
                 event_id=job.event_id,
                 item=job.item,
                 title=job.message.title,
                 body=job.message.body,
                 url=job.message.url,
-                locale=recipient.locale,
+                locale=locale,
             )
-            destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
-            self._send_one(key, notification, destination, credentials, company.company_id, last_attempt, attempt)
-        return attempt
-
-    def _send_one(
-        self,
-        key: DeliveryKey,
-        notification: Notification,
-        destination: Destination,
-        credentials: dict[str, str],
-        company_id: str,
-        last_attempt: bool,
-        attempt: _Attempt,
-    ) -> None:
-        try:
-            receipt = self._sender.send(notification, destination, credentials)
-        except RetryableProviderError as exc:
-            if last_attempt:
-                self._record(key, DeliveryStatus.FAILED, reason="retries_exhausted", error_code=exc.code)
-                return
-            self._record(key, DeliveryStatus.RETRYING, reason="provider_unavailable", error_code=exc.code)
-            attempt.retry_needed = True
-            if exc.retry_after is not None:
-                attempt.retry_after = max(attempt.retry_after or 0.0, exc.retry_after)
-        except IntegrationCredentialsError as exc:
-            self._record(key, DeliveryStatus.FAILED, reason="integration_credentials_rejected", error_code=exc.code)
+            for start in range(0, len(group), self._sender.max_batch):
+                batch = group[start : start + self._sender.max_batch]
+                destinations = [destination for _, destination, _ in batch]
+                outcomes = self._sender.send_batch(
+                    notification, destinations, credentials, idempotency_key=idempotency_key(job, destinations)
+                )
+                for key, destination, _ in batch:
+                    self._record_outcome(key, outcomes[destination.user_id], last_attempt, attempt)
+        if attempt.credentials_error is not None:
             self._settings_repository.save_status(
-                company_id,
-                Integration(self._sender.channel),
+                job.company_id,
+                integration,
                 {
                     "state": "error",
-                    "code": exc.code,
+                    "code": attempt.credentials_error,
                     "checked_at": utc_now_iso(),
-                    "detail": "rejected while sending",
+                    "detail": "the provider refused the credentials while sending",
                 },
             )
-            self._settings.invalidate(company_id)
-        except NeedsRelinkError as exc:
-            self._record(key, DeliveryStatus.FAILED, reason="needs_relink", error_code=exc.code)
-        except PermanentProviderError as exc:
-            self._record(key, DeliveryStatus.FAILED, reason="provider_rejected", error_code=exc.code)
-        else:
-            self._record(key, DeliveryStatus.SENT, provider_message_id=receipt.provider_message_id)
+            self._settings.invalidate(job.company_id)
+        return attempt
 
-    def _address(self, company_id: str, recipient: Recipient, links: EmployeeLinks | None) -> str | None:
-        field_name, sealed = ADDRESS_FIELDS[self._sender.channel]
+    def _credentials(self, company: CompanySettings, integration: Integration) -> dict[str, str]:
+        if uses_platform_credentials(company, integration):
+            credentials = dict(self._platform_credentials().get(integration.value, {}))
+            credentials.update(
+                {k: v for k, v in effective(company, integration).settings.items() if k != "credentials_source"}
+            )
+            return credentials
+        return open_credentials(company, integration, self._keyring)
+
+    def _record_outcome(
+        self, key: DeliveryKey, outcome: SendReceipt | ProviderError, last_attempt: bool, attempt: _Attempt
+    ) -> None:
+        if isinstance(outcome, SendReceipt):
+            self._record(key, DeliveryStatus.SENT, provider_message_id=outcome.provider_message_id)
+        elif isinstance(outcome, RetryableProviderError):
+            if last_attempt:
+                self._record(key, DeliveryStatus.FAILED, reason="retries_exhausted", error_code=outcome.code)
+                return
+            self._record(key, DeliveryStatus.RETRYING, reason="provider_unavailable", error_code=outcome.code)
+            attempt.retry_needed = True
+            if outcome.retry_after is not None:
+                attempt.retry_after = max(attempt.retry_after or 0.0, outcome.retry_after)
+        elif isinstance(outcome, IntegrationCredentialsError):
+            self._record(key, DeliveryStatus.FAILED, reason="integration_credentials_rejected", error_code=outcome.code)
+            attempt.credentials_error = outcome.code
+        elif isinstance(outcome, NeedsRelinkError):
+            self._record(key, DeliveryStatus.FAILED, reason="needs_relink", error_code=outcome.code)
+        else:
+            self._record(
+                key, DeliveryStatus.FAILED, reason=outcome.reason or "provider_rejected", error_code=outcome.code
+            )
+
+    def _address(self, company_id: str, recipient: Recipient, links: EmployeeLinks | None) -> tuple[str | None, str]:
+        """The recipient's address on this channel, or None and the reason it is missing."""
+        source = ADDRESS_SOURCES[self._sender.channel]
+        if source == "user_id":
+            return recipient.user_id, ""
+        if source == "phone":
+            return recipient.phone, "phone_missing"
+        field_name, sealed = source
         value = links.get(field_name) if links else None
         if not value:
-            return None
-        return self._keyring.open(company_id, link_purpose(recipient.user_id, field_name), value) if sealed else value
+            return None, f"{field_name}_missing"
+        if sealed:
+            value = self._keyring.open(company_id, link_purpose(recipient.user_id, field_name), value)
+        return value, ""
 
     def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:
         self._deliveries.finish(key, status, **details)

@@ -100,6 +100,11 @@ class Sender(ABC):
 
     channel: ClassVar[str]
     api_docs: ClassVar[str]
+    # How many recipients one provider call can take (LINE multicast: 500, SENS AlimTalk: 100).
+    max_batch: ClassVar[int] = 1
+    # True when the provider deduplicates a repeated request (LINE's X-Line-Retry-Key), so a call whose
+    # outcome is unknown may be repeated with the same idempotency key.
+    idempotent_retries: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -115,6 +120,27 @@ class Sender(ABC):
         """Build, call, parse. Raises RetryableProviderError, PermanentProviderError or a subclass."""
         call = self.build_request(notification, destination, credentials)
         return self.parse_response(self.execute(call))
+
+    def send_batch(
+        self,
+        notification: Notification,
+        destinations: list[Destination],
+        credentials: dict[str, str],
+        *,
+        idempotency_key: str,
+    ) -> dict[str, SendReceipt | ProviderError]:
+        """Send one notification to several destinations; the outcome per destination user_id.
+
+        The default makes one call per destination; providers with batch endpoints override it.
+        `idempotency_key` is the same for every retry of the same recipients.
+        """
+        outcomes: dict[str, SendReceipt | ProviderError] = {}
+        for destination in destinations:
+            try:
+                outcomes[destination.user_id] = self.send(notification, destination, credentials)
+            except ProviderError as exc:
+                outcomes[destination.user_id] = exc
+        return outcomes
 
     def execute(self, call: PreparedCall) -> requests.Response:
         """One HTTP call; network failures become retryable errors without the URL in them."""

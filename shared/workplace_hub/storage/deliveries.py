@@ -137,9 +137,28 @@ class DeliveriesRepository:
                 batch.put_item(Item=item)
         self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
 
-    def claim(self, key: DeliveryKey, lease_seconds: float, now: float | None = None) -> ClaimOutcome:
-        """Take the right to send this delivery; exactly one caller wins."""
+    def claim(
+        self, key: DeliveryKey, lease_seconds: float, now: float | None = None, *, reclaim_expired: bool = False
+    ) -> ClaimOutcome:
+        """Take the right to send this delivery; exactly one caller wins.
+
+        `reclaim_expired` also takes over a claim whose lease ran out (its sender died mid-call); only
+        for providers that deduplicate a repeated request themselves (LINE's retry key).
+        """
         now = time.time() if now is None else now
+        condition = "#status IN (:queued, :retrying)"
+        values: dict[str, Any] = {
+            ":sending": DeliveryStatus.SENDING.value,
+            ":queued": DeliveryStatus.QUEUED.value,
+            ":retrying": DeliveryStatus.RETRYING.value,
+            ":lease": int(now + lease_seconds),
+            ":now": utc_now_iso(),
+            ":zero": 0,
+            ":one": 1,
+        }
+        if reclaim_expired:
+            condition += " OR (#status = :sending AND lease_until < :epoch)"
+            values[":epoch"] = int(now)
         self.writes += 1
         try:
             self._table.update_item(
@@ -148,17 +167,9 @@ class DeliveriesRepository:
                     "SET #status = :sending, lease_until = :lease, updated_at = :now, "
                     "attempts = if_not_exists(attempts, :zero) + :one"
                 ),
-                ConditionExpression="#status IN (:queued, :retrying)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":sending": DeliveryStatus.SENDING.value,
-                    ":queued": DeliveryStatus.QUEUED.value,
-                    ":retrying": DeliveryStatus.RETRYING.value,
-                    ":lease": int(now + lease_seconds),
-                    ":now": utc_now_iso(),
-                    ":zero": 0,
-                    ":one": 1,
-                },
+                ExpressionAttributeValues=values,
             )
             return ClaimOutcome.CLAIMED
         except ClientError as exc:
