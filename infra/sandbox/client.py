@@ -32,6 +32,10 @@ class SandboxClient:
             raise SandboxError(f"{method} /_sandbox/{route} -> {resp.status_code}: {resp.text}")
         return resp.json()
 
+    def control(self, provider: str, action: str, payload: dict[str, Any] | None = None, method: str = "POST") -> Any:
+        """A provider-specific control call: `{method} /_sandbox/{provider}/{action}`."""
+        return self._call(method, f"{provider}/{action}", payload)
+
     # --- Slack ---------------------------------------------------------------------------------------
 
     def add_slack_workspace(

@@ -126,11 +126,13 @@ class _Handler(BaseHTTPRequestHandler):
 class Sandbox:
     """Loopback fake of the external provider APIs. `start()` serves in a daemon thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, providers: list[type[FakeProvider]] | None = None
+    ) -> None:
         if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the sandbox binds to loopback only, not {host!r}")
         self.host, self.port = host, port
-        self.providers: dict[str, FakeProvider] = {cls.name: cls() for cls in PROVIDERS}
+        self.providers: dict[str, FakeProvider] = {cls.name: cls() for cls in (providers or PROVIDERS)}
         self.faults = FaultStore()
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
