@@ -309,10 +309,10 @@ def secret_purpose(integration: Integration, field_name: str) -> str:
     return f"integration:{integration.value}:{field_name}"
 
 
-def open_credentials(company: CompanySettings, integration: Integration, keyring: Keyring) -> dict[str, str]:
+def open_credentials(company: CompanySettings, integration: Integration, keyring: Keyring) -> dict[str, Any]:
     """Plain settings plus opened secrets, for a sender or a verification call. Never log the result."""
     stored = effective(company, integration)
-    values = {name: value for name, value in stored.settings.items() if isinstance(value, str)}
+    values: dict[str, Any] = dict(stored.settings)
     for name, sealed in stored.sealed_secrets.items():
         values[name] = keyring.open(company.company_id, secret_purpose(integration, name), sealed)
     return values

@@ -13,7 +13,7 @@ from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository
 from workplace_hub.tokens import TokenVerifier
 
-Verifier = Callable[[dict[str, str]], str]
+Verifier = Callable[[dict[str, Any]], str]
 
 
 @dataclass(frozen=True)

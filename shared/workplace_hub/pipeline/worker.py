@@ -182,7 +182,7 @@ class DeliveryWorker:
             self._settings.invalidate(job.company_id)
         return attempt
 
-    def _credentials(self, company: CompanySettings, integration: Integration) -> dict[str, str]:
+    def _credentials(self, company: CompanySettings, integration: Integration) -> dict[str, Any]:
         if uses_platform_credentials(company, integration):
             credentials = dict(self._platform_credentials().get(integration.value, {}))
             credentials.update(

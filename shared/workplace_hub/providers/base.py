@@ -116,7 +116,7 @@ class Sender(ABC):
         self._endpoints = endpoints
         self._timeout = timeout
 
-    def send(self, notification: Notification, destination: Destination, credentials: dict[str, str]) -> SendReceipt:
+    def send(self, notification: Notification, destination: Destination, credentials: dict[str, Any]) -> SendReceipt:
         """Build, call, parse. Raises RetryableProviderError, PermanentProviderError or a subclass."""
         call = self.build_request(notification, destination, credentials)
         return self.parse_response(self.execute(call))
@@ -125,7 +125,7 @@ class Sender(ABC):
         self,
         notification: Notification,
         destinations: list[Destination],
-        credentials: dict[str, str],
+        credentials: dict[str, Any],
         *,
         idempotency_key: str,
     ) -> dict[str, SendReceipt | ProviderError]:
@@ -155,7 +155,7 @@ class Sender(ABC):
 
     @abstractmethod
     def build_request(
-        self, notification: Notification, destination: Destination, credentials: dict[str, str]
+        self, notification: Notification, destination: Destination, credentials: dict[str, Any]
     ) -> PreparedCall:
         """Pure: the provider call for this notification."""
 
@@ -164,5 +164,5 @@ class Sender(ABC):
         """Map the provider's answer to a receipt, or raise the matching ProviderError."""
 
     @abstractmethod
-    def verify(self, credentials: dict[str, str]) -> str:
+    def verify(self, credentials: dict[str, Any]) -> str:
         """Prove the company's credentials with a real call; return a short description."""

@@ -79,7 +79,7 @@ class GoogleChatSender(Sender):
     api_docs = "https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create"
 
     def build_request(
-        self, notification: Notification, destination: Destination, credentials: dict[str, str]
+        self, notification: Notification, destination: Destination, credentials: dict[str, Any]
     ) -> PreparedCall:
         if not is_webhook_url(destination.address, self._endpoints.GOOGLE_CHAT_BASE):
             # Defence in depth against SSRF: the links API already refuses such URLs.
@@ -115,7 +115,7 @@ class GoogleChatSender(Sender):
             detail=message[:200],
         )
 
-    def verify(self, credentials: dict[str, str]) -> str:
+    def verify(self, credentials: dict[str, Any]) -> str:
         return "nothing to verify at company level: each employee registers their own webhook"
 
 

@@ -103,7 +103,7 @@ class SlackSender(Sender):
         return f"{self._endpoints.SLACK_API_BASE.rstrip('/')}/{method}"
 
     def build_request(
-        self, notification: Notification, destination: Destination, credentials: dict[str, str]
+        self, notification: Notification, destination: Destination, credentials: dict[str, Any]
     ) -> PreparedCall:
         return PreparedCall(
             method="POST",
@@ -124,7 +124,7 @@ class SlackSender(Sender):
     def parse_response(self, response: requests.Response) -> SendReceipt:
         return SendReceipt(provider_message_id=_read_ok(response).get("ts"))
 
-    def verify(self, credentials: dict[str, str]) -> str:
+    def verify(self, credentials: dict[str, Any]) -> str:
         response = self.execute(
             PreparedCall(
                 "POST",
