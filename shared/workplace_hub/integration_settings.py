@@ -175,6 +175,9 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
     ],
 }
 
+# Settings the hub derives from the provider (shown, never typed in): ignored when an admin sends them back.
+DERIVED_FIELDS: dict[Integration, frozenset[str]] = {Integration.KAKAO: frozenset({"template"})}
+
 # Collabo companies may run NAVER WORKS on the platform's credentials instead of their own.
 PLATFORM_CAPABLE = (Integration.NAVER_WORKS, Integration.NAVER_WORKS_CALENDAR)
 CREDENTIALS_SOURCE = "credentials_source"
@@ -233,7 +236,8 @@ def apply_update(
 ) -> StoredIntegration:
     """Validate an admin's PUT and return what to store; raises SettingsValidationError naming the field."""
     current = effective(company, integration)
-    submitted = dict(submitted)
+    derived = DERIVED_FIELDS.get(integration, frozenset())
+    submitted = {name: value for name, value in submitted.items() if name not in derived}
     source = submitted.pop(CREDENTIALS_SOURCE, None)
     if integration in PLATFORM_CAPABLE and company.is_collabo:
         source = source or current.settings.get(CREDENTIALS_SOURCE, "platform")
@@ -316,6 +320,22 @@ def open_credentials(company: CompanySettings, integration: Integration, keyring
     for name, sealed in stored.sealed_secrets.items():
         values[name] = keyring.open(company.company_id, secret_purpose(integration, name), sealed)
     return values
+
+
+def resolve_credentials(
+    company: CompanySettings,
+    integration: Integration,
+    keyring: Keyring,
+    platform_credentials: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """What a provider call needs: the company's opened settings, or for a Collabo company on platform
+    credentials the platform's (with the admin's replacement bot_id). Never log the result."""
+    if not uses_platform_credentials(company, integration):
+        return open_credentials(company, integration, keyring)
+    credentials = dict(platform_credentials().get(integration.value, {}))
+    overrides = effective(company, integration).settings
+    credentials.update({name: value for name, value in overrides.items() if name != CREDENTIALS_SOURCE})
+    return credentials
 
 
 def public_view(

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from botocore.config import Config
 
 from workplace_hub.api import create_app
-from workplace_hub.api.services import ApiServices
+from workplace_hub.api.services import ApiServices, ProviderHooks
 from workplace_hub.catalog import Integration
 from workplace_hub.config import ApiSettings, RouterSettings, SenderSettings, StorageSettings, load_settings
 from workplace_hub.crypto import Keyring
@@ -121,13 +121,18 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
     )
 
 
+def provider_hooks(sender: Any) -> ProviderHooks:
+    """verify, plus the sender's on_save hook where it has one (AlimTalk template, NAVER WORKS bot)."""
+    return ProviderHooks(verify=sender.verify, on_save=getattr(sender, "on_save", None))
+
+
 def build_api(settings: ApiSettings | None = None) -> Any:
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
     session = http_session()
     timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
-    verifiers = {
-        Integration(channel): sender_class(session, settings, timeout).verify
+    providers = {
+        Integration(channel): provider_hooks(sender_class(session, settings, timeout))
         for channel, sender_class in SENDERS.items()
     }
     services = ApiServices(
@@ -138,7 +143,7 @@ def build_api(settings: ApiSettings | None = None) -> Any:
         token_verifier=TokenVerifier(
             settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
         ),
-        verifiers=verifiers,
+        providers=providers,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
         hub_public_url=settings.HUB_PUBLIC_URL,
         google_chat_base=settings.GOOGLE_CHAT_BASE,

@@ -16,8 +16,9 @@ from workplace_hub.integration_settings import (
     apply_update,
     effective,
     is_configured,
-    open_credentials,
     public_view,
+    resolve_credentials,
+    secret_purpose,
     uses_platform_credentials,
 )
 from workplace_hub.observability import logger
@@ -41,6 +42,32 @@ def _view(services: ApiServices, company: CompanySettings, integration: Integrat
     return view
 
 
+def _status(state: str, **details: str) -> dict[str, str]:
+    return {"state": state, "checked_at": utc_now_iso(), **details}
+
+
+def _error_status(exc: ProviderError) -> dict[str, str]:
+    return _status("error", code=exc.code, detail=exc.detail or "the provider refused the credentials")
+
+
+def _derive_on_save(
+    services: ApiServices, company_id: str, stored: StoredIntegration
+) -> tuple[StoredIntegration, dict[str, str] | None]:
+    """Run the provider's on_save hook on freshly saved credentials; its failure becomes the status."""
+    hooks = services.providers.get(stored.integration)
+    if hooks is None or hooks.on_save is None or not stored.enabled:
+        return stored, None
+    credentials: dict[str, Any] = dict(stored.settings)
+    for name, sealed in stored.sealed_secrets.items():
+        credentials[name] = services.keyring.open(company_id, secret_purpose(stored.integration, name), sealed)
+    try:
+        derived = hooks.on_save(credentials)
+    except ProviderError as exc:
+        return stored, _error_status(exc)
+    settings = {**stored.settings, **derived}
+    return StoredIntegration(stored.integration, stored.enabled, settings, stored.sealed_secrets), None
+
+
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/integrations", tags=["admin"])
     def list_integrations() -> dict:
@@ -58,10 +85,13 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         stored = apply_update(company, integration, update.enabled, update.settings, services.keyring)
-        # New credentials have not been checked yet; keep the status only if nothing but on/off changed.
         previous = effective(company, integration)
         unchanged = stored.settings == previous.settings and stored.sealed_secrets == previous.sealed_secrets
-        status = previous.status if unchanged and previous.status else {"state": "unverified"}
+        failure = None
+        if not (company.is_collabo and stored.settings.get(CREDENTIALS_SOURCE) == "platform"):
+            stored, failure = _derive_on_save(services, admin.company_id, stored)
+        # New credentials have not been checked yet; keep the status only if nothing but on/off changed.
+        status = failure or (previous.status if unchanged and previous.status else {"state": "unverified"})
         stored = StoredIntegration(integration, stored.enabled, stored.settings, stored.sealed_secrets, status)
         services.settings.save_integration(admin.company_id, stored, admin.user_id)
         logger.info("integration saved", extra={"integration": integration.value, "enabled": stored.enabled})
@@ -73,8 +103,9 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         company = services.settings.load(admin.company_id)
         current = effective(company, integration)
         # Off, and every secret erased; the plain IDs stay so the admin can see what was configured.
-        settings = dict(current.settings)
-        stored = StoredIntegration(integration, enabled=False, settings=settings, status={"state": "unverified"})
+        stored = StoredIntegration(
+            integration, enabled=False, settings=dict(current.settings), status={"state": "unverified"}
+        )
         services.settings.save_integration(admin.company_id, stored, admin.user_id)
         logger.info("integration disabled and secrets erased", extra={"integration": integration.value})
         return _view(services, services.settings.load(admin.company_id), integration)
@@ -83,29 +114,30 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     def verify_integration(integration: Integration) -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
-        verifier = services.verifiers.get(integration)
-        if verifier is None:
+        hooks = services.providers.get(integration)
+        if hooks is None:
             raise ConflictError(
-                "verification_not_available",
-                f"{integration.value} cannot be verified by this version of the hub",
+                "verification_not_available", f"{integration.value} cannot be verified by this version of the hub"
             )
         if not is_configured(company, integration):
             raise ConflictError("not_configured", f"{integration.value} has missing settings; save them first")
-        if uses_platform_credentials(company, integration):
-            credentials = dict(services.platform_credentials().get(integration.value, {}))
-            credentials.update(effective(company, integration).settings)
-            credentials.pop(CREDENTIALS_SOURCE, None)
-        else:
-            credentials = open_credentials(company, integration, services.keyring)
+        credentials = resolve_credentials(company, integration, services.keyring, services.platform_credentials)
         try:
-            status = {"state": "ok", "detail": verifier(credentials)}
+            status = _status("ok", detail=hooks.verify(credentials))
+            derived = (
+                hooks.on_save(credentials)
+                if hooks.on_save and not uses_platform_credentials(company, integration)
+                else {}
+            )
         except ProviderError as exc:
-            status = {
-                "state": "error",
-                "code": exc.code,
-                "detail": exc.detail or "the provider refused the credentials",
-            }
-        status["checked_at"] = utc_now_iso()
-        services.settings.save_status(admin.company_id, integration, status)
+            status, derived = _error_status(exc), {}
+        if derived:
+            current = effective(company, integration)
+            refreshed = StoredIntegration(
+                integration, current.enabled, {**current.settings, **derived}, current.sealed_secrets, status
+            )
+            services.settings.save_integration(admin.company_id, refreshed, admin.user_id)
+        else:
+            services.settings.save_status(admin.company_id, integration, status)
         logger.info("integration verified", extra={"integration": integration.value, "state": status["state"]})
         return _view(services, services.settings.load(admin.company_id), integration)

@@ -13,7 +13,20 @@ from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository
 from workplace_hub.tokens import TokenVerifier
 
-Verifier = Callable[[dict[str, Any]], str]
+Credentials = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProviderHooks:
+    """What the settings API asks of a provider.
+
+    verify: prove the credentials with a real call; returns a short description.
+    on_save: settings the hub derives from the provider when an admin saves or verifies (e.g. the
+        approved AlimTalk template, a newly provisioned NAVER WORKS bot id).
+    """
+
+    verify: Callable[[Credentials], str]
+    on_save: Callable[[Credentials], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -23,7 +36,7 @@ class ApiServices:
     deliveries: DeliveriesRepository
     keyring: Keyring
     token_verifier: TokenVerifier
-    verifiers: dict[Integration, Verifier]
+    providers: dict[Integration, ProviderHooks]
     platform_credentials: Callable[[], dict[str, Any]]
     hub_public_url: str
     google_chat_base: str

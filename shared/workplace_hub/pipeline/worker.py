@@ -22,18 +22,14 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Recipient
-from workplace_hub.integration_settings import (
-    effective,
-    open_credentials,
-    uses_platform_credentials,
-)
+from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository, link_purpose
-from workplace_hub.storage.settings import CachedSettings, CompanySettings, SettingsRepository, utc_now_iso
+from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
 
 
 class JobPostponedError(HubError):
@@ -127,7 +123,9 @@ class DeliveryWorker:
         company = self._settings.get(job.company_id)
         integration = Integration(job.channel)
         enabled = effective(company, integration).enabled
-        credentials = self._credentials(company, integration) if enabled else {}
+        credentials = (
+            resolve_credentials(company, integration, self._keyring, self._platform_credentials) if enabled else {}
+        )
         links = self._links.get_many(job.company_id, [r.user_id for r in job.recipients])
         claimed: list[tuple[DeliveryKey, Destination, str]] = []
         for recipient in job.recipients:
@@ -181,15 +179,6 @@ class DeliveryWorker:
             )
             self._settings.invalidate(job.company_id)
         return attempt
-
-    def _credentials(self, company: CompanySettings, integration: Integration) -> dict[str, Any]:
-        if uses_platform_credentials(company, integration):
-            credentials = dict(self._platform_credentials().get(integration.value, {}))
-            credentials.update(
-                {k: v for k, v in effective(company, integration).settings.items() if k != "credentials_source"}
-            )
-            return credentials
-        return open_credentials(company, integration, self._keyring)
 
     def _record_outcome(
         self, key: DeliveryKey, outcome: SendReceipt | ProviderError, last_attempt: bool, attempt: _Attempt
