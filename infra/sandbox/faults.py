@@ -16,6 +16,8 @@ KIND_OPTIONS: dict[str, dict[str, Any]] = {
     "timeout": {"delay": 30.0, "drop": False},
     "invalid_auth": {},
     "channel_not_found": {},
+    "monthly_limit": {},  # LINE: 429 "You have reached your monthly limit."
+    "not_found": {},  # NAVER WORKS: 404 for the bot or user
 }
 
 

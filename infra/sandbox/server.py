@@ -30,10 +30,13 @@ from urllib.parse import parse_qsl, urlsplit
 from infra.sandbox.base import ControlError, FakeProvider, Request, Response, json_response
 from infra.sandbox.faults import FaultStore
 from infra.sandbox.google_chat import GoogleChatFake
+from infra.sandbox.line import LineFake
+from infra.sandbox.naver_works import NaverWorksFake
+from infra.sandbox.sens import SensFake
 from infra.sandbox.slack import SlackFake
 
 # Every provider fake, in routing order. Add new fakes (LINE, NAVER WORKS, SENS, Google OAuth/Calendar) here.
-PROVIDERS: list[type[FakeProvider]] = [SlackFake, GoogleChatFake]
+PROVIDERS: list[type[FakeProvider]] = [SlackFake, GoogleChatFake, LineFake, NaverWorksFake, SensFake]
 CONTROL_PREFIX = "/_sandbox/"
 
 

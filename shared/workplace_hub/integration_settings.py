@@ -101,6 +101,9 @@ class FieldSpec:
     required: bool = True  # to enable the integration
     show_tail: bool = True  # secrets: may the mask end with the last 4 characters?
     when: Condition = _always
+    # Filled in by the provider's on_save hook when left empty (a NAVER WORKS bot the hub provisions):
+    # not needed to turn the integration on, but needed before it counts as configured.
+    derivable: bool = False
 
 
 def _v2(values: dict[str, Any]) -> bool:
@@ -160,7 +163,7 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         FieldSpec("channel_secret", _pattern(r"[0-9a-f]{32}", "must be 32 hex characters"), secret=True),
         FieldSpec("friend_link_url", _https_url(("lin.ee", "line.me"))),
     ],
-    Integration.NAVER_WORKS: [*_WORKS_COMMON, FieldSpec("bot_id", _digits)],
+    Integration.NAVER_WORKS: [*_WORKS_COMMON, FieldSpec("bot_id", _digits, derivable=True)],
     Integration.NAVER_WORKS_CALENDAR: [
         *_WORKS_COMMON,
         # Personal calendars need each employee's authorization: through the app's OAuth client (2.0)
@@ -284,7 +287,7 @@ def apply_update(
     if enabled:
         present = set(plain) | set(sealed)
         for spec in specs.values():
-            if spec.required and spec.name not in present:
+            if spec.required and not spec.derivable and spec.name not in present:
                 raise SettingsValidationError(f"settings.{spec.name}", f"is required to turn on {integration.value}")
     return StoredIntegration(integration, enabled=enabled, settings=plain, sealed_secrets=sealed)
 

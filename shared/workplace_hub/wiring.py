@@ -79,7 +79,9 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
     settings_repository, links, deliveries, _ = _storage(settings)
     sqs = _aws("sqs")
     persistence = DynamoDBPersistenceLayer(
-        table_name=settings.IDEMPOTENCY_TABLE_NAME, boto3_session=boto3.session.Session()
+        # A plain client: the resource's own client re-serializes attribute values.
+        table_name=settings.IDEMPOTENCY_TABLE_NAME,
+        boto3_client=boto3.client("dynamodb", config=_AWS_CONFIG),
     )
     config = IdempotencyConfig(event_key_jmespath="[company_id, event_id]", expires_after_seconds=6 * 3600)
 
@@ -122,8 +124,8 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
 
 
 def provider_hooks(sender: Any) -> ProviderHooks:
-    """verify, plus the sender's on_save hook where it has one (AlimTalk template, NAVER WORKS bot)."""
-    return ProviderHooks(verify=sender.verify, on_save=getattr(sender, "on_save", None))
+    """verify, plus what the provider derives on save (the AlimTalk template, a NAVER WORKS bot)."""
+    return ProviderHooks(verify=sender.verify, on_save=sender.on_save)
 
 
 def build_api(settings: ApiSettings | None = None) -> Any:

@@ -166,3 +166,7 @@ class Sender(ABC):
     @abstractmethod
     def verify(self, credentials: dict[str, Any]) -> str:
         """Prove the company's credentials with a real call; return a short description."""
+
+    def on_save(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        """Settings the hub derives from the provider when an admin saves or verifies (default: none)."""
+        return {}

@@ -1,0 +1,429 @@
+"""Fake of NAVER WORKS: the API 2.0 service-account token, bot messages and bot management, plus the
+API 1.0 server token and bot push.
+
+Contract: providers.md §4 (shared provider reference) and https://developers.worksmobile.com/jp/docs/auth-jwt,
+…/bot-user-message-send, …/bot-send-text, …/bot-send-link, …/bot-create, …/bot-domain-register, …/bot-get,
+…/rate-limits; API 1.0: https://developers.worksmobile.com/jp/document/1005008 (push) and 1005060 (errors).
+Mounted under /works: `auth/oauth2/v2.0/token`, `auth/b/{apiId}/server/token`, `api/v1.0/...`, `legacy/r/...`.
+
+Control (`/_sandbox/naver_works/...`):
+    POST tenants        {"domain_id", "users": [...], "bots": [{"bot_id", "name"}], "plan": "free"|"standard",
+                         "token_ttl", 2.0: "client_id", "client_secret", "service_account", "public_key_pem",
+                         1.0: "api_id", "server_list_id", "server_list_public_key_pem", "server_api_consumer_key"}
+    POST expire_tokens  {"domain_id"}: the tenant's current tokens answer 401 from now on
+    GET|POST messages   {"domain_id"?} -> {"messages": [{"api", "domain_id", "bot_id", "user_id", "content"}]}
+`POST /_sandbox/limits` sets the same limits for both plans (defaults: 60/min free, 240/min standard).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from infra.sandbox.base import ControlError, FakeProvider, RateLimiter, Request, Response, json_response
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+SCOPES = frozenset({"bot", "bot.message", "bot.read", "calendar", "calendar.read", "user.read", "directory.read"})
+PLANS = {"free": 60, "standard": 240}  # requests per minute per API per domain
+LINK_MAX, TEXT_MAX = 1000, 2000
+
+
+@dataclass
+class Tenant:
+    domain_id: str
+    users: set[str]
+    bots: dict[str, dict[str, Any]]  # bot_id -> {"name", "in_domain", "allow_domains", ...}
+    plan: str = "standard"
+    token_ttl: int = 86400
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    service_account: str | None = None
+    public_key: Any = field(default=None, repr=False)
+    api_id: str | None = None
+    server_list_id: str | None = None
+    server_list_public_key: Any = field(default=None, repr=False)
+    consumer_key: str | None = field(default=None, repr=False)
+
+
+@dataclass
+class Token:
+    domain_id: str
+    api: str  # "2.0" or "1.0"
+    scopes: frozenset[str]
+    expires_at: float
+
+
+def _key(pem: Any, name: str) -> Any:
+    try:
+        return load_pem_public_key(str(pem).encode())
+    except (ValueError, TypeError) as exc:
+        raise ControlError(f"{name} must be a PEM public key") from exc
+
+
+def _works_error(status: int, code: str, description: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response(status, {"code": code, "description": description}, headers)
+
+
+def _legacy_error(status: int, code: str, message: str) -> Response:
+    return json_response(status, {"code": code, "message": message, "domain": "message"})
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    return json_response(status, {"error": error, "error_description": description})
+
+
+def _text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def content_error(content: Any) -> str | None:
+    """Why a message `content` is invalid (text and link only), or None."""
+    if not isinstance(content, dict):
+        return "content is required"
+    kind = content.get("type")
+    if kind == "text":
+        return None if _text(content.get("text"), TEXT_MAX) else f"text must be 1-{TEXT_MAX} characters"
+    if kind == "link":
+        for name in ("contentText", "linkText", "link"):
+            if not _text(content.get(name), LINK_MAX):
+                return f"{name} must be 1-{LINK_MAX} characters"
+        return None if content["link"].startswith(("http://", "https://")) else "link must be an http(s) URL"
+    return f"unsupported content type {kind!r}"
+
+
+class NaverWorksFake(FakeProvider):
+    """NAVER WORKS fake; tenants (keys, bots, users, plan) are registered through the control API."""
+
+    name = "naver_works"
+    prefix = "/works"
+    match_keys = frozenset({"api", "domain_id", "bot_id", "user_id"})
+    fault_kinds = frozenset({"rate_limited", "server_error", "invalid_auth", "not_found"})
+
+    def __init__(self) -> None:
+        super().__init__(RateLimiter(burst=PLANS["standard"], per_second=PLANS["standard"] / 60))
+        self.free_limiter = RateLimiter(burst=PLANS["free"], per_second=PLANS["free"] / 60)
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.tenants: dict[str, Tenant] = {}
+            self.tokens: dict[str, Token] = {}
+            self.messages: list[dict[str, Any]] = []
+            self._bot_ids = itertools.count(3_000_001)
+        self.limiter.reset()
+        self.free_limiter.reset()
+
+    def set_limits(self, limits: dict[str, Any]) -> dict[str, Any]:
+        self.free_limiter.configure(limits)
+        return self.limiter.configure(limits)
+
+    # --- control API -------------------------------------------------------------------------------
+
+    def control(self, action: str, method: str, data: dict[str, Any], base_url: str) -> dict[str, Any]:
+        if method == "POST" and action == "tenants":
+            return self._add_tenant(data)
+        if method == "POST" and action == "expire_tokens":
+            with self._lock:
+                expired = [t for t in self.tokens.values() if t.domain_id == str(data.get("domain_id"))]
+                for token in expired:
+                    token.expires_at = 0.0
+            return {"expired": len(expired)}
+        if method in ("GET", "POST") and action == "messages":
+            wanted = data.get("domain_id")
+            with self._lock:
+                return {"messages": [m for m in self.messages if wanted is None or m["domain_id"] == str(wanted)]}
+        return super().control(action, method, data, base_url)
+
+    def _add_tenant(self, data: dict[str, Any]) -> dict[str, Any]:
+        domain_id = str(data.get("domain_id") or "")
+        if not domain_id.isdigit():
+            raise ControlError("domain_id (digits) is required")
+        users, bots = data.get("users") or [], data.get("bots") or []
+        if not all(isinstance(u, str) and u for u in users):
+            raise ControlError("users must be user IDs or login e-mails")
+        if not all(isinstance(b, dict) and b.get("bot_id") for b in bots):
+            raise ControlError('bots must be objects with "bot_id" (and "name")')
+        plan, ttl = data.get("plan", "standard"), data.get("token_ttl", 86400)
+        if plan not in PLANS:
+            raise ControlError(f"plan must be one of {sorted(PLANS)}")
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+            raise ControlError("token_ttl must be a positive integer (seconds)")
+        tenant = Tenant(
+            domain_id,
+            set(users),
+            {str(b["bot_id"]): {"name": str(b.get("name") or "Bot"), "in_domain": True} for b in bots},
+            plan,
+            ttl,
+        )
+        v2 = ("client_id", "client_secret", "service_account", "public_key_pem")
+        v1 = ("api_id", "server_list_id", "server_list_public_key_pem", "server_api_consumer_key")
+        for group in (v2, v1):
+            given = [name for name in group if data.get(name)]
+            if given and len(given) != len(group):
+                raise ControlError(f"give all of {list(group)} or none")
+        if not data.get("client_id") and not data.get("api_id"):
+            raise ControlError("give the API 2.0 fields, the API 1.0 fields, or both")
+        if data.get("client_id"):
+            tenant.client_id, tenant.client_secret = str(data["client_id"]), str(data["client_secret"])
+            tenant.service_account = str(data["service_account"])
+            tenant.public_key = _key(data["public_key_pem"], "public_key_pem")
+        if data.get("api_id"):
+            tenant.api_id, tenant.server_list_id = str(data["api_id"]), str(data["server_list_id"])
+            tenant.server_list_public_key = _key(data["server_list_public_key_pem"], "server_list_public_key_pem")
+            tenant.consumer_key = str(data["server_api_consumer_key"])
+        with self._lock:
+            self.tenants[domain_id] = tenant
+        return {"domain_id": domain_id, "plan": plan, "bots": sorted(tenant.bots)}
+
+    # --- routing -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _route(request: Request) -> tuple[str, dict[str, str]]:
+        """The operation name and its path parameters (decoded)."""
+        parts = [unquote(p) for p in request.path.removeprefix("/works/").split("/")]
+        m, n = request.method, len(parts)
+        if parts == ["auth", "oauth2", "v2.0", "token"] and m == "POST":
+            return "token", {}
+        if n == 5 and parts[:2] == ["auth", "b"] and parts[3:] == ["server", "token"] and m == "POST":
+            return "legacy_token", {"api_id": parts[2]}
+        legacy = ["legacy", "r", parts[2] if n > 2 else "", "message", "v1", "bot"]
+        if n == 9 and parts[:6] == legacy and parts[7:] == ["message", "push"] and m == "POST":
+            return "legacy_push", {"api_id": parts[2], "bot_id": parts[6]}
+        if parts[:3] != ["api", "v1.0", "bots"]:
+            return "unknown", {}
+        rest = parts[3:]
+        if rest == [] and m == "POST":
+            return "bot_create", {}
+        if len(rest) == 1 and m == "GET":
+            return "bot_get", {"bot_id": rest[0]}
+        if len(rest) == 3 and rest[1] == "domains" and m == "POST":
+            return "bot_domain", {"bot_id": rest[0], "domain_id": rest[2]}
+        if len(rest) == 4 and rest[1] == "users" and rest[3] == "messages" and m == "POST":
+            return "message", {"bot_id": rest[0], "user_id": rest[2]}
+        return "unknown", {}
+
+    def _bearer(self, request: Request) -> Token | None:
+        auth = request.header("Authorization") or ""
+        value = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        with self._lock:
+            return self.tokens.get(value)
+
+    def fault_attrs(self, request: Request) -> dict[str, str]:
+        api, params = self._route(request)
+        attrs = {"api": api, **{k: v for k, v in params.items() if k in self.match_keys}}
+        token = self._bearer(request)
+        if token is not None:
+            attrs.setdefault("domain_id", token.domain_id)
+        if api == "legacy_push":
+            attrs["user_id"] = str(self._json(request).get("accountId") or "")
+        return attrs
+
+    def fault_response(self, kind: str, options: dict[str, Any]) -> Response:
+        if kind == "rate_limited":
+            reset = str(options["retry_after"] or 60)
+            headers = {"rateLimit-limit": "240", "rateLimit-remaining": "0", "rateLimit-reset": reset}
+            return _works_error(429, "TOO_MANY_REQUESTS", "API rate limit exceeded", headers)
+        if kind == "server_error":
+            code = "SERVICE_UNAVAILABLE" if options["status"] == 503 else "INTERNAL_SERVER_ERROR"
+            return _works_error(options["status"], code, "Internal server error")
+        if kind == "invalid_auth":
+            return _works_error(401, "UNAUTHORIZED", "Authentication failed")
+        return _works_error(404, "NOT_FOUND", "user not found")
+
+    @staticmethod
+    def _json(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(request.body.decode("utf-8")) if request.body else None
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    # --- API -----------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        api, params = self._route(request)
+        if api == "token":
+            return self._token(request)
+        if api == "legacy_token":
+            return self._legacy_token(request, params["api_id"])
+        if api == "unknown":
+            return _works_error(404, "NOT_FOUND", f"no API {request.method} {request.path}")
+        token = self._bearer(request)
+        legacy = api == "legacy_push"
+        if token is None or token.expires_at <= time.time() or token.api != ("1.0" if legacy else "2.0"):
+            if legacy:
+                return _legacy_error(401, "UNAUTHORIZED", "invalid or expired token")
+            return _works_error(401, "UNAUTHORIZED", "Authentication failed")
+        with self._lock:
+            tenant = self.tenants[token.domain_id]
+        needs = {"bot_create": {"bot"}, "bot_domain": {"bot"}, "bot_get": {"bot", "bot.read"}}
+        if not legacy and not token.scopes & needs.get(api, {"bot", "bot.message"}):
+            return _works_error(403, "FORBIDDEN", "the access token lacks the required scope")
+        limiter = self.free_limiter if tenant.plan == "free" else self.limiter
+        wait = limiter.take(f"{tenant.domain_id}/{api}")
+        if wait:
+            limit, reset = str(int(limiter.limits["burst"])), str(int(wait) + 1)
+            headers = {"rateLimit-limit": limit, "rateLimit-remaining": "0", "rateLimit-reset": reset}
+            return _works_error(429, "TOO_MANY_REQUESTS", "API rate limit exceeded", headers)
+        if legacy:
+            return self._legacy_push(request, tenant, params)
+        return getattr(self, f"_{api}")(request, tenant, params)
+
+    def _token(self, request: Request) -> Response:
+        if request.media_type != "application/x-www-form-urlencoded":
+            return _oauth_error(400, "invalid_request", "the body must be application/x-www-form-urlencoded")
+        form = dict(parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        if unquote(form.get("grant_type", "")) != JWT_BEARER:  # the official sample double-encodes it
+            return _oauth_error(400, "unsupported_grant_type", "grant_type must be jwt-bearer")
+        with self._lock:
+            tenant = next(
+                (t for t in self.tenants.values() if t.client_id and t.client_id == form.get("client_id")), None
+            )
+        if tenant is None or form.get("client_secret") != tenant.client_secret:
+            return _oauth_error(401, "invalid_client", "unknown client or wrong client_secret")
+        try:
+            claims = jwt.decode(
+                form.get("assertion", ""),
+                tenant.public_key,
+                algorithms=["RS256"],
+                options={"require": ["iss", "sub", "iat", "exp"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            return _oauth_error(400, "invalid_grant", f"invalid assertion: {exc}")
+        if claims["iss"] != tenant.client_id or claims["sub"] != tenant.service_account:
+            return _oauth_error(400, "invalid_grant", "iss must be the Client ID and sub the Service Account")
+        if claims["exp"] - claims["iat"] > 3600:
+            return _oauth_error(400, "invalid_grant", "exp must be at most 60 minutes after iat")
+        scopes = frozenset(s for s in form.get("scope", "").replace(",", " ").split() if s)
+        if not scopes or not scopes <= SCOPES:
+            return _oauth_error(400, "invalid_scope", "unknown or missing scope")
+        body = self._issue(tenant, "2.0", scopes)
+        body.update(refresh_token="kr1R" + secrets.token_urlsafe(24), scope=",".join(sorted(scopes)))
+        return json_response(200, body)
+
+    def _legacy_token(self, request: Request, api_id: str) -> Response:
+        args = {**request.query, **dict(parse_qsl(request.body.decode("utf-8", errors="replace")))}
+        with self._lock:
+            tenant = next((t for t in self.tenants.values() if t.api_id and t.api_id == api_id), None)
+        if tenant is None:
+            return _oauth_error(400, "invalid_request", "unknown API ID")
+        if args.get("grant_type") != JWT_BEARER:
+            return _oauth_error(400, "unsupported_grant_type", "grant_type must be jwt-bearer")
+        try:
+            claims = jwt.decode(
+                args.get("assertion", ""),
+                tenant.server_list_public_key,
+                algorithms=["RS256"],
+                options={"require": ["iss", "iat", "exp"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            return _oauth_error(400, "invalid_grant", f"invalid assertion: {exc}")
+        if claims["iss"] != tenant.server_list_id or claims["exp"] - claims["iat"] > 300:
+            return _oauth_error(400, "invalid_grant", "iss must be the Server List ID and exp at most iat + 5 min")
+        return json_response(200, self._issue(tenant, "1.0", frozenset()))
+
+    def _issue(self, tenant: Tenant, api: str, scopes: frozenset[str]) -> dict[str, Any]:
+        value = "kr1A" + secrets.token_urlsafe(24)
+        with self._lock:
+            self.tokens[value] = Token(tenant.domain_id, api, scopes, time.time() + tenant.token_ttl)
+        return {"access_token": value, "token_type": "Bearer", "expires_in": str(tenant.token_ttl)}
+
+    def _deliver(self, api: str, tenant: Tenant, bot_id: str, user_id: str, content: Any) -> None:
+        entry = {"api": api, "domain_id": tenant.domain_id, "bot_id": bot_id, "user_id": user_id, "content": content}
+        with self._lock:
+            self.messages.append(entry)
+
+    def _bot(self, tenant: Tenant, bot_id: str, require_domain: bool = True) -> dict[str, Any] | None:
+        bot = tenant.bots.get(bot_id)
+        return bot if bot is not None and (bot["in_domain"] or not require_domain) else None
+
+    def _message(self, request: Request, tenant: Tenant, params: dict[str, str]) -> Response:
+        if self._bot(tenant, params["bot_id"]) is None:
+            return _works_error(404, "NOT_FOUND", "bot not found")
+        if params["user_id"] not in tenant.users:
+            return _works_error(404, "NOT_FOUND", "user not found")
+        content = self._json(request).get("content")
+        problem = content_error(content)
+        if problem:
+            return _works_error(400, "INVALID_PARAMETER", problem)
+        self._deliver("2.0", tenant, params["bot_id"], params["user_id"], content)
+        return Response(201)
+
+    def _legacy_push(self, request: Request, tenant: Tenant, params: dict[str, str]) -> Response:
+        if params["api_id"] != tenant.api_id or request.header("consumerKey") != tenant.consumer_key:
+            return _legacy_error(401, "UNAUTHORIZED", "invalid API ID or consumerKey")
+        if self._bot(tenant, params["bot_id"]) is None:
+            return _legacy_error(400, "NONEXISTENT_BOT", "Bot not found")
+        body = self._json(request)
+        account = body.get("accountId")
+        if account not in tenant.users:
+            return _legacy_error(400, "BAD_REQUEST", f'Bad Request Parameters: Cannot find "{account}"')
+        problem = content_error(body.get("content"))
+        if problem:
+            return _legacy_error(400, "BAD_REQUEST", problem)
+        self._deliver("1.0", tenant, params["bot_id"], account, body["content"])
+        return Response(200)
+
+    def _bot_create(self, request: Request, tenant: Tenant, params: dict[str, str]) -> Response:
+        body = self._json(request)
+        admins, allow = body.get("administrators"), body.get("allowDomains") or []
+        problems = [
+            not _text(body.get("botName"), 100) and "botName must be 1-100 characters",
+            not _text(body.get("description"), 100) and "description must be 1-100 characters",
+            not (_text(body.get("photoUrl"), 1000) and body["photoUrl"].startswith("https://"))
+            and "photoUrl must be an HTTPS URL",
+            not (isinstance(admins, list) and 1 <= len(admins) <= 3 and all(a in tenant.users for a in admins))
+            and "administrators must be 1-3 users of the tenant",
+            not (isinstance(allow, list) and all(isinstance(d, int) for d in allow)) and "allowDomains: integers",
+        ]
+        problem = next((p for p in problems if p), None)
+        if problem:
+            return _works_error(400, "INVALID_PARAMETER", problem)
+        bot_id = next(self._bot_ids)
+        bot = {"name": body["botName"], "in_domain": False, "allow_domains": [str(d) for d in allow]}
+        bot.update(description=body["description"], photo_url=body["photoUrl"], administrators=admins)
+        with self._lock:
+            tenant.bots[str(bot_id)] = bot
+        return json_response(201, {"botId": bot_id, **self._bot_view(str(bot_id), bot)})
+
+    def _bot_domain(self, request: Request, tenant: Tenant, params: dict[str, str]) -> Response:
+        bot = self._bot(tenant, params["bot_id"], require_domain=False)
+        if bot is None:
+            return _works_error(404, "NOT_FOUND", "bot not found")
+        allowed = bot.get("allow_domains") or [tenant.domain_id]
+        if params["domain_id"] != tenant.domain_id or params["domain_id"] not in allowed:
+            return _works_error(400, "INVALID_PARAMETER", "the domain is not in the bot's allowDomains")
+        body = self._json(request)
+        with self._lock:
+            bot["in_domain"] = True
+        visible, selected = bool(body.get("visible", False)), bool(body.get("allowToSelectedMember", False))
+        return json_response(
+            201, {"domainId": int(tenant.domain_id), "visible": visible, "allowToSelectedMember": selected}
+        )
+
+    def _bot_get(self, request: Request, tenant: Tenant, params: dict[str, str]) -> Response:
+        bot = self._bot(tenant, params["bot_id"], require_domain=False)
+        if bot is None:
+            return _works_error(404, "NOT_FOUND", "bot not found")
+        bot_id = params["bot_id"]
+        return json_response(200, {"botId": int(bot_id) if bot_id.isdigit() else bot_id, **self._bot_view(bot_id, bot)})
+
+    @staticmethod
+    def _bot_view(bot_id: str, bot: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "botName": bot["name"],
+            "photoUrl": bot.get("photo_url", "https://static.worksmobile.net/bot.png"),
+            "description": bot.get("description", bot["name"]),
+            "administrators": bot.get("administrators", []),
+            "allowDomains": [int(d) for d in bot.get("allow_domains", []) if d.isdigit()],
+        }
