@@ -19,8 +19,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from botocore.config import Config
 
-from workplace_hub.api import create_app
-from workplace_hub.api.services import ApiServices, ProviderHooks
 from workplace_hub.catalog import Integration
 from workplace_hub.config import ApiSettings, RouterSettings, SenderSettings, StorageSettings, load_settings
 from workplace_hub.crypto import Keyring
@@ -123,12 +121,23 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
     )
 
 
-def provider_hooks(sender: Any) -> ProviderHooks:
+def reset_clients() -> None:
+    """Forget the AWS clients built so far (what a new container would do)."""
+    _aws.cache_clear()
+
+
+def provider_hooks(sender: Any) -> Any:
     """verify, plus what the provider derives on save (the AlimTalk template, a NAVER WORKS bot)."""
+    from workplace_hub.api.services import ProviderHooks
+
     return ProviderHooks(verify=sender.verify, on_save=sender.on_save)
 
 
 def build_api(settings: ApiSettings | None = None) -> Any:
+    # Imported here: the router and the senders never load the API stack (OpenAPI, validation).
+    from workplace_hub.api import create_app
+    from workplace_hub.api.services import ApiServices
+
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
     session = http_session()

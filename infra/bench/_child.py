@@ -1,0 +1,39 @@
+"""One cold-import measurement in a fresh interpreter; run as a script by cold_import.py, never imported.
+
+argv[1] is JSON: {"mode": "handler" | "deps", "path": [...], "module": "app", "modules": [...]}.
+Prints one JSON line: elapsed seconds and the modules the measured imports loaded, in load order.
+"""
+
+import json
+import sys
+import time
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    sys.path[:0] = spec["path"]
+    before = set(sys.modules)
+    failed = []
+    started = time.perf_counter()
+    # __import__ (the import statement's path), not importlib.import_module: only the former is
+    # reported by -X importtime.
+    if spec["mode"] == "handler":
+        __import__(spec["module"])
+        getattr(sys.modules[spec["module"]], spec["attribute"])
+    else:
+        for name in spec["modules"]:
+            try:
+                __import__(name)
+            except Exception:
+                failed.append(name)
+    elapsed = time.perf_counter() - started
+    loaded = []
+    for name, module in list(sys.modules.items()):
+        module_spec = getattr(module, "__spec__", None)
+        # Skip aliases (e.g. __mp_main__) and synthetic modules (cython_runtime): not importable by name.
+        if name not in before and module_spec is not None and module_spec.name == name:
+            loaded.append(name)
+    print("BENCH-CHILD " + json.dumps({"seconds": elapsed, "loaded": loaded, "failed": failed}))
+
+
+main()

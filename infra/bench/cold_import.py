@@ -1,0 +1,132 @@
+"""Part 1: cold import of each function's handler module vs. importing only what it pulls in from elsewhere.
+
+Each measurement is a fresh interpreter (`_child.py`) with the function's template environment set
+(AWS_ENDPOINT_URL pointing at the local moto server: the module-scope builders create clients but
+make no calls). The baseline imports exactly the non-first-party modules (third-party and stdlib,
+submodules included) that the handler import loaded, in the same order; the difference is the hub's
+own module bodies plus its module-scope builders (boto3 clients, settings models, the router/worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.template import ROOT, Resolver, function_environment, resources_of_type
+
+CHILD = Path(__file__).with_name("_child.py")
+FIRST_PARTY_EXTRA = frozenset({"functions", "infra"})
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    module: str
+    attribute: str
+    environment: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.code_dir.name
+
+
+def discover(template: dict[str, Any], resolver: Resolver) -> list[FunctionSpec]:
+    global_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.lambda_handler")
+    specs = []
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        properties = resource["Properties"]
+        module, attribute = properties.get("Handler", global_handler).rsplit(".", 1)
+        specs.append(
+            FunctionSpec(
+                logical_id,
+                ROOT / properties["CodeUri"].strip("/"),
+                module,
+                attribute,
+                function_environment(template, logical_id, resolver),
+            )
+        )
+    return sorted(specs, key=lambda spec: spec.name)
+
+
+def first_party(spec: FunctionSpec) -> frozenset[str]:
+    shared = {path.name for path in (ROOT / "shared").iterdir() if (path / "__init__.py").exists()}
+    return frozenset({spec.module.split(".")[0], *shared, *FIRST_PARTY_EXTRA})
+
+
+def _child(spec: FunctionSpec, request: dict[str, Any], *, importtime: bool = False) -> tuple[dict[str, Any], str]:
+    env = {**os.environ, **spec.environment}
+    request = {"path": [str(spec.code_dir)], "module": spec.module, "attribute": spec.attribute, **request}
+    args = [sys.executable, *(["-X", "importtime"] if importtime else []), str(CHILD), json.dumps(request)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603
+    line = next((line for line in done.stdout.splitlines() if line.startswith("BENCH-CHILD ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"cold import of {spec.name} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(line.removeprefix("BENCH-CHILD ")), done.stderr
+
+
+def _importtime(stderr: str, own: frozenset[str], handler_module: str) -> dict[str, Any]:
+    """Self time (ms) of first-party modules from `-X importtime` (that flag's own overhead included)."""
+    selfs: dict[str, float] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        selfs[name] = selfs.get(name, 0.0) + int(self_us) / 1000
+    mine = {name: ms for name, ms in selfs.items() if name.split(".")[0] in own}
+    return {
+        "builders_ms": round(mine.get(handler_module, 0.0), 1),
+        "first_party_bodies_ms": round(sum(ms for name, ms in mine.items() if name != handler_module), 1),
+        "slowest_first_party": [
+            [name, round(ms, 1)] for name, ms in sorted(mine.items(), key=lambda item: -item[1])[:5]
+        ],
+    }
+
+
+def measure(spec: FunctionSpec, repetitions: int) -> dict[str, Any]:
+    own = first_party(spec)
+    # Warm-up (bytecode caches, page cache) and discovery of what the handler import loads.
+    probe, _ = _child(spec, {"mode": "handler"})
+    deps = [name for name in probe["loaded"] if name.split(".")[0] not in own]
+    baseline_request = {"mode": "deps", "modules": deps}
+    warm_deps, _ = _child(spec, baseline_request)
+    handler_ms: list[float] = []
+    deps_ms: list[float] = []
+    for repetition in range(repetitions):
+        # Alternate the order so that drift on a noisy machine hits both sides alike.
+        order = ("handler", "deps") if repetition % 2 == 0 else ("deps", "handler")
+        for mode in order:
+            result, _ = _child(spec, {"mode": "handler"} if mode == "handler" else baseline_request)
+            (handler_ms if mode == "handler" else deps_ms).append(result["seconds"] * 1000)
+    _, stderr = _child(spec, {"mode": "handler"}, importtime=True)
+    handler_median, deps_median = statistics.median(handler_ms), statistics.median(deps_ms)
+    tops = sorted({name.split(".")[0] for name in deps})
+    return {
+        "function": spec.name,
+        "logical_id": spec.logical_id,
+        "handler_module": spec.module,
+        "handler_ms_median": round(handler_median, 1),
+        "deps_only_ms_median": round(deps_median, 1),
+        "ratio": round(handler_median / deps_median, 2),
+        "ratio_of_minimums": round(min(handler_ms) / min(deps_ms), 2),
+        "hub_own_ms": round(handler_median - deps_median, 1),
+        "handler_ms": [round(ms, 1) for ms in handler_ms],
+        "deps_only_ms": [round(ms, 1) for ms in deps_ms],
+        "modules_loaded_by_handler": len(probe["loaded"]),
+        "first_party_modules": len(probe["loaded"]) - len(deps),
+        "baseline_modules": len(deps),
+        "baseline_import_failures": warm_deps["failed"],
+        "baseline_missing": sorted(set(deps) - set(warm_deps["loaded"]) - set(warm_deps["failed"])),
+        "third_party_packages": [name for name in tops if name not in sys.stdlib_module_names],
+        "importtime_breakdown": _importtime(stderr, own, spec.module),
+    }
+
+
+def run(template: dict[str, Any], resolver: Resolver, repetitions: int) -> list[dict[str, Any]]:
+    return [measure(spec, repetitions) for spec in discover(template, resolver)]

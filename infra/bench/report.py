@@ -1,0 +1,284 @@
+"""Plain-text tables for the three parts (figures with their targets next to them)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+# What each AWS call a function makes is for: (function kind, service, operation, resource) → purpose.
+PURPOSES = {
+    ("router", "dynamodb", "Query", "SettingsTable"): "company settings (cached per container, 30 s)",
+    ("sender", "dynamodb", "Query", "SettingsTable"): "company settings (cached per container, 30 s)",
+    ("sender", "dynamodb", "GetItem", "SettingsTable"): "company data key, sealed (cached 15 min)",
+    ("sender", "kms", "Decrypt", "HubKey"): "unwrap the company data key (cached 15 min)",
+    ("router", "dynamodb", "BatchGetItem", "LinksTable"): "all recipients' links, one batch per 100",
+    ("sender", "dynamodb", "BatchGetItem", "LinksTable"): "links of the job's recipients, one read per job",
+    ("router", "dynamodb", "Query", "DeliveriesTable"): "delivery records already written for the event",
+    ("router", "dynamodb", "BatchWriteItem", "DeliveriesTable"): "new delivery records, 25 per batch",
+    ("sender", "dynamodb", "UpdateItem", "DeliveriesTable"): "claim (conditional) + finish, per message",
+    ("sender", "dynamodb", "GetItem", "DeliveriesTable"): "claim lost: read the record's state",
+    ("router", "sqs", "SendMessageBatch", "SendSlackQueue"): "send jobs, 10 per batch",
+    ("router", "dynamodb", "PutItem", "IdempotencyTable"): "idempotency guard: in-progress claim",
+    ("router", "dynamodb", "UpdateItem", "IdempotencyTable"): "idempotency guard: completed",
+    ("router", "dynamodb", "GetItem", "IdempotencyTable"): "idempotency guard: read existing",
+}
+
+
+def kind(logical_id_or_label: str) -> str:
+    return "router" if "router" in logical_id_or_label.lower() else "sender"
+
+
+def purpose(function: str, service: str, operation: str, resource: str) -> str:
+    return PURPOSES.get((kind(function), service, operation, resource), "")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    """Columns sized to fit; `align` per column: 'l' or 'r' (default: first left, rest right)."""
+    cells = [[str(h) for h in headers]] + [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    align = align or "l" + "r" * (len(headers) - 1)
+    lines = []
+    for number, row in enumerate(cells):
+        parts = [value.ljust(w) if a == "l" else value.rjust(w) for value, w, a in zip(row, widths, align, strict=True)]
+        lines.append("  " + "  ".join(parts).rstrip())
+        if number == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 100, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def cold_imports(results: list[dict[str, Any]], repetitions: int) -> str:
+    rows = []
+    for r in results:
+        b = r["importtime_breakdown"]
+        rows.append(
+            [
+                r["function"],
+                f"{r['handler_ms_median']:.1f}",
+                f"{r['deps_only_ms_median']:.1f}",
+                f"{r['ratio']:.2f}x",
+                f"{r['ratio_of_minimums']:.2f}x",
+                "<= 1.3x",
+                f"{r['hub_own_ms']:.1f}",
+                f"{b['builders_ms']:.1f}",
+                f"{b['first_party_bodies_ms']:.1f}",
+            ]
+        )
+    packages = sorted({p for r in results for p in r["third_party_packages"] if not p.startswith("_")})
+    slowest = [
+        f"    {r['function']}: "
+        + ", ".join(
+            f"{name} {ms:.0f}"
+            for name, ms in r["importtime_breakdown"]["slowest_first_party"]
+            if name != r["handler_module"]
+        )
+        for r in results
+    ]
+    failures = sorted({name for r in results for name in r["baseline_import_failures"]})
+    return "\n".join(
+        [
+            f"1. Cold import per function (fresh interpreter each, median of {repetitions}; figures, not asserts)",
+            table(
+                [
+                    "function",
+                    "handler ms",
+                    "deps-only ms",
+                    "ratio",
+                    "(of minimums)",
+                    "target",
+                    "hub's own ms",
+                    "builders ms*",
+                    "hub modules ms*",
+                ],
+                rows,
+                "lrrrrrrrr",
+            ),
+            "  deps-only = a fresh interpreter importing exactly the non-first-party modules (third-party and",
+            "  stdlib, submodules included, in load order) that the handler import loaded; third-party packages",
+            *_wrap(f"among them: {', '.join(packages)}."),
+            "  ratio = median handler / median deps-only; (of minimums) = fastest of each side, less sensitive",
+            "  to other load on the machine. hub's own = the difference of the medians.",
+            "  * from one extra `-X importtime` run: self time of the handler module body (module-scope builders:",
+            "    boto3 clients/resources, settings model, router/worker/app) and of the hub's own modules",
+            "    (pydantic model classes, etc.); importtime adds its own overhead.",
+            "  slowest hub modules besides the handler module (self ms, importtime):",
+            *slowest,
+            f"  baseline modules that would not import by name (skipped): {', '.join(failures) or 'none'}",
+        ]
+    )
+
+
+def throughput(result: dict[str, Any]) -> str:
+    b = result["breakdown_ms_per_notification"]
+    f = result["floor_breakdown_ms_per_notification"]
+    rows = [
+        ["hub: router + Slack sender handlers", f"{result['hub_ms_per_notification']:.3f}", ""],
+        ["floor: requests.Session().post loop", f"{result['floor_ms_per_notification']:.3f}", ""],
+        ["ratio (median of per-round ratios)", f"{result['ratio']:.2f}x", "<= 2x"],
+    ]
+    calls = []
+    for c in result["aws_calls_per_notification"]:
+        calls.append(
+            [
+                f"{c['function']} {c['service']} {c['operation']} {c['resource']}",
+                f"{c['calls']:.2f}",
+                f"{c['ms']:.3f}",
+                purpose(c["function"], c["service"], c["operation"], c["resource"]),
+            ]
+        )
+    total_calls = sum(c["calls"] for c in result["aws_calls_per_notification"])
+    per_call_ms = b["aws_calls"] / total_calls if total_calls else 0.0
+    return "\n".join(
+        [
+            "2. Router + Slack sender per notification, in-process against moto + sandbox (rate limits off)",
+            f"   {result['rounds']} rounds x {result['notifications_per_round']} notifications"
+            f" (50-recipient events), sides alternating first",
+            table(["", "ms/notification", "target"], rows, "lrr"),
+            f"  per-round ratios: {', '.join(f'{r:.2f}' for r in result['ratio_per_round'])}",
+            f"  delivered: hub {result['sent_by_hub']}/{result['notifications_total']}, floor"
+            f" {result['sent_by_floor']}/{result['notifications_total']}; handler batch failures:"
+            f" {result['handler_failures']}",
+            "",
+            "  Where the hub's time goes (ms per notification):",
+            table(
+                ["", "hub", "floor"],
+                [
+                    ["router handler (whole invocation)", f"{b['router_handler']:.3f}", ""],
+                    ["Slack sender handler (whole invocation)", f"{b['sender_handler']:.3f}", ""],
+                    ["  of both: AWS API calls (moto on loopback)", f"{b['aws_calls']:.3f}", "-"],
+                    [
+                        "  of both: Slack HTTP round trip (response.elapsed)",
+                        f"{b['slack_http']:.3f}",
+                        f"{f['slack_http']:.3f}",
+                    ],
+                    ["  of both: other Python", f"{b['other_python']:.3f}", f"{f['other_python']:.3f}"],
+                    [
+                        "not counted: event source mapping SQS receive/delete",
+                        f"{b['event_source_mapping_sqs_not_counted']:.3f}",
+                        "",
+                    ],
+                ],
+                "lrr",
+            ),
+            "  other Python = powertools batch processor + logger/metrics decorators, SendJob/event pydantic",
+            "  parsing, building the Slack blocks, AES-GCM opening of the bot token per job, botocore request",
+            "  building/signing/parsing outside the timed call window.",
+            "",
+            f"  The hub's extra work: {total_calls:.2f} AWS calls per notification, {per_call_ms:.2f} ms each on"
+            " average here",
+            "  (moto's DynamoDB emulation on loopback; in-region DynamoDB is typically a few ms too), on top of",
+            f"  the one Slack call ({f['slack_http']:.2f} ms round trip for the floor):",
+            table(["call", "per notif.", "ms", "what for"], calls, "lrrl"),
+        ]
+    )
+
+
+def aws_calls(result: dict[str, Any]) -> str:
+    cold, warm = result["cold"], result["warm"]
+    recipients = cold["recipients"]
+    rows = []
+    keys: dict[tuple[str, str], None] = {}
+    for phase in (cold, warm):
+        for function, figures in phase["functions"].items():
+            for call in figures["calls"]:
+                keys[(function, call)] = None
+    for function, call in keys:
+        service, operation, resource = call.split(" ", 2)
+        rows.append(
+            [
+                kind(function),
+                f"{service} {operation}",
+                resource,
+                cold["functions"][function]["calls"].get(call, 0),
+                warm["functions"][function]["calls"].get(call, 0),
+                purpose(function, service, operation, resource),
+            ]
+        )
+
+    def total(phase: dict[str, Any], match: Any) -> int:
+        return sum(
+            count
+            for function, figures in phase["functions"].items()
+            for call, count in figures["calls"].items()
+            if match(kind(function), *call.split(" ", 2))
+        )
+
+    def summary(label: str, match: Any, target: str) -> list[Any]:
+        return [label, total(cold, match), total(warm, match), target]
+
+    summaries = [
+        summary(
+            "settings reads (Query SettingsTable), router",
+            lambda k, s, o, r: k == "router" and o == "Query" and r == "SettingsTable",
+            "O(1) per warm container: 0 warm",
+        ),
+        summary(
+            "settings reads (Query SettingsTable), sender",
+            lambda k, s, o, r: k == "sender" and o == "Query" and r == "SettingsTable",
+            "O(1) per warm container: 0 warm",
+        ),
+        summary(
+            "links reads (BatchGetItem LinksTable), router",
+            lambda k, s, o, r: k == "router" and r == "LinksTable",
+            f"1 per event (<=100 recipients): {-(-recipients // 100)}",
+        ),
+        summary(
+            "links reads (BatchGetItem LinksTable), sender",
+            lambda k, s, o, r: k == "sender" and r == "LinksTable",
+            f"1 per event: {-(-recipients // 100)}",
+        ),
+        summary(
+            "deliveries writes (BatchWriteItem/UpdateItem)",
+            lambda k, s, o, r: r == "DeliveriesTable" and o in ("BatchWriteItem", "UpdateItem", "PutItem"),
+            f"router {-(-recipients // 25)} batches + 2 per message",
+        ),
+        summary(
+            "idempotency table calls",
+            lambda k, s, o, r: r == "IdempotencyTable",
+            "2 per event (claim + complete)",
+        ),
+        summary("KMS calls (all)", lambda k, s, o, r: s == "kms", "<=1 per company per cold container, 0 warm"),
+        summary("DynamoDB calls (all)", lambda k, s, o, r: s == "dynamodb", ""),
+        summary(
+            "SQS calls by the functions", lambda k, s, o, r: s == "sqs", f"{-(-recipients // 10)} SendMessageBatch"
+        ),
+    ]
+    kms = [total(phase, lambda k, s, o, r: s == "kms") / recipients for phase in (cold, warm)]
+    summaries.insert(7, ["KMS calls per message", f"{kms[0]:.2f}", f"{kms[1]:.2f}", "0 (no KMS call per message)"])
+    checks = ["", "  Cross-check with the repositories' own counters (reads/writes) and Keyring.kms_calls:"]
+    for name, phase in (("cold", cold), ("warm", warm)):
+        for function, figures in phase["functions"].items():
+            counters = figures["repository_counters"]
+            repository_calls = sum(v for k, v in counters.items() if not k.endswith("kms_calls"))
+            hooked = sum(
+                count
+                for call, count in figures["calls"].items()
+                if call.startswith("dynamodb ") and not call.endswith("IdempotencyTable")
+            )
+            checks.append(
+                f"  {name} {kind(function)}: {figures['invocations']} invocation(s), {figures['records']} record(s),"
+                f" {figures['failures']} failure(s); hub-table DynamoDB calls {hooked} (hook) /"
+                f" {repository_calls} (repositories); KMS {counters.get('Keyring.kms_calls', 0)} (Keyring)"
+            )
+    checks.append("  (the repositories do not count the data-key GetItem; the idempotency table is powertools')")
+    return "\n".join(
+        [
+            f"3. AWS API calls for one {recipients}-recipient Slack event (botocore before-call hooks on the"
+            " functions' own clients)",
+            "   cold = first event on freshly imported router and sender containers; warm = a second event after it",
+            table(["function", "call", "table/queue/key", "cold", "warm", "what for"], rows, "lllrrl"),
+            "",
+            table(["per event", "cold", "warm", "target"], summaries, "lrrl"),
+            *checks,
+        ]
+    )

@@ -1,0 +1,121 @@
+"""Entry point of `make bench`: one local stack, the three parts, tables on stdout, JSON in .local/."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from infra.bench import cold_import, report
+from infra.local_stack import LocalStack
+from infra.template import ROOT, load_template
+
+OUTPUT = ROOT / ".local" / "bench.json"
+FUNCTION_LOG = ROOT / ".local" / "bench-function-logs.jsonl"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.bench", description=__doc__)
+    parser.add_argument("--repetitions", type=int, default=7, help="cold imports per function and side")
+    parser.add_argument("--rounds", type=int, default=6, help="throughput rounds (hub and floor each)")
+    parser.add_argument("--events-per-round", type=int, default=2, help="events per throughput round")
+    parser.add_argument("--recipients", type=int, default=50, help="recipients per event")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    return parser.parse_args(argv)
+
+
+def _say(out: TextIO, text: str = "") -> None:
+    print(text, file=out, flush=True)
+
+
+def _quiet_function_logs(log: TextIO) -> None:
+    """The functions log at INFO as in production; their lines go to a file instead of the report."""
+    from workplace_hub import observability
+
+    handler = observability.logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(log)
+
+
+def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: TextIO) -> dict[str, Any]:
+    # The hub's modules are imported only once the stack has imported the functions:
+    # workplace_hub.observability builds the shared Logger/Metrics from the environment at import,
+    # and the stack imports it first under a function's environment (service name, metrics
+    # namespace), as Lambda does.
+    from infra.bench import aws_calls, throughput
+    from infra.bench.aws_calls import Instrumented
+    from infra.bench.containers import load_container
+    from infra.bench.scenario import Scenario
+
+    _quiet_function_logs(log)
+    # The benchmark feeds the functions itself: the stack's pollers must not consume its queues.
+    for poller in stack.pollers:
+        poller.stop()
+    for poller in stack.pollers:
+        poller.join(timeout=5)
+    template = load_template()
+    figures: dict[str, Any] = {}
+    _say(out, f"WORKPLACE integration hub benchmark ({os.cpu_count()} CPUs, Python {platform.python_version()})")
+    _say(out, f"local stack: moto {stack.aws_endpoint_url}, sandbox {stack.sandbox.url}")
+    _say(out)
+
+    figures["cold_import"] = cold_import.run(template, stack.resolver, args.repetitions)
+    _say(out, report.cold_imports(figures["cold_import"], args.repetitions))
+    _say(out)
+
+    scenario = Scenario.setup(stack, args.recipients)
+    router = Instrumented(load_container(template, stack.resolver, "RouterFunction"), scenario)
+    sender = Instrumented(load_container(template, stack.resolver, "SendSlackFunction"), scenario)
+    figures["aws_calls"] = aws_calls.run(scenario, router, sender)  # first: the containers are still cold
+    figures["throughput"] = throughput.run(
+        scenario, router, sender, rounds=args.rounds, events_per_round=args.events_per_round
+    )
+    _say(out, report.throughput(figures["throughput"]))
+    _say(out)
+    _say(out, report.aws_calls(figures["aws_calls"]))
+    _say(out)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    out = sys.stdout
+    started = time.monotonic()
+    figures: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    FUNCTION_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as state,
+        FUNCTION_LOG.open("w") as log,
+        contextlib.redirect_stdout(log),  # e.g. powertools' metric flushes print to stdout
+    ):
+        stack = LocalStack(state_dir=Path(state)).start()
+        try:
+            figures.update(_measure(stack, args, log, out))
+        finally:
+            stack.stop()
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    args.output.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    _say(out, f"figures written to {_relative(args.output)}; function logs in {_relative(FUNCTION_LOG)}")
+    _say(out, f"total {figures['seconds']:.0f} s")
+    return 0
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
