@@ -14,25 +14,11 @@ from infra.local_stack.gateway import ISSUER_PATH, Gateway, routes_from_template
 from infra.local_stack.identity import DEV_AUDIENCE, DevIssuer
 from infra.local_stack.poller import SqsPoller
 from infra.sandbox import Sandbox
+from infra.sandbox.server import SANDBOX_PATHS
 from infra.template import ROOT, Resolver, load_template, resources_of_type
 from workplace_hub.tokens import TokenVerifier
 
 STATE_DIR = ROOT / ".local"
-
-# Each provider host variable and where it lives in the sandbox.
-SANDBOX_PATHS = {
-    "SLACK_API_BASE": "/slack/api",
-    "GOOGLE_CHAT_BASE": "/google_chat",
-    "LINE_API_BASE": "/line/api",
-    "LINE_ACCESS_BASE": "/line/access",
-    "WORKS_AUTH_BASE": "/works/auth/oauth2/v2.0",
-    "WORKS_API_BASE": "/works/api/v1.0",
-    "WORKS_LEGACY_API_BASE": "/works/legacy",
-    "SENS_BASE": "/sens",
-    "GOOGLE_ACCOUNTS_BASE": "/google/accounts",
-    "GOOGLE_OAUTH2_BASE": "/google/oauth2",
-    "GOOGLE_CALENDAR_BASE": "/google/calendar/v3",
-}
 
 DEV_COMPANY = "acme"
 DEV_ADMIN = "admin@acme.example"

@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from infra.sandbox.server import Sandbox
+from infra.sandbox.server import SANDBOX_PATHS, Sandbox
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     sandbox = Sandbox(port=args.port).start()
     print(sandbox.url, flush=True)
-    print(f"  SLACK_API_BASE={sandbox.url}/slack/api", flush=True)
-    print(f"  GOOGLE_CHAT_BASE={sandbox.url}/google_chat", flush=True)
+    for variable, path in SANDBOX_PATHS.items():
+        print(f"  {variable}={sandbox.url}{path}", flush=True)
     try:
         done.wait()
     except KeyboardInterrupt:

@@ -39,6 +39,21 @@ from infra.sandbox.slack import SlackFake
 PROVIDERS: list[type[FakeProvider]] = [SlackFake, GoogleChatFake, LineFake, NaverWorksFake, SensFake]
 CONTROL_PREFIX = "/_sandbox/"
 
+# Each provider host variable and where it lives in the sandbox.
+SANDBOX_PATHS = {
+    "SLACK_API_BASE": "/slack/api",
+    "GOOGLE_CHAT_BASE": "/google_chat",
+    "LINE_API_BASE": "/line/api",
+    "LINE_ACCESS_BASE": "/line/access",
+    "WORKS_AUTH_BASE": "/works/auth/oauth2/v2.0",
+    "WORKS_API_BASE": "/works/api/v1.0",
+    "WORKS_LEGACY_API_BASE": "/works/legacy",
+    "SENS_BASE": "/sens",
+    "GOOGLE_ACCOUNTS_BASE": "/google/accounts",
+    "GOOGLE_OAUTH2_BASE": "/google/oauth2",
+    "GOOGLE_CALENDAR_BASE": "/google/calendar/v3",
+}
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
