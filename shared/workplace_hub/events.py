@@ -93,8 +93,10 @@ class Absence(_ContractModel):
     kind: Literal["vacation", "half_day_am", "half_day_pm", "business_trip", "remote", "sick", "other"]
     title: str = Field(default="", max_length=200)
     all_day: bool
-    start: date | AwareDatetime
-    end: date | AwareDatetime
+    # Date-times first: a date-only string is no date-time (no offset), and a midnight date-time must
+    # stay a date-time rather than collapse into a date.
+    start: AwareDatetime | date = Field(union_mode="left_to_right")
+    end: AwareDatetime | date = Field(union_mode="left_to_right")
     timezone: str
     calendars: list[CalendarTarget] = Field(max_length=20)
 

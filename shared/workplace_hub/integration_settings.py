@@ -217,9 +217,10 @@ def effective(company: CompanySettings, integration: Integration) -> StoredInteg
     stored = company.integrations.get(integration)
     if stored is not None:
         return stored
+    status = company.statuses.get(integration)
     if integration in PLATFORM_CAPABLE and company.is_collabo:
-        return StoredIntegration(integration, enabled=True, settings={CREDENTIALS_SOURCE: "platform"})
-    return StoredIntegration(integration)
+        return StoredIntegration(integration, enabled=True, settings={CREDENTIALS_SOURCE: "platform"}, status=status)
+    return StoredIntegration(integration, status=status)
 
 
 def is_configured(company: CompanySettings, integration: Integration) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from workplace_hub.catalog import Integration
@@ -23,33 +22,32 @@ class PlannedDelivery:
     reason: str | None = None
 
 
-# How to tell whether a recipient can be reached on a channel: returns the skip reason, or None.
-def _slack(recipient: Recipient, links: EmployeeLinks) -> str | None:
-    return None if links.get("slack_member_id") else "slack_member_id_missing"
+@dataclass(frozen=True)
+class AddressSource:
+    """Where a channel finds a recipient's address: a links attribute (perhaps sealed), the WORKPLACE
+    user ID itself (NAVER WORKS: the contract makes them equal), or the event's phone number."""
+
+    link_field: str | None = None
+    sealed: bool = False
+    from_event: str | None = None  # "user_id" or "phone"
+
+    @property
+    def missing_reason(self) -> str:
+        return f"{self.link_field or self.from_event}_missing"
+
+    def raw_address(self, recipient: Recipient, links: EmployeeLinks | None) -> str | None:
+        """The stored value (still sealed when `sealed`), or None when the recipient has none."""
+        if self.from_event:
+            return getattr(recipient, self.from_event)
+        return (links.get(self.link_field) if links else None) or None
 
 
-def _google_chat(recipient: Recipient, links: EmployeeLinks) -> str | None:
-    return None if links.get("google_chat_webhook_url") else "google_chat_webhook_missing"
-
-
-def _line(recipient: Recipient, links: EmployeeLinks) -> str | None:
-    return None if links.get("line_user_id") else "line_not_linked"
-
-
-def _kakao(recipient: Recipient, links: EmployeeLinks) -> str | None:
-    return None if recipient.phone else "phone_missing"
-
-
-def _naver_works(recipient: Recipient, links: EmployeeLinks) -> str | None:
-    return None  # the WORKPLACE user ID is the NAVER WORKS user ID (contract)
-
-
-REACHABILITY: dict[str, Callable[[Recipient, EmployeeLinks], str | None]] = {
-    Integration.SLACK.value: _slack,
-    Integration.GOOGLE_CHAT.value: _google_chat,
-    Integration.LINE.value: _line,
-    Integration.KAKAO.value: _kakao,
-    Integration.NAVER_WORKS.value: _naver_works,
+ADDRESS_SOURCES: dict[str, AddressSource] = {
+    Integration.SLACK.value: AddressSource(link_field="slack_member_id"),
+    Integration.GOOGLE_CHAT.value: AddressSource(link_field="google_chat_webhook_url", sealed=True),
+    Integration.LINE.value: AddressSource(link_field="line_user_id"),
+    Integration.NAVER_WORKS.value: AddressSource(from_event="user_id"),
+    Integration.KAKAO.value: AddressSource(from_event="phone"),
 }
 
 
@@ -80,7 +78,9 @@ def plan_deliveries(
     for recipient in event.recipients:
         recipient_links = links.get(recipient.user_id) or EmployeeLinks(recipient.user_id)
         for channel in channels:
-            reason = channel_reason[channel] or REACHABILITY[channel](recipient, recipient_links)
+            source = ADDRESS_SOURCES[channel]
+            reachable = source.raw_address(recipient, recipient_links) is not None
+            reason = channel_reason[channel] or (None if reachable else source.missing_reason)
             status = DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED
             planned.append(PlannedDelivery(recipient.user_id, channel, status, reason))
     return planned

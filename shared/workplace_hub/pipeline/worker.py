@@ -27,6 +27,7 @@ from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
+from workplace_hub.routing import ADDRESS_SOURCES
 from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository, link_purpose
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
@@ -34,17 +35,6 @@ from workplace_hub.storage.settings import CachedSettings, SettingsRepository, u
 
 class JobPostponedError(HubError):
     """Some deliveries of this job hit a transient error; SQS redelivers the job after a delay."""
-
-
-# Where each channel finds a recipient's address: a links attribute (and whether it is sealed), the
-# WORKPLACE user ID itself (NAVER WORKS: the contract makes them equal), or the event's phone number.
-ADDRESS_SOURCES: dict[str, tuple[str, bool] | str] = {
-    "slack": ("slack_member_id", False),
-    "google_chat": ("google_chat_webhook_url", True),
-    "line": ("line_user_id", False),
-    "naver_works": "user_id",
-    "kakao": "phone",
-}
 
 
 def idempotency_key(job: SendJob, destinations: list[Destination]) -> str:
@@ -206,16 +196,11 @@ class DeliveryWorker:
     def _address(self, company_id: str, recipient: Recipient, links: EmployeeLinks | None) -> tuple[str | None, str]:
         """The recipient's address on this channel, or None and the reason it is missing."""
         source = ADDRESS_SOURCES[self._sender.channel]
-        if source == "user_id":
-            return recipient.user_id, ""
-        if source == "phone":
-            return recipient.phone, "phone_missing"
-        field_name, sealed = source
-        value = links.get(field_name) if links else None
-        if not value:
-            return None, f"{field_name}_missing"
-        if sealed:
-            value = self._keyring.open(company_id, link_purpose(recipient.user_id, field_name), value)
+        value = source.raw_address(recipient, links)
+        if value is None:
+            return None, source.missing_reason
+        if source.sealed:
+            value = self._keyring.open(company_id, link_purpose(recipient.user_id, source.link_field or ""), value)
         return value, ""
 
     def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:

@@ -93,10 +93,10 @@ class GoogleChatSender(Sender):
 
     def parse_response(self, response: requests.Response) -> SendReceipt:
         if response.status_code == 200:
-            try:
-                return SendReceipt(provider_message_id=response.json().get("name"))
-            except ValueError:
-                raise RetryableProviderError("google_chat", "invalid_response", status_code=200) from None
+            body = _json_object(response)
+            if body is None:
+                raise RetryableProviderError("google_chat", "invalid_response", status_code=200)
+            return SendReceipt(provider_message_id=body.get("name"))
         status, code, message = _google_error(response)
         if response.status_code == 429 or response.status_code >= 500:
             raise error_for_status("google_chat", response, status or f"http_{response.status_code}", message)
@@ -121,12 +121,20 @@ class GoogleChatSender(Sender):
 
 def _google_error(response: requests.Response) -> tuple[str, str, str]:
     """(status, ErrorInfo reason, message) from Google's error envelope."""
-    try:
-        error = response.json().get("error", {})
-    except ValueError:
+    error = (_json_object(response) or {}).get("error")
+    if not isinstance(error, dict):
         return "", "", ""
     reason = ""
     for detail in error.get("details") or []:
         if isinstance(detail, dict) and detail.get("reason"):
             reason = str(detail["reason"])
     return str(error.get("status", "")), reason, str(error.get("message", ""))
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (a proxy's HTML or a bare JSON value are not Google's answer)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

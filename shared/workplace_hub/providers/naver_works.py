@@ -214,8 +214,12 @@ class NaverWorksSender(Sender):
     def build_request(
         self, notification: Notification, destination: Destination, credentials: dict[str, Any]
     ) -> PreparedCall:
-        """The call for this message, with a cached (or newly issued) token; see the pure builders."""
-        return self._message_call(notification, destination, credentials, self.tokens.token(credentials, self.scope))
+        """Pure: the call for this message with the token in `credentials["access_token"]`, which `send`
+        puts there from its token cache (NAVER WORKS calls need a token obtained beforehand)."""
+        token = credentials.get("access_token")
+        if not token:
+            raise IntegrationCredentialsError(PROVIDER, "no_access_token", detail="obtain a token first (send does)")
+        return self._message_call(notification, destination, credentials, str(token))
 
     def _message_call(
         self, notification: Notification, destination: Destination, credentials: dict[str, Any], token: str

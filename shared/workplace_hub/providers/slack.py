@@ -147,7 +147,9 @@ def _read_ok(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        raise RetryableProviderError("slack", "invalid_response", status_code=200, detail="body is not JSON") from None
+        body = None
+    if not isinstance(body, dict):
+        raise RetryableProviderError("slack", "invalid_response", status_code=200, detail="body is not a JSON object")
     if body.get("ok") is True:
         return body
     code = str(body.get("error", "unknown_error"))

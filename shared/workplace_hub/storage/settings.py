@@ -44,6 +44,8 @@ class CompanySettings:
     product: str = "workplace"
     integrations: dict[Integration, StoredIntegration] = field(default_factory=dict)
     routing: dict[str, list[str]] = field(default_factory=dict)
+    # Verification results of integrations the admin never saved (a Collabo company's default ones).
+    statuses: dict[Integration, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def is_collabo(self) -> bool:
@@ -71,6 +73,7 @@ class SettingsRepository:
         product = "workplace"
         integrations: dict[Integration, StoredIntegration] = {}
         routing: dict[str, list[str]] = {}
+        statuses: dict[Integration, dict[str, Any]] = {}
         for item in items:
             sort_key = item["sk"]
             if sort_key == "profile":
@@ -79,6 +82,9 @@ class SettingsRepository:
                 routing = {name: list(channels) for name, channels in item.get("items", {}).items()}
             elif sort_key.startswith("integration#"):
                 integration = Integration(sort_key.split("#", 1)[1])
+                if "enabled" not in item:  # only a status was ever written (save_status)
+                    statuses[integration] = item.get("status") or {}
+                    continue
                 integrations[integration] = StoredIntegration(
                     integration=integration,
                     enabled=bool(item.get("enabled", False)),
@@ -87,7 +93,7 @@ class SettingsRepository:
                     status=item.get("status"),
                     updated_at=item.get("updated_at"),
                 )
-        return CompanySettings(company_id, product, integrations, routing)
+        return CompanySettings(company_id, product, integrations, routing, statuses)
 
     def save_integration(self, company_id: str, stored: StoredIntegration, updated_by: str) -> None:
         """Replace one integration's settings and secrets (its status is kept unless given)."""

@@ -1,0 +1,82 @@
+"""Unit tests: no network, fake AWS credentials, in-process AWS (moto) only where a test asks for it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from tests.unit.aws import REGION, HubStack, boto3_session, build_stack
+from tests.unit.fakes import FakeKms, MemoryDataKeyStore
+from tests.unit.netguard import block_network
+from workplace_hub.crypto import Keyring
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_SERVICE_NAME": "test",
+    "POWERTOOLS_METRICS_NAMESPACE": "test",
+    "POWERTOOLS_IDEMPOTENCY_DISABLED": "1",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every unit test runs without network access."""
+    block_network(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, a fixed region and quiet Powertools, whatever the developer's shell has."""
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(autouse=True)
+def clear_powertools_metrics() -> Iterator[None]:
+    """The shared Metrics instance never flushes in unit tests: drop what a test added."""
+    yield
+    observability = sys.modules.get("workplace_hub.observability")
+    if observability is not None:
+        observability.metrics.clear_metrics()
+
+
+@pytest.fixture
+def aws(fake_aws_env: None) -> Iterator[None]:
+    """moto's in-process AWS (no sockets) for the duration of the test."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def stack(aws: None) -> HubStack:
+    """The hub's tables (from template.yaml), queues and KMS key, with repositories and a keyring."""
+    return build_stack()
+
+
+@pytest.fixture
+def kms_key(aws: None) -> tuple[object, str]:
+    """A moto KMS client and the id of a fresh symmetric key."""
+    client = boto3_session().client("kms")
+    return client, client.create_key(Description="hub key")["KeyMetadata"]["KeyId"]
+
+
+@pytest.fixture
+def store() -> MemoryDataKeyStore:
+    """An in-memory store for company data keys."""
+    return MemoryDataKeyStore()
+
+
+@pytest.fixture
+def keyring(store: MemoryDataKeyStore) -> Keyring:
+    """A Keyring on a fake KMS and the in-memory key store (fast; test_crypto.py uses moto KMS instead)."""
+    return Keyring(FakeKms(), "fake-key", store)

@@ -1,0 +1,162 @@
+"""Hand-written fakes with their behaviour in plain attributes (`fake.sent`, `fake.fail_with`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from workplace_hub.config import ProviderEndpoints
+from workplace_hub.errors import ProviderError
+from workplace_hub.providers.base import Destination, Notification, PreparedCall, Sender, SendReceipt
+
+
+@dataclass
+class SentMessage:
+    """One call a FakeSender received."""
+
+    notification: Notification
+    destination: Destination
+    credentials: dict[str, Any]
+
+
+class FakeSender(Sender):
+    """Stands in for a provider Sender in worker tests (no HTTP; the base class's send_batch is kept).
+
+    `attempts` lists every send call, `sent` only the ones that succeeded, `idempotency_keys` the key of
+    each send_batch call. Set `fail_with` to an exception to make every call raise it (until reset to
+    None). `max_batch` and `idempotent_retries` can be set per instance like a provider's class values.
+    """
+
+    api_docs = "https://example.invalid/fake-sender"
+
+    def __init__(
+        self,
+        channel: str = "slack",
+        provider_message_id: str | None = "1700000000.000100",
+        *,
+        max_batch: int = 1,
+        idempotent_retries: bool = False,
+    ) -> None:
+        super().__init__(session=None, endpoints=ProviderEndpoints())  # type: ignore[arg-type]
+        self.channel = channel  # type: ignore[misc]
+        self.max_batch = max_batch  # type: ignore[misc]
+        self.idempotent_retries = idempotent_retries  # type: ignore[misc]
+        self.receipt = SendReceipt(provider_message_id=provider_message_id)
+        self.fail_with: Exception | None = None
+        self.attempts: list[SentMessage] = []
+        self.sent: list[SentMessage] = []
+        self.idempotency_keys: list[str] = []
+
+    def send(self, notification: Notification, destination: Destination, credentials: dict[str, Any]) -> SendReceipt:
+        call = SentMessage(notification, destination, dict(credentials))
+        self.attempts.append(call)
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(call)
+        return self.receipt
+
+    def send_batch(
+        self,
+        notification: Notification,
+        destinations: list[Destination],
+        credentials: dict[str, Any],
+        *,
+        idempotency_key: str,
+    ) -> dict[str, SendReceipt | ProviderError]:
+        self.idempotency_keys.append(idempotency_key)
+        return super().send_batch(notification, destinations, credentials, idempotency_key=idempotency_key)
+
+    def build_request(
+        self, notification: Notification, destination: Destination, credentials: dict[str, Any]
+    ) -> PreparedCall:
+        raise AssertionError("FakeSender never builds HTTP requests")
+
+    def parse_response(self, response: requests.Response) -> SendReceipt:
+        raise AssertionError("FakeSender never parses HTTP responses")
+
+    def verify(self, credentials: dict[str, Any]) -> str:
+        return "fake credentials accepted"
+
+
+@dataclass
+class RecordedRequest:
+    """One request a FakeSession received."""
+
+    method: str
+    url: str
+    headers: dict[str, str] | None
+    json: Any
+    timeout: Any
+    data: Any = None
+
+
+@dataclass
+class FakeSession:
+    """A `requests.Session` look-alike: answers with queued responses (or raises queued exceptions)."""
+
+    outcomes: list[requests.Response | BaseException] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        timeout: Any = None,
+        data: Any = None,
+        **_: Any,
+    ) -> requests.Response:
+        self.requests.append(RecordedRequest(method, url, headers, json, timeout, data))
+        if not self.outcomes:
+            raise AssertionError(f"FakeSession got an unexpected {method} request")
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class MemoryDataKeyStore:
+    """crypto.DataKeyStore in a dict; `puts` counts the encrypted data keys written."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes] = {}
+        self.puts = 0
+
+    def get_encrypted_data_key(self, company_id: str) -> bytes | None:
+        return self.keys.get(company_id)
+
+    def put_encrypted_data_key_if_absent(self, company_id: str, encrypted_key: bytes) -> bool:
+        if company_id in self.keys:
+            return False
+        self.keys[company_id] = encrypted_key
+        self.puts += 1
+        return True
+
+
+class FakeKms:
+    """A KMS stand-in for tests that need a working Keyring but not KMS itself (test_crypto uses moto).
+
+    The "encrypted" data key is the key in hex next to its encryption context; decrypt checks the context.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate_data_key(self, *, KeyId: str, KeySpec: str, EncryptionContext: dict[str, str]) -> dict[str, bytes]:
+        self.calls += 1
+        key = os.urandom(32)
+        blob = json.dumps({"key_id": KeyId, "context": EncryptionContext, "key": key.hex()}).encode()
+        return {"Plaintext": key, "CiphertextBlob": blob}
+
+    def decrypt(self, *, CiphertextBlob: bytes, EncryptionContext: dict[str, str]) -> dict[str, bytes]:
+        self.calls += 1
+        document = json.loads(CiphertextBlob)
+        if document["context"] != EncryptionContext:
+            raise ValueError("encryption context mismatch")
+        return {"Plaintext": bytes.fromhex(document["key"])}

@@ -1,0 +1,1 @@
+"""Unit tests of the provider senders (one module per provider)."""

@@ -1,0 +1,352 @@
+"""EventRouter on moto (DynamoDB tables from template.yaml, SQS): records, skips, jobs and dead letters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.unit.aws import HubStack
+from tests.unit.builders import (
+    COMPANY,
+    EVENT_ID,
+    HANAKO,
+    SLACK_MEMBER_ID,
+    SLACK_TOKEN,
+    TARO,
+    WEBHOOK_URL,
+    absence_cancelled_event,
+    absence_upserted_event,
+    body,
+    notification_event,
+    recipient,
+    sqs_record,
+)
+from workplace_hub.catalog import Integration
+from workplace_hub.events import NotificationEvent, parse_event
+from workplace_hub.jobs import SendJob
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.router import EventRouter
+from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
+from workplace_hub.storage.settings import CachedSettings
+
+MAX_RECEIVE_COUNT = 5
+
+
+def make_router(stack: HubStack, channels: tuple[str, ...] = ("slack", "google_chat")) -> EventRouter:
+    """The router as wiring.build_router assembles it, without the idempotency guard."""
+    return EventRouter(
+        settings=CachedSettings(stack.settings_repository, 30.0),
+        settings_repository=stack.settings_repository,
+        links=stack.links,
+        deliveries=stack.deliveries,
+        send_queues={channel: JobQueue(stack.sqs, stack.queue_urls[channel]) for channel in channels},
+        dead_letters=DeadLetters(stack.sqs, stack.queue_urls["events_dlq"], "router"),
+        max_receive_count=MAX_RECEIVE_COUNT,
+        guard=None,
+    )
+
+
+@pytest.fixture
+def slack_company(stack: HubStack) -> HubStack:
+    """acme: Slack on with a bot token, approval.requested → Slack, Taro linked, Hanako not."""
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    stack.route(COMPANY, {"approval.requested": ["slack"]})
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    return stack
+
+
+def jobs(stack: HubStack, queue: str) -> list[SendJob]:
+    return [SendJob.model_validate_json(message["body"]) for message in stack.drain(queue)]
+
+
+def statuses(stack: HubStack, event_id: str = EVENT_ID) -> dict[tuple[str, str], tuple[str, str | None]]:
+    return {key: (record["status"], record.get("reason")) for key, record in stack.records(COMPANY, event_id).items()}
+
+
+def test_router_one_record_per_recipient_and_channel_with_skip_reason(slack_company: HubStack) -> None:
+    # GIVEN acme routing approval.requested to Slack; only Taro linked his Slack account
+    router = make_router(slack_company)
+
+    # WHEN the contract's notification example arrives
+    router.handle_record(sqs_record(body(notification_event())))
+
+    # THEN Taro's Slack delivery is queued and Hanako's skipped with the reason
+    assert statuses(slack_company) == {
+        (TARO, "slack"): ("queued", None),
+        (HANAKO, "slack"): ("skipped", "slack_member_id_missing"),
+    }
+    record = slack_company.record(COMPANY, EVENT_ID, TARO, "slack")
+    assert record is not None
+    assert (record["item"], record["attempts"]) == ("approval.requested", 0)
+
+
+def test_router_queued_delivery_enqueued_as_slack_job_without_secrets(slack_company: HubStack) -> None:
+    # GIVEN acme routing to Slack
+    router = make_router(slack_company)
+
+    # WHEN the event is routed
+    router.handle_record(sqs_record(body(notification_event())))
+
+    # THEN one Slack job carries the message for Taro only, and no credentials
+    messages = slack_company.drain("slack")
+    assert len(messages) == 1
+    job = SendJob.model_validate_json(messages[0]["body"])
+    assert (job.company_id, job.event_id, job.item, job.channel) == (COMPANY, EVENT_ID, "approval.requested", "slack")
+    assert [r.user_id for r in job.recipients] == [TARO]
+    assert job.recipients[0].phone == "+819012345678"
+    assert job.message.title == "決裁依頼: 出張申請 (大阪)"
+    assert SLACK_TOKEN not in messages[0]["body"]
+    assert SLACK_MEMBER_ID not in messages[0]["body"]
+    assert slack_company.drain("google_chat") == []
+
+
+def test_router_slack_one_job_per_recipient(slack_company: HubStack) -> None:
+    # GIVEN 12 linked recipients (more than one SQS batch of 10)
+    users = [f"user{i:02d}@acme.example" for i in range(12)]
+    for user in users:
+        slack_company.link_slack(COMPANY, user, f"U{user[4:6]}")
+    router = make_router(slack_company)
+
+    # WHEN a notification to all of them is routed
+    router.handle_record(sqs_record(body(notification_event(recipients=[recipient(u) for u in users]))))
+
+    # THEN each recipient gets a job of their own
+    sent = jobs(slack_company, "slack")
+    assert sorted(job.recipients[0].user_id for job in sent) == users
+    assert {len(job.recipients) for job in sent} == {1}
+
+
+def test_router_two_channels_records_and_jobs_per_channel(slack_company: HubStack) -> None:
+    # GIVEN Slack and Google Chat routed; Taro on both, Hanako on Google Chat only
+    slack_company.configure(COMPANY, Integration.GOOGLE_CHAT, {})
+    slack_company.route(COMPANY, {"approval.requested": ["slack", "google_chat"]})
+    slack_company.link_google_chat(COMPANY, TARO, WEBHOOK_URL)
+    slack_company.link_google_chat(COMPANY, HANAKO, WEBHOOK_URL)
+    router = make_router(slack_company)
+
+    # WHEN the event is routed
+    router.handle_record(sqs_record(body(notification_event())))
+
+    # THEN four records, three queued, and one job per queued delivery on its channel's queue
+    assert statuses(slack_company) == {
+        (TARO, "slack"): ("queued", None),
+        (HANAKO, "slack"): ("skipped", "slack_member_id_missing"),
+        (TARO, "google_chat"): ("queued", None),
+        (HANAKO, "google_chat"): ("queued", None),
+    }
+    assert [job.recipients[0].user_id for job in jobs(slack_company, "slack")] == [TARO]
+    assert sorted(job.recipients[0].user_id for job in jobs(slack_company, "google_chat")) == [HANAKO, TARO]
+    assert WEBHOOK_URL not in json.dumps([m["body"] for m in slack_company.drain("google_chat")])
+
+
+def test_router_item_not_routed_records_skip_and_enqueues_nothing(slack_company: HubStack) -> None:
+    # GIVEN an item acme routes nowhere
+    router = make_router(slack_company)
+
+    # WHEN it arrives
+    router.handle_record(sqs_record(body(notification_event(item="notice.posted"))))
+
+    # THEN one "none" record per recipient says so, and no job is sent
+    assert statuses(slack_company) == {
+        (TARO, "none"): ("skipped", "item_not_routed"),
+        (HANAKO, "none"): ("skipped", "item_not_routed"),
+    }
+    assert slack_company.drain("slack") == []
+
+
+def test_router_disabled_channel_skipped_and_not_enqueued(stack: HubStack) -> None:
+    # GIVEN Slack configured but off, yet still in the routing
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN}, enabled=False)
+    stack.route(COMPANY, {"approval.requested": ["slack"]})
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+
+    # WHEN the event is routed
+    make_router(stack).handle_record(sqs_record(body(notification_event())))
+
+    # THEN both deliveries are skipped as channel_disabled and nothing is queued
+    assert {value for value in statuses(stack).values()} == {("skipped", "channel_disabled")}
+    assert stack.drain("slack") == []
+
+
+def test_router_channel_without_sender_skipped_unavailable(slack_company: HubStack) -> None:
+    # GIVEN a router deployed without the Slack sender queue
+    router = make_router(slack_company, channels=("google_chat",))
+
+    # WHEN the event is routed
+    router.handle_record(sqs_record(body(notification_event())))
+
+    # THEN deliveries are recorded as channel_unavailable
+    assert statuses(slack_company)[(TARO, "slack")] == ("skipped", "channel_unavailable")
+
+
+def test_router_unknown_company_records_not_routed(stack: HubStack) -> None:
+    # GIVEN a company the hub has no settings for
+    # WHEN its event arrives
+    make_router(stack).handle_record(sqs_record(body(notification_event(company_id="globex"))))
+
+    # THEN nothing is lost: the decision is recorded under that company only
+    items, _ = stack.deliveries.search("globex", event_id=EVENT_ID)
+    assert {(item["channel"], item["reason"]) for item in items} == {("none", "item_not_routed")}
+    assert stack.records(COMPANY, EVENT_ID) == {}
+
+
+def test_router_redelivered_event_after_sending_writes_and_enqueues_nothing(slack_company: HubStack) -> None:
+    # GIVEN an event routed once, and its queued delivery since sent by the worker
+    router = make_router(slack_company)
+    router.handle_record(sqs_record(body(notification_event())))
+    assert len(slack_company.drain("slack")) == 1
+    key = DeliveryKey(COMPANY, EVENT_ID, TARO, "slack")
+    slack_company.deliveries.claim(key, 60)
+    slack_company.deliveries.finish(key, DeliveryStatus.SENT, provider_message_id="1.2")
+    writes_before = slack_company.deliveries.writes
+
+    # WHEN WORKPLACE sends the same event again
+    router.handle_record(sqs_record(body(notification_event()), message_id="message-2"))
+
+    # THEN no record is written or changed and no job is enqueued
+    assert slack_company.deliveries.writes == writes_before
+    assert slack_company.drain("slack") == []
+    assert statuses(slack_company)[(TARO, "slack")] == ("sent", None)
+
+
+def test_router_redelivered_event_still_queued_reenqueues_but_writes_nothing(slack_company: HubStack) -> None:
+    # GIVEN an event routed once whose job has not been worked yet (or was lost after the record write)
+    router = make_router(slack_company)
+    router.handle_record(sqs_record(body(notification_event())))
+    slack_company.drain("slack")
+    writes_before = slack_company.deliveries.writes
+
+    # WHEN the same event is redelivered
+    router.handle_record(sqs_record(body(notification_event()), message_id="message-2"))
+
+    # THEN no record is added, and the still-queued delivery is enqueued again (the worker's claim dedupes)
+    assert slack_company.deliveries.writes == writes_before
+    assert [job.recipients[0].user_id for job in jobs(slack_company, "slack")] == [TARO]
+    assert len(slack_company.records(COMPANY, EVENT_ID)) == 2
+
+
+def test_router_redelivery_with_new_link_adds_nothing_for_decided_recipient(slack_company: HubStack) -> None:
+    # GIVEN an event routed while Hanako was not linked
+    router = make_router(slack_company)
+    router.handle_record(sqs_record(body(notification_event())))
+    slack_company.drain("slack")
+
+    # WHEN Hanako links Slack and the event is redelivered
+    slack_company.link_slack(COMPANY, HANAKO, "U999")
+    router.handle_record(sqs_record(body(notification_event())))
+
+    # THEN her earlier decision stands (a record exists per recipient × channel, once)
+    assert statuses(slack_company)[(HANAKO, "slack")] == ("skipped", "slack_member_id_missing")
+    assert [job.recipients[0].user_id for job in jobs(slack_company, "slack")] == [TARO]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason_part"),
+    [
+        ("{not json", "not JSON"),
+        (body(notification_event(version="2")), "version"),
+        (body(notification_event(recipients=[])), "recipients"),
+        (body(notification_event(company_id="acme corp")), "company_id"),
+    ],
+)
+def test_router_invalid_event_dead_lettered_with_reason_and_not_raised(
+    slack_company: HubStack, raw: str, reason_part: str
+) -> None:
+    # GIVEN a message that breaks the contract
+    router = make_router(slack_company)
+
+    # WHEN it is handled (must not raise: one bad record never fails its batch)
+    router.handle_record(sqs_record(raw))
+
+    # THEN it sits on the events DLQ, unchanged, with the reason as a message attribute
+    dead = slack_company.drain("events_dlq")
+    assert len(dead) == 1
+    assert dead[0]["body"] == raw
+    assert dead[0]["attributes"]["reason"].startswith("invalid event: ")
+    assert reason_part in dead[0]["attributes"]["reason"]
+    assert dead[0]["attributes"]["source"] == "router"
+    assert "failed_at" in dead[0]["attributes"]
+    assert slack_company.drain("slack") == []
+
+
+def test_router_invalid_event_reason_carries_no_message_content(slack_company: HubStack) -> None:
+    # GIVEN an invalid event with personal data in its message
+    raw = body(
+        notification_event(event_id="bad id", message={"title": "給与 山田", "body": "", "url": "https://x.example"})
+    )
+
+    # WHEN it is dead-lettered
+    make_router(slack_company).handle_record(sqs_record(raw))
+
+    # THEN the reason names the field only
+    reason = slack_company.drain("events_dlq")[0]["attributes"]["reason"]
+    assert "event_id" in reason
+    assert "給与" not in reason
+
+
+@pytest.mark.parametrize("document", [absence_upserted_event(), absence_cancelled_event()])
+def test_router_absence_event_kept_on_dlq_until_calendars_exist(
+    slack_company: HubStack, document: dict[str, Any]
+) -> None:
+    # GIVEN a valid absence event (calendar registration is not built yet)
+    # WHEN it is handled
+    make_router(slack_company).handle_record(sqs_record(body(document)))
+
+    # THEN it is kept on the DLQ with the reason, for a later re-drive
+    dead = slack_company.drain("events_dlq")
+    assert len(dead) == 1
+    assert dead[0]["attributes"]["reason"] == f"{document['type']}: calendar registration is not available yet"
+
+
+def test_router_unexpected_failure_raised_for_sqs_retry(slack_company: HubStack) -> None:
+    # GIVEN the deliveries table is gone (an unexpected AWS failure)
+    slack_company.dynamodb.Table("deliveries").delete()
+    router = make_router(slack_company)
+
+    # WHEN an event is handled on an early attempt
+    # THEN the error propagates so that SQS retries it, and nothing is dead-lettered yet
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        router.handle_record(sqs_record(body(notification_event()), receive_count=1))
+    assert slack_company.drain("events_dlq") == []
+
+
+def test_router_unexpected_failure_on_last_attempt_dead_lettered(slack_company: HubStack) -> None:
+    # GIVEN the deliveries table is gone
+    slack_company.dynamodb.Table("deliveries").delete()
+    router = make_router(slack_company)
+
+    # WHEN the event is handled on its last attempt
+    router.handle_record(sqs_record(body(notification_event()), receive_count=MAX_RECEIVE_COUNT))
+
+    # THEN it is kept on the DLQ with the reason instead of raising
+    dead = slack_company.drain("events_dlq")
+    assert len(dead) == 1
+    assert dead[0]["attributes"]["reason"].startswith("routing failed: ResourceNotFoundException")
+
+
+def test_router_collabo_event_marks_company_collabo(stack: HubStack) -> None:
+    # GIVEN a company the hub only knows as plain WORKPLACE, routing to NAVER WORKS
+    stack.route(COMPANY, {"approval.requested": ["naver_works"]})
+
+    # WHEN an event says product=collabo
+    make_router(stack).handle_record(sqs_record(body(notification_event(product="collabo"))))
+
+    # THEN the company is stored as Collabo, so NAVER WORKS is on by default (but has no sender yet)
+    assert stack.settings_repository.load(COMPANY).is_collabo
+    assert {value for value in statuses(stack).values()} == {("skipped", "channel_unavailable")}
+
+
+def test_router_route_notification_returns_counts(slack_company: HubStack) -> None:
+    # GIVEN acme routing to Slack
+    router = make_router(slack_company)
+    event = notification_event()
+
+    # WHEN the parsed event is routed directly
+    parsed = parse_event(body(event))
+    assert isinstance(parsed, NotificationEvent)
+    counts = router.route_notification(event=parsed)
+
+    # THEN it reports one queued and one skipped delivery
+    assert counts == {"queued": 1, "skipped": 1}

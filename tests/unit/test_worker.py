@@ -1,0 +1,592 @@
+"""DeliveryWorker on moto (DynamoDB, SQS, KMS) with a FakeSender: at-most-once sending and its records."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.unit.aws import HubStack
+from tests.unit.builders import (
+    COMPANY,
+    EVENT_ID,
+    HANAKO,
+    SLACK_MEMBER_ID,
+    SLACK_TOKEN,
+    TARO,
+    WEBHOOK_URL,
+    body,
+    notification_event,
+    recipient,
+    send_job,
+    sqs_record,
+)
+from tests.unit.fakes import FakeSender
+from workplace_hub.catalog import Integration
+from workplace_hub.errors import (
+    IntegrationCredentialsError,
+    NeedsRelinkError,
+    PermanentProviderError,
+    RetryableProviderError,
+)
+from workplace_hub.integration_settings import effective
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.router import EventRouter
+from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError, backoff_seconds
+from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.settings import CachedSettings
+
+MAX_RECEIVE_COUNT = 8
+LEASE_SECONDS = 60.0
+TARO_SLACK = DeliveryKey(COMPANY, EVENT_ID, TARO, "slack")
+
+
+def make_worker(
+    stack: HubStack, sender: FakeSender, platform_credentials: Callable[[], dict[str, Any]] = dict
+) -> DeliveryWorker:
+    """The worker as wiring.build_worker assembles it, with a fake sender."""
+    return DeliveryWorker(
+        sender=sender,  # type: ignore[arg-type]
+        settings=CachedSettings(stack.settings_repository, 30.0),
+        settings_repository=stack.settings_repository,
+        links=stack.links,
+        deliveries=stack.deliveries,
+        keyring=stack.keyring,
+        queue=JobQueue(stack.sqs, stack.queue_urls[sender.channel]),
+        dead_letters=DeadLetters(stack.sqs, stack.queue_urls[f"{sender.channel}_dlq"], f"send_{sender.channel}"),
+        max_receive_count=MAX_RECEIVE_COUNT,
+        lease_seconds=LEASE_SECONDS,
+        platform_credentials=platform_credentials,
+    )
+
+
+def queue_delivery(stack: HubStack, key: DeliveryKey = TARO_SLACK) -> None:
+    """The `queued` record the router writes before it enqueues the job."""
+    stack.deliveries.add_many([NewDelivery(key, "approval.requested", DeliveryStatus.QUEUED)])
+
+
+def handle(
+    stack: HubStack,
+    worker: DeliveryWorker,
+    job: dict[str, Any] | str,
+    *,
+    receive_count: int = 1,
+    channel: str = "slack",
+) -> None:
+    """Put the job on its queue, receive it (for a real receipt handle) and hand it to the worker."""
+    raw = job if isinstance(job, str) else body(job)
+    stack.sqs.send_message(QueueUrl=stack.queue_urls[channel], MessageBody=raw)
+    received = stack.drain(channel)
+    assert len(received) == 1
+    worker.handle_record(sqs_record(raw, receive_count=receive_count, receipt_handle=received[0]["receipt_handle"]))
+
+
+def visibility_changes(stack: HubStack) -> list[dict[str, Any]]:
+    """Records the parameters of every ChangeMessageVisibility call made with the stack's SQS client."""
+    calls: list[dict[str, Any]] = []
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        calls.append(dict(params))
+
+    stack.sqs.meta.events.register("provide-client-params.sqs.ChangeMessageVisibility", capture)
+    return calls
+
+
+def record(stack: HubStack, key: DeliveryKey = TARO_SLACK) -> dict[str, Any]:
+    found = stack.deliveries.get(key)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def slack(stack: HubStack) -> HubStack:
+    """acme: Slack on with a bot token, Taro linked, Taro's delivery of the event queued."""
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    queue_delivery(stack)
+    return stack
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender("slack")
+
+
+# ---------------------------------------------------------------- success and at-most-once
+
+
+def test_worker_queued_delivery_sent_once_and_recorded_sent(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a queued Slack delivery for Taro
+    worker = make_worker(slack, sender)
+
+    # WHEN its job is handled
+    handle(slack, worker, send_job())
+
+    # THEN it was sent once, to his member ID, and recorded sent with Slack's ts
+    assert len(sender.sent) == 1
+    assert sender.sent[0].destination.address == SLACK_MEMBER_ID
+    assert sender.sent[0].destination.user_id == TARO
+    saved = record(slack)
+    assert (saved["status"], saved["provider_message_id"], saved["attempts"]) == ("sent", "1700000000.000100", 1)
+    assert "reason" not in saved
+
+
+def test_worker_sender_gets_opened_credentials_and_recipient_locale(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a job for an English-speaking recipient
+    worker = make_worker(slack, sender)
+
+    # WHEN it is handled
+    handle(slack, worker, send_job(recipients=[recipient(TARO, name="Taro", locale="en")]))
+
+    # THEN the sender got the decrypted bot token and the message in the recipient's locale
+    sent = sender.sent[0]
+    assert sent.credentials == {"bot_token": SLACK_TOKEN}
+    assert (sent.notification.locale, sent.notification.event_id, sent.notification.item) == (
+        "en",
+        EVENT_ID,
+        "approval.requested",
+    )
+    assert sent.notification.url == "https://acme.workplace.example/approvals/8812"
+    assert sent.destination.name == "Taro"
+
+
+def test_worker_same_job_delivered_twice_sends_once(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a job already handled successfully
+    worker = make_worker(slack, sender)
+    handle(slack, worker, send_job())
+
+    # WHEN SQS delivers the same job again
+    handle(slack, worker, send_job(), receive_count=2)
+
+    # THEN nothing more is sent and the record is unchanged
+    assert len(sender.attempts) == 1
+    assert (record(slack)["status"], record(slack)["attempts"]) == ("sent", 1)
+
+
+def test_worker_job_without_record_sends_nothing(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a job for a delivery the router never recorded
+    worker = make_worker(slack, sender)
+
+    # WHEN it is handled
+    handle(slack, worker, send_job(event_id="evt-unknown"))
+
+    # THEN nothing is sent and no record appears
+    assert sender.attempts == []
+    assert slack.deliveries.get(DeliveryKey(COMPANY, "evt-unknown", TARO, "slack")) is None
+
+
+def test_worker_router_then_duplicate_jobs_each_recipient_sent_once(stack: HubStack, sender: FakeSender) -> None:
+    # GIVEN acme routing to Slack, two linked recipients, and an event the router handled twice
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    stack.route(COMPANY, {"approval.requested": ["slack"]})
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    stack.link_slack(COMPANY, HANAKO, "U0HANAKO")
+    router = EventRouter(
+        settings=CachedSettings(stack.settings_repository, 30.0),
+        settings_repository=stack.settings_repository,
+        links=stack.links,
+        deliveries=stack.deliveries,
+        send_queues={"slack": JobQueue(stack.sqs, stack.queue_urls["slack"])},
+        dead_letters=DeadLetters(stack.sqs, stack.queue_urls["events_dlq"], "router"),
+        max_receive_count=5,
+        guard=None,
+    )
+    router.handle_record(sqs_record(body(notification_event())))
+    router.handle_record(sqs_record(body(notification_event())))
+    jobs = stack.drain("slack")
+    assert len(jobs) == 4  # still-queued deliveries are enqueued again by design
+
+    # WHEN the worker handles every job
+    worker = make_worker(stack, sender)
+    for job in jobs:
+        worker.handle_record(sqs_record(job["body"], receipt_handle=job["receipt_handle"]))
+
+    # THEN each recipient got exactly one message
+    assert sorted(sent.destination.user_id for sent in sender.sent) == [HANAKO, TARO]
+    assert {record["status"] for record in stack.records(COMPANY, EVENT_ID).values()} == {"sent"}
+
+
+# ---------------------------------------------------------------- retries
+
+
+def test_worker_retryable_error_records_retrying_and_postpones_by_retry_after(
+    slack: HubStack, sender: FakeSender
+) -> None:
+    # GIVEN Slack answering 429 with Retry-After: 7
+    sender.fail_with = RetryableProviderError("slack", "ratelimited", status_code=429, retry_after=7)
+    worker = make_worker(slack, sender)
+    changes = visibility_changes(slack)
+
+    # WHEN the job is handled
+    with pytest.raises(JobPostponedError):
+        handle(slack, worker, send_job())
+
+    # THEN the record says retrying and the job comes back after exactly Retry-After seconds
+    saved = record(slack)
+    assert (saved["status"], saved["reason"], saved["error_code"]) == (
+        "retrying",
+        "provider_unavailable",
+        "ratelimited",
+    )
+    assert len(changes) == 1
+    assert changes[0]["VisibilityTimeout"] == 7
+    assert changes[0]["QueueUrl"] == slack.queue_urls["slack"]
+    assert sender.sent == []
+
+
+@pytest.mark.parametrize(("receive_count", "delay"), [(1, 15), (3, 60), (7, 900)])
+def test_worker_retryable_error_without_retry_after_uses_backoff(
+    slack: HubStack, sender: FakeSender, receive_count: int, delay: int
+) -> None:
+    # GIVEN a 5xx without Retry-After
+    sender.fail_with = RetryableProviderError("slack", "http_503", status_code=503)
+    worker = make_worker(slack, sender)
+    changes = visibility_changes(slack)
+
+    # WHEN the job is handled on its n-th receive
+    with pytest.raises(JobPostponedError):
+        handle(slack, worker, send_job(), receive_count=receive_count)
+
+    # THEN it comes back after the hub's exponential backoff
+    assert backoff_seconds(receive_count) == delay
+    assert changes[0]["VisibilityTimeout"] == delay
+
+
+def test_worker_retry_after_success_records_sent_on_second_attempt(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a first attempt that hit a rate limit
+    sender.fail_with = RetryableProviderError("slack", "ratelimited", status_code=429, retry_after=1)
+    worker = make_worker(slack, sender)
+    with pytest.raises(JobPostponedError):
+        handle(slack, worker, send_job())
+
+    # WHEN Slack recovers and the job comes back
+    sender.fail_with = None
+    handle(slack, worker, send_job(), receive_count=2)
+
+    # THEN the delivery is sent once, on its second attempt, with the earlier error cleared
+    saved = record(slack)
+    assert (saved["status"], saved["attempts"]) == ("sent", 2)
+    assert "error_code" not in saved
+    assert len(sender.sent) == 1
+
+
+def test_worker_last_attempt_retryable_records_failed_retries_exhausted(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN Slack still unavailable on the job's last allowed receive
+    sender.fail_with = RetryableProviderError("slack", "http_503", status_code=503)
+    worker = make_worker(slack, sender)
+    changes = visibility_changes(slack)
+
+    # WHEN the job is handled
+    handle(slack, worker, send_job(), receive_count=MAX_RECEIVE_COUNT)
+
+    # THEN the delivery fails for good (no postponing, no exception) with the provider's code
+    saved = record(slack)
+    assert (saved["status"], saved["reason"], saved["error_code"]) == ("failed", "retries_exhausted", "http_503")
+    assert changes == []
+
+
+# ---------------------------------------------------------------- permanent failures
+
+
+def test_worker_credentials_rejected_records_failed_and_integration_error(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN Slack refusing the company's bot token
+    sender.fail_with = IntegrationCredentialsError("slack", "invalid_auth", status_code=200)
+    worker = make_worker(slack, sender)
+
+    # WHEN the job is handled
+    handle(slack, worker, send_job())
+
+    # THEN the delivery failed and the integration's status tells the admin
+    saved = record(slack)
+    assert (saved["status"], saved["reason"], saved["error_code"]) == (
+        "failed",
+        "integration_credentials_rejected",
+        "invalid_auth",
+    )
+    stored = slack.settings_repository.load(COMPANY).integrations[Integration.SLACK]
+    assert stored.status is not None
+    assert (stored.status["state"], stored.status["code"]) == ("error", "invalid_auth")
+    assert stored.enabled is True
+    assert stored.sealed_secrets  # the token is kept for the admin to replace
+
+
+def test_worker_needs_relink_records_failed_needs_relink(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN Slack saying the member cannot be messaged
+    sender.fail_with = NeedsRelinkError("slack", "channel_not_found", status_code=200)
+    worker = make_worker(slack, sender)
+
+    # WHEN the job is handled
+    handle(slack, worker, send_job())
+
+    # THEN the delivery failed, asking the employee to link again; the integration is untouched
+    saved = record(slack)
+    assert (saved["status"], saved["reason"], saved["error_code"]) == ("failed", "needs_relink", "channel_not_found")
+    assert slack.settings_repository.load(COMPANY).integrations[Integration.SLACK].status is None
+
+
+def test_worker_permanent_error_records_failed_provider_rejected(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN Slack refusing the message for good
+    sender.fail_with = PermanentProviderError("slack", "invalid_blocks", status_code=200)
+    worker = make_worker(slack, sender)
+
+    # WHEN the job is handled (no exception: nothing to retry)
+    handle(slack, worker, send_job())
+
+    # THEN the delivery failed with Slack's code
+    saved = record(slack)
+    assert (saved["status"], saved["reason"], saved["error_code"]) == ("failed", "provider_rejected", "invalid_blocks")
+
+
+# ---------------------------------------------------------------- claims
+
+
+def test_worker_expired_lease_records_outcome_unknown_without_sending(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN an earlier attempt that claimed the delivery an hour ago and died mid-send
+    slack.deliveries.claim(TARO_SLACK, LEASE_SECONDS, now=time.time() - 3600)
+    worker = make_worker(slack, sender)
+
+    # WHEN the job comes back
+    handle(slack, worker, send_job(), receive_count=2)
+
+    # THEN it is not sent again (it may have been delivered) and is recorded as outcome_unknown
+    assert sender.attempts == []
+    saved = record(slack)
+    assert (saved["status"], saved["reason"]) == ("failed", "outcome_unknown")
+
+
+def test_worker_claim_in_flight_left_alone(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN another worker sending this delivery right now (lease still valid)
+    slack.deliveries.claim(TARO_SLACK, LEASE_SECONDS)
+    worker = make_worker(slack, sender)
+
+    # WHEN a duplicate job arrives
+    handle(slack, worker, send_job(), receive_count=2)
+
+    # THEN this worker neither sends nor touches the record
+    assert sender.attempts == []
+    assert record(slack)["status"] == "sending"
+
+
+# ---------------------------------------------------------------- skips
+
+
+def test_worker_disabled_channel_records_skipped_without_sending(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN the admin turned Slack off after the event was routed
+    slack.configure(COMPANY, Integration.SLACK, {}, enabled=False)
+    worker = make_worker(slack, sender)
+
+    # WHEN the job is handled
+    handle(slack, worker, send_job())
+
+    # THEN nothing is sent and the delivery is skipped as channel_disabled
+    assert sender.attempts == []
+    assert (record(slack)["status"], record(slack)["reason"]) == ("skipped", "channel_disabled")
+
+
+def test_worker_link_removed_records_skipped_missing_address(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN Taro removed his Slack link after routing
+    slack.links.update(COMPANY, TARO, {}, ["slack_member_id"])
+    worker = make_worker(slack, sender)
+
+    # WHEN the job is handled
+    handle(slack, worker, send_job())
+
+    # THEN nothing is sent and the delivery is skipped with the missing field
+    assert sender.attempts == []
+    assert (record(slack)["status"], record(slack)["reason"]) == ("skipped", "slack_member_id_missing")
+
+
+# ---------------------------------------------------------------- Google Chat
+
+
+def test_worker_google_chat_opens_sealed_webhook_as_destination(stack: HubStack) -> None:
+    # GIVEN Google Chat on, Taro's webhook stored sealed, his delivery queued
+    stack.configure(COMPANY, Integration.GOOGLE_CHAT, {})
+    stack.link_google_chat(COMPANY, TARO, WEBHOOK_URL)
+    key = DeliveryKey(COMPANY, EVENT_ID, TARO, "google_chat")
+    queue_delivery(stack, key)
+    sender = FakeSender("google_chat", provider_message_id="spaces/AAAA1234/messages/m1.m1")
+    worker = make_worker(stack, sender)
+
+    # WHEN the Google Chat job is handled
+    handle(stack, worker, send_job(channel="google_chat"), channel="google_chat")
+
+    # THEN the sender posts to the decrypted webhook URL and the message name is recorded
+    assert [sent.destination.address for sent in sender.sent] == [WEBHOOK_URL]
+    assert sender.sent[0].credentials == {}
+    saved = record(stack, key)
+    assert (saved["status"], saved["provider_message_id"]) == ("sent", "spaces/AAAA1234/messages/m1.m1")
+    assert WEBHOOK_URL not in str(stack.links.get(COMPANY, TARO).attributes)
+
+
+# ---------------------------------------------------------------- bad jobs
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason_part"),
+    [
+        ("{not json", "invalid send job"),
+        (body(send_job(recipients=[])), "recipients"),
+        (body({**send_job(), "bot_token": SLACK_TOKEN}), "bot_token"),
+    ],
+)
+def test_worker_invalid_job_dead_lettered_with_reason(
+    slack: HubStack, sender: FakeSender, raw: str, reason_part: str
+) -> None:
+    # GIVEN a message that is not a valid send job
+    worker = make_worker(slack, sender)
+
+    # WHEN it is handled (no exception)
+    handle(slack, worker, raw)
+
+    # THEN it is on the sender's DLQ with the reason (field names only), and nothing was sent
+    dead = slack.drain("slack_dlq")
+    assert len(dead) == 1
+    assert reason_part in dead[0]["attributes"]["reason"]
+    assert SLACK_TOKEN not in dead[0]["attributes"]["reason"]
+    assert dead[0]["attributes"]["source"] == "send_slack"
+    assert sender.attempts == []
+
+
+def test_worker_job_for_other_channel_dead_lettered(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a Google Chat job that landed on the Slack queue
+    worker = make_worker(slack, sender)
+
+    # WHEN the Slack worker handles it
+    handle(slack, worker, send_job(channel="google_chat"))
+
+    # THEN it is dead-lettered, not sent through Slack
+    dead = slack.drain("slack_dlq")
+    assert dead[0]["attributes"]["reason"] == "send job for google_chat on the slack queue"
+    assert sender.attempts == []
+
+
+# ---------------------------------------------------------------- batches, idempotency keys, reclaim
+
+
+def test_worker_recipients_grouped_by_locale(slack: HubStack) -> None:
+    # GIVEN a job for a Japanese and an English recipient on a sender taking 10 per call
+    slack.link_slack(COMPANY, HANAKO, "U0HANAKO")
+    queue_delivery(slack, DeliveryKey(COMPANY, EVENT_ID, HANAKO, "slack"))
+    sender = FakeSender("slack", max_batch=10)
+    worker = make_worker(slack, sender)
+    job = send_job(recipients=[recipient(TARO, locale="ja"), recipient(HANAKO, locale="en")])
+
+    # WHEN it is handled
+    handle(slack, worker, job)
+
+    # THEN each recipient got the message in their own locale, one send_batch per locale
+    assert {(sent.destination.user_id, sent.notification.locale) for sent in sender.sent} == {
+        (TARO, "ja"),
+        (HANAKO, "en"),
+    }
+    assert len(sender.idempotency_keys) == 2
+    assert {r["status"] for r in slack.records(COMPANY, EVENT_ID).values()} == {"sent"}
+
+
+def test_worker_idempotency_key_same_for_every_attempt(slack: HubStack) -> None:
+    # GIVEN a first attempt that failed transiently
+    sender = FakeSender("slack")
+    sender.fail_with = RetryableProviderError("slack", "http_503", status_code=503)
+    worker = make_worker(slack, sender)
+    with pytest.raises(JobPostponedError):
+        handle(slack, worker, send_job())
+
+    # WHEN the job is retried successfully
+    sender.fail_with = None
+    handle(slack, worker, send_job(), receive_count=2)
+
+    # THEN both calls carried the same idempotency key (a UUID derived from company, event, channel, users)
+    first, second = sender.idempotency_keys
+    assert first == second
+    assert len(first) == 36
+
+
+def test_worker_idempotent_provider_reclaims_expired_claim_and_resends(slack: HubStack) -> None:
+    # GIVEN a provider that deduplicates repeats (LINE's retry key), and a claim whose sender died
+    slack.deliveries.claim(TARO_SLACK, LEASE_SECONDS, now=time.time() - 3600)
+    sender = FakeSender("slack", idempotent_retries=True)
+    worker = make_worker(slack, sender)
+
+    # WHEN the job comes back
+    handle(slack, worker, send_job(), receive_count=2)
+
+    # THEN the delivery is retried (safe: the provider drops the duplicate) and recorded sent
+    assert len(sender.sent) == 1
+    assert (record(slack)["status"], record(slack)["attempts"]) == ("sent", 2)
+
+
+# ---------------------------------------------------------------- other address sources
+
+
+def test_worker_kakao_recipient_without_phone_skipped(stack: HubStack) -> None:
+    # GIVEN Kakao on and a job for a recipient without a phone number
+    stack.configure(
+        COMPANY,
+        Integration.KAKAO,
+        {
+            "access_key_id": "ABCDEFGH12345678",
+            "secret_key": "SECRETkey0123456789abcdef",
+            "channel_id": "@acme",
+            "service_id": "ncp:kkobizmsg:kr:1234567:sens",
+            "template_code": "APPROVAL01",
+        },
+    )
+    key = DeliveryKey(COMPANY, EVENT_ID, HANAKO, "kakao")
+    queue_delivery(stack, key)
+    sender = FakeSender("kakao")
+    worker = make_worker(stack, sender)
+
+    # WHEN the job is handled
+    handle(stack, worker, send_job(channel="kakao", recipients=[recipient(HANAKO)]), channel="kakao")
+
+    # THEN nothing is sent and the delivery is skipped as phone_missing
+    assert sender.attempts == []
+    assert (record(stack, key)["status"], record(stack, key)["reason"]) == ("skipped", "phone_missing")
+
+
+PLATFORM = {"naver_works": {"client_id": "platform-client", "private_key": "PLATFORM-PEM", "bot_id": "1000001"}}
+
+
+def collabo_naver_works(stack: HubStack) -> DeliveryKey:
+    """A Collabo company on platform NAVER WORKS credentials, with Taro's delivery queued."""
+    stack.settings_repository.save_product(COMPANY, "collabo")
+    key = DeliveryKey(COMPANY, EVENT_ID, TARO, "naver_works")
+    queue_delivery(stack, key)
+    return key
+
+
+def test_worker_collabo_platform_credentials_with_replaced_bot(stack: HubStack) -> None:
+    # GIVEN a Collabo company on platform credentials whose admin replaced the bot
+    key = collabo_naver_works(stack)
+    stack.configure(COMPANY, Integration.NAVER_WORKS, {"bot_id": "3000001"})
+    sender = FakeSender("naver_works")
+    worker = make_worker(stack, sender, platform_credentials=lambda: PLATFORM)
+
+    # WHEN a NAVER WORKS job is handled
+    handle(stack, worker, send_job(channel="naver_works"), channel="naver_works")
+
+    # THEN the platform's credentials are used with the company's bot, addressed to the WORKPLACE user ID
+    sent = sender.sent[0]
+    assert sent.credentials == {"client_id": "platform-client", "private_key": "PLATFORM-PEM", "bot_id": "3000001"}
+    assert sent.destination.address == TARO
+    assert record(stack, key)["status"] == "sent"
+
+
+def test_worker_collabo_default_credentials_error_keeps_integration_enabled(stack: HubStack) -> None:
+    # GIVEN a Collabo company on the default platform NAVER WORKS (nothing saved by an admin)
+    collabo_naver_works(stack)
+    sender = FakeSender("naver_works")
+    sender.fail_with = IntegrationCredentialsError("naver_works", "UNAUTHORIZED", status_code=401)
+    worker = make_worker(stack, sender, platform_credentials=lambda: PLATFORM)
+
+    # WHEN the platform credentials are refused while sending
+    handle(stack, worker, send_job(channel="naver_works"), channel="naver_works")
+
+    # THEN the integration shows the error but stays on (platform default), as before the failure
+    current = effective(stack.settings_repository.load(COMPANY), Integration.NAVER_WORKS)
+    assert current.status is not None
+    assert current.status["state"] == "error"
+    assert current.enabled is True
