@@ -20,10 +20,12 @@ class SendJob(BaseModel):
     recipients: list[Recipient] = Field(min_length=1, max_length=1000)
 
 
-# Providers that accept many recipients in one call get them in one job (LINE multicast: 500,
-# SENS AlimTalk: 100); the others get one job per recipient so one failure never holds up another.
+# Recipients per send job. Providers with a batch call get a full call's worth (LINE multicast: 500,
+# SENS AlimTalk: 100); the others get a few, sent one call each, so that one job costs one links read
+# and one SQS message for several notifications while a slow provider still fits in one invocation.
 _RECIPIENTS_PER_JOB = {"line": 500, "kakao": 100}
+DEFAULT_RECIPIENTS_PER_JOB = 10
 
 
 def recipients_per_job(channel: str) -> int:
-    return _RECIPIENTS_PER_JOB.get(channel, 1)
+    return _RECIPIENTS_PER_JOB.get(channel, DEFAULT_RECIPIENTS_PER_JOB)

@@ -118,6 +118,7 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         lease_seconds=settings.CLAIM_LEASE_SECONDS,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        call_budget_seconds=settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2,
     )
 
 

@@ -102,8 +102,8 @@ def test_router_queued_delivery_enqueued_as_slack_job_without_secrets(slack_comp
     assert slack_company.drain("google_chat") == []
 
 
-def test_router_slack_one_job_per_recipient(slack_company: HubStack) -> None:
-    # GIVEN 12 linked recipients (more than one SQS batch of 10)
+def test_router_slack_jobs_of_up_to_ten_recipients(slack_company: HubStack) -> None:
+    # GIVEN 12 linked recipients (more than one job's worth)
     users = [f"user{i:02d}@acme.example" for i in range(12)]
     for user in users:
         slack_company.link_slack(COMPANY, user, f"U{user[4:6]}")
@@ -112,10 +112,10 @@ def test_router_slack_one_job_per_recipient(slack_company: HubStack) -> None:
     # WHEN a notification to all of them is routed
     router.handle_record(sqs_record(body(notification_event(recipients=[recipient(u) for u in users]))))
 
-    # THEN each recipient gets a job of their own
+    # THEN every recipient is in exactly one job, and jobs hold at most ten
     sent = jobs(slack_company, "slack")
-    assert sorted(job.recipients[0].user_id for job in sent) == users
-    assert {len(job.recipients) for job in sent} == {1}
+    assert sorted(r.user_id for job in sent for r in job.recipients) == users
+    assert sorted(len(job.recipients) for job in sent) == [2, 10]
 
 
 def test_router_two_channels_records_and_jobs_per_channel(slack_company: HubStack) -> None:
@@ -136,8 +136,8 @@ def test_router_two_channels_records_and_jobs_per_channel(slack_company: HubStac
         (TARO, "google_chat"): ("queued", None),
         (HANAKO, "google_chat"): ("queued", None),
     }
-    assert [job.recipients[0].user_id for job in jobs(slack_company, "slack")] == [TARO]
-    assert sorted(job.recipients[0].user_id for job in jobs(slack_company, "google_chat")) == [HANAKO, TARO]
+    assert [r.user_id for job in jobs(slack_company, "slack") for r in job.recipients] == [TARO]
+    assert sorted(r.user_id for job in jobs(slack_company, "google_chat") for r in job.recipients) == [HANAKO, TARO]
     assert WEBHOOK_URL not in json.dumps([m["body"] for m in slack_company.drain("google_chat")])
 
 

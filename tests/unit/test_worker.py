@@ -32,6 +32,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.integration_settings import effective
+from workplace_hub.jobs import SendJob
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError, backoff_seconds
@@ -196,7 +197,7 @@ def test_worker_router_then_duplicate_jobs_each_recipient_sent_once(stack: HubSt
     router.handle_record(sqs_record(body(notification_event())))
     router.handle_record(sqs_record(body(notification_event())))
     jobs = stack.drain("slack")
-    assert len(jobs) == 4  # still-queued deliveries are enqueued again by design
+    assert len(jobs) == 2  # one job each time: still-queued deliveries are enqueued again by design
 
     # WHEN the worker handles every job
     worker = make_worker(stack, sender)
@@ -590,3 +591,72 @@ def test_worker_collabo_default_credentials_error_keeps_integration_enabled(stac
     assert current.status is not None
     assert current.status["state"] == "error"
     assert current.enabled is True
+
+
+# ---------------------------------------------------------------- several recipients per job
+
+
+class _RateLimitedAfterFirst(FakeSender):
+    """Sends the first message, then answers 429 with Retry-After: 5 to every call."""
+
+    def send(self, notification: Any, destination: Any, credentials: dict[str, Any]) -> Any:
+        if self.attempts:
+            self.attempts.append(destination)
+            raise RetryableProviderError("slack", "ratelimited", status_code=429, retry_after=5)
+        return super().send(notification, destination, credentials)
+
+
+def _three_queued(stack: HubStack) -> list[str]:
+    users = [TARO, HANAKO, "jiro@acme.example"]
+    for index, user in enumerate(users):
+        stack.link_slack(COMPANY, user, f"U0MEMBER{index}")
+        queue_delivery(stack, DeliveryKey(COMPANY, EVENT_ID, user, "slack"))
+    return users
+
+
+def test_worker_after_a_rate_limit_the_rest_of_the_job_waits_untried(stack: HubStack) -> None:
+    # GIVEN three queued Slack deliveries in one job, and Slack answering 429 after the first message
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    sender = _RateLimitedAfterFirst("slack")
+    worker = make_worker(stack, sender)
+    changes = visibility_changes(stack)
+
+    # WHEN the job is handled
+    with pytest.raises(JobPostponedError):
+        handle(stack, worker, send_job(recipients=[recipient(u) for u in users]))
+
+    # THEN one was sent, the second was tried once (429), the third not tried at all; both wait 5 s
+    assert len(sender.attempts) == 2
+    records = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users}
+    assert records[TARO]["status"] == "sent"
+    assert (records[HANAKO]["status"], records[HANAKO]["error_code"]) == ("retrying", "ratelimited")
+    assert (records["jiro@acme.example"]["status"], records["jiro@acme.example"]["error_code"]) == (
+        "retrying",
+        "postponed",
+    )
+    assert [change["VisibilityTimeout"] for change in changes] == [5]
+
+
+def test_worker_without_time_for_another_call_leaves_the_rest_for_the_next_attempt(stack: HubStack) -> None:
+    # GIVEN three queued deliveries in one job and an invocation with 19 s left, 5 s consumed per call
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    sender = FakeSender("slack")
+    worker = make_worker(stack, sender)  # call budget 15 s
+    remaining = [19.0]
+
+    def time_left() -> float:
+        remaining[0] -= 5.0
+        return remaining[0] + 5.0
+
+    job = send_job(recipients=[recipient(u) for u in users])
+
+    # WHEN it is delivered
+    attempt = worker.deliver(SendJob.model_validate(job), last_attempt=False, time_left=time_left)
+
+    # THEN only the first message was sent; the others wait for the job's next attempt, nothing lost
+    assert [sent.destination.user_id for sent in sender.sent] == [TARO]
+    assert attempt.retry_needed
+    statuses = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack"))["status"] for u in users}
+    assert statuses == {TARO: "sent", HANAKO: "retrying", "jiro@acme.example": "retrying"}

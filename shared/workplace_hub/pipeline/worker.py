@@ -75,6 +75,7 @@ class DeliveryWorker:
         max_receive_count: int,
         lease_seconds: float,
         platform_credentials: Callable[[], dict[str, Any]] = dict,
+        call_budget_seconds: float = 15.0,
     ) -> None:
         self._sender = sender
         self._settings = settings
@@ -87,8 +88,10 @@ class DeliveryWorker:
         self._max_receive_count = max_receive_count
         self._lease_seconds = lease_seconds
         self._platform_credentials = platform_credentials
+        # The longest one provider call may take (connect + read timeouts, and some margin).
+        self._call_budget_seconds = call_budget_seconds
 
-    def handle_record(self, record: SQSRecord) -> None:
+    def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
         try:
             job = SendJob.model_validate_json(record.body)
@@ -101,14 +104,21 @@ class DeliveryWorker:
             return
         logger.append_keys(company_id=job.company_id, event_id=job.event_id, channel=job.channel)
         receive_count = int(record.attributes.approximate_receive_count)
-        attempt = self.deliver(job, last_attempt=receive_count >= self._max_receive_count)
+        time_left = (
+            (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
+        )
+        attempt = self.deliver(job, last_attempt=receive_count >= self._max_receive_count, time_left=time_left)
         if attempt.retry_needed:
             delay = attempt.retry_after if attempt.retry_after is not None else backoff_seconds(receive_count)
             self._queue.postpone(record.receipt_handle, delay)
             raise JobPostponedError(f"retrying in {delay:.0f}s")
 
-    def deliver(self, job: SendJob, *, last_attempt: bool) -> _Attempt:
-        """Claim each recipient, send to the claimed ones (in batches per locale), record each outcome."""
+    def deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
+        """Claim each recipient, send to the claimed ones (in batches per locale), record each outcome.
+
+        Once the provider says "later" (429, 5xx, timeout), or the invocation has no time left for another
+        call, the job's remaining recipients are not tried now: they wait for the job's next attempt.
+        """
         attempt = _Attempt()
         company = self._settings.get(job.company_id)
         integration = Integration(job.channel)
@@ -151,9 +161,13 @@ class DeliveryWorker:
             for start in range(0, len(group), self._sender.max_batch):
                 batch = group[start : start + self._sender.max_batch]
                 destinations = [destination for _, destination, _ in batch]
-                outcomes = self._sender.send_batch(
-                    notification, destinations, credentials, idempotency_key=idempotency_key(job, destinations)
-                )
+                postponed = self._postponement(attempt, time_left)
+                if postponed is not None:
+                    outcomes: dict[str, SendReceipt | ProviderError] = {d.user_id: postponed for d in destinations}
+                else:
+                    outcomes = self._sender.send_batch(
+                        notification, destinations, credentials, idempotency_key=idempotency_key(job, destinations)
+                    )
                 for key, destination, _ in batch:
                     self._record_outcome(key, outcomes[destination.user_id], last_attempt, attempt)
         if attempt.credentials_error is not None:
@@ -169,6 +183,14 @@ class DeliveryWorker:
             )
             self._settings.invalidate(job.company_id)
         return attempt
+
+    def _postponement(self, attempt: _Attempt, time_left: Callable[[], float] | None) -> ProviderError | None:
+        """Why the next call should not be made in this invocation, as a retryable error; else None."""
+        if attempt.retry_needed:
+            return RetryableProviderError(self._sender.channel, "postponed", retry_after=attempt.retry_after)
+        if time_left is not None and time_left() < self._call_budget_seconds:
+            return RetryableProviderError(self._sender.channel, "out_of_time", retry_after=0)
+        return None
 
     def _record_outcome(
         self, key: DeliveryKey, outcome: SendReceipt | ProviderError, last_attempt: bool, attempt: _Attempt
