@@ -1,4 +1,4 @@
-"""Entry point of `make bench`: one local stack, the three parts, tables on stdout, JSON in .local/."""
+"""Entry point of `make bench`: one local stack, the four parts, tables on stdout, JSON in .local/."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=6, help="throughput rounds (hub and floor each)")
     parser.add_argument("--events-per-round", type=int, default=2, help="events per throughput round")
     parser.add_argument("--recipients", type=int, default=50, help="recipients per event")
+    parser.add_argument(
+        "--provider-recipients", type=int, default=1000, help="recipients of the LINE and SENS events (part 4)"
+    )
+    parser.add_argument(
+        "--works-recipients", type=int, default=200, help="recipients of each NAVER WORKS event (part 4)"
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     return parser.parse_args(argv)
 
@@ -51,7 +57,7 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     # workplace_hub.observability builds the shared Logger/Metrics from the environment at import,
     # and the stack imports it first under a function's environment (service name, metrics
     # namespace), as Lambda does.
-    from infra.bench import aws_calls, throughput
+    from infra.bench import aws_calls, provider_calls, throughput
     from infra.bench.aws_calls import Instrumented
     from infra.bench.containers import load_container
     from infra.bench.scenario import Scenario
@@ -82,6 +88,12 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     _say(out, report.throughput(figures["throughput"]))
     _say(out)
     _say(out, report.aws_calls(figures["aws_calls"]))
+    _say(out)
+
+    figures["provider_calls"] = provider_calls.run(
+        stack, template, stack.resolver, recipients=args.provider_recipients, works_recipients=args.works_recipients
+    )
+    _say(out, report.provider_calls(figures["provider_calls"]))
     _say(out)
     return figures
 

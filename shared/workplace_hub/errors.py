@@ -98,6 +98,15 @@ class PermanentProviderError(ProviderError):
     """The provider refused this message for good (bad target, bad body): record it as failed."""
 
 
+class UnusableSettingsError(PermanentProviderError):
+    """The credentials work, but what they point at cannot be used (an AlimTalk template with a variable
+    the hub cannot fill). `derived` holds what was read all the same, so the admin can see it."""
+
+    def __init__(self, provider: str, code: str, *, detail: str = "", reason: str | None = None, derived: dict) -> None:
+        super().__init__(provider, code, detail=detail, reason=reason)
+        self.derived = derived
+
+
 class IntegrationCredentialsError(PermanentProviderError):
     """The company's credentials were rejected: the admin must fix the integration settings."""
 

@@ -157,7 +157,7 @@ def parse_event(raw: str) -> NotificationEvent | AbsenceUpsertedEvent | AbsenceC
     if not isinstance(document, dict):
         raise InvalidEventError("body is not a JSON object")
     if document.get("version") != "1":
-        raise InvalidEventError(f"unsupported version {document.get('version')!r} (expected '1')")
+        raise InvalidEventError(f"unsupported version {str(document.get('version'))[:20]!r} (expected '1')")
     if document.get("type") not in EVENT_TYPES:
         raise InvalidEventError(f"type: must be one of {', '.join(EVENT_TYPES)}")
     try:

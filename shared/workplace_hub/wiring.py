@@ -61,12 +61,11 @@ def _storage(
 
 
 def platform_credentials_reader(secret_arn: str) -> Any:
-    """Collabo platform credentials from Secrets Manager, cached for a few minutes."""
+    """Collabo platform credentials from Secrets Manager, cached for a few minutes (powertools' cache,
+    which `parameters.clear_caches()` empties)."""
 
     def read() -> dict[str, Any]:
-        value = parameters.get_secret(
-            secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE, boto3_client=_aws("secretsmanager")
-        )
+        value = parameters.get_secret(secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE)
         return value if isinstance(value, dict) else {}
 
     return read

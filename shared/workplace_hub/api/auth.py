@@ -32,7 +32,7 @@ class Principal:
 
 def current_principal(app: APIGatewayHttpResolver, services: ApiServices) -> Principal:
     try:
-        claims = services.token_verifier.verify(app.current_event.get_header_value("authorization"))
+        claims = services.token_verifier.verify(app.current_event.headers.get("authorization"))
     except InvalidTokenError as exc:
         raise UnauthorizedError(str(exc)) from None
     user_id, company_id, role = claims.get("sub"), claims.get("company_id"), claims.get("role")

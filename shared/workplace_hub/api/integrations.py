@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from workplace_hub.api.auth import require_admin
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
-from workplace_hub.errors import ConflictError, ProviderError
+from workplace_hub.errors import ConflictError, ProviderError, UnusableSettingsError
 from workplace_hub.integration_settings import (
     CREDENTIALS_SOURCE,
     apply_update,
@@ -60,12 +60,15 @@ def _derive_on_save(
     credentials: dict[str, Any] = dict(stored.settings)
     for name, sealed in stored.sealed_secrets.items():
         credentials[name] = services.keyring.open(company_id, secret_purpose(stored.integration, name), sealed)
+    failure = None
     try:
         derived = hooks.on_save(credentials)
+    except UnusableSettingsError as exc:
+        derived, failure = exc.derived, _error_status(exc)
     except ProviderError as exc:
         return stored, _error_status(exc)
     settings = {**stored.settings, **derived}
-    return StoredIntegration(stored.integration, stored.enabled, settings, stored.sealed_secrets), None
+    return StoredIntegration(stored.integration, stored.enabled, settings, stored.sealed_secrets), failure
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:

@@ -27,6 +27,7 @@ from workplace_hub.errors import (
     PermanentProviderError,
     ProviderError,
     RetryableProviderError,
+    UnusableSettingsError,
 )
 from workplace_hub.providers.base import Destination, Notification, PreparedCall, Sender, SendReceipt, error_for_status
 
@@ -277,8 +278,22 @@ class KakaoSender(Sender):
         return parse_template(body, template_code, fetched_at)
 
     def on_save(self, credentials: dict[str, Any]) -> dict[str, Any]:
-        """What the settings API stores on save/verify (ProviderHooks.on_save)."""
-        return {"template": self.fetch_template(credentials)}
+        """What the settings API stores on save/verify: the approved template. One the hub cannot fill
+        is stored too (the admin sees it) but reported as an error (sends then fail, never go out wrong)."""
+        return {"template": self._fillable_template(credentials)}
+
+    def _fillable_template(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        template = self.fetch_template(credentials)
+        unknown = [name for name in template["variables"] if name.strip() not in ALIASES]
+        if unknown:
+            raise UnusableSettingsError(
+                PROVIDER,
+                "template_variable_unknown",
+                detail=f"template variable(s) {', '.join(unknown)} have no WORKPLACE value",
+                reason="kakao_template_mismatch",
+                derived={"template": template},
+            )
+        return template
 
     def build_message(
         self, notification: Notification, destination: Destination, credentials: dict[str, Any]
@@ -338,9 +353,6 @@ class KakaoSender(Sender):
         return outcomes
 
     def verify(self, credentials: dict[str, Any]) -> str:
-        template = self.fetch_template(credentials)
-        unknown = [name for name in template["variables"] if name.strip() not in ALIASES]
-        if unknown:
-            raise _mismatch(f"template variable(s) {', '.join(unknown)} have no WORKPLACE value")
+        template = self._fillable_template(credentials)
         variables = ", ".join(template["variables"]) or "none"
         return f"template {template['template_code']} ({template['name']}): approved, variables: {variables}"

@@ -1,0 +1,106 @@
+"""One local stack for the whole integration session, on loopback ports chosen by the OS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.local_stack import LocalStack
+from infra.sandbox import SandboxClient
+
+# Test modules import these from tests.integration.helpers; re-exported here for older callers.
+from tests.integration.helpers import Api, DeadLetterQueue, notification, user, wait_for
+
+__all__ = ["Api", "notification", "wait_for"]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    # Short visibility timeouts so that retried batches come back within a test's patience.
+    local = LocalStack(state_dir=Path(tmp_path_factory.mktemp("local")), visibility_timeout=5).start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def sandbox(stack: LocalStack) -> Iterator[SandboxClient]:
+    client = SandboxClient(stack.sandbox.url)
+    client.reset()
+    yield client
+    client.reset()
+
+
+@pytest.fixture
+def company_id() -> str:
+    """A fresh company per test: tests never see each other's settings or deliveries."""
+    return f"co-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def other_company_id() -> str:
+    """A second fresh company, for the tenancy tests."""
+    return f"co-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def api_as(stack: LocalStack) -> Callable[..., Api]:
+    def make(company_id: str, user_id: str = "admin@example.com", role: str = "admin") -> Api:
+        return Api(stack, company_id, user_id, role)
+
+    return make
+
+
+@pytest.fixture
+def admin(api_as: Callable[..., Api], company_id: str) -> Api:
+    """The admin of this test's company."""
+    return api_as(company_id, user(company_id, "admin"), "admin")
+
+
+@pytest.fixture
+def member(api_as: Callable[..., Api], company_id: str) -> Api:
+    """An employee (role member) of this test's company: taro."""
+    return api_as(company_id, user(company_id, "taro"), "member")
+
+
+@pytest.fixture
+def sqs(stack: LocalStack) -> Any:
+    return boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
+
+
+@pytest.fixture
+def send_event(stack: LocalStack) -> Callable[[Any], None]:
+    """Put a WORKPLACE event (dict, or a raw string) on WorkplaceEventsQueue."""
+    sqs = boto3.client("sqs")
+
+    def send(event: Any) -> None:
+        body = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)
+        sqs.send_message(QueueUrl=stack.queues["WorkplaceEventsQueue"], MessageBody=body)
+
+    return send
+
+
+@pytest.fixture
+def send_batch(stack: LocalStack, sqs: Any) -> Callable[[list[Any]], None]:
+    """Put several events on WorkplaceEventsQueue in one SendMessageBatch call (back to back)."""
+
+    def send(events: list[Any]) -> None:
+        entries = [
+            {"Id": str(i), "MessageBody": e if isinstance(e, str) else json.dumps(e, ensure_ascii=False)}
+            for i, e in enumerate(events)
+        ]
+        response = sqs.send_message_batch(QueueUrl=stack.queues["WorkplaceEventsQueue"], Entries=entries)
+        assert not response.get("Failed"), response
+
+    return send
+
+
+@pytest.fixture
+def events_dlq(stack: LocalStack, sqs: Any) -> DeadLetterQueue:
+    """WorkplaceEventsDLQ (shared by the session: find your own messages by marker)."""
+    return DeadLetterQueue(sqs, stack.queues["WorkplaceEventsDLQ"])

@@ -1,0 +1,297 @@
+"""KakaoTalk AlimTalk notifications through NAVER Cloud SENS and the local stack: the approved template fetched
+on save, per-recipient outcomes of one request, template variables, refused keys, batching, redelivery.
+
+Each test registers its own SENS project (keys, Biz Message service, Kakao channel, approved template) in the
+sandbox SENS fake and configures KakaoTalk through the settings API as the company's admin. Recipients are
+reached at the E.164 `phone` of the event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.local_stack import LocalStack
+from infra.sandbox import SandboxClient
+from tests.integration.conftest import Api, notification
+from tests.integration.messengers import (
+    TEMPLATE_CONTENT,
+    SensProject,
+    enable_kakao,
+    integration_status,
+    korean_phone,
+    new_sens_project,
+    ok,
+    outcomes,
+    records,
+    sens_accepted,
+    sens_number,
+    sens_project_body,
+    sens_sends,
+    user,
+    wait_for_records,
+    wait_until_idle,
+)
+
+pytestmark = pytest.mark.integration
+
+UNFILLABLE = "[WORKPLACE] #{name}님, #{department} 결재 요청: #{title}"
+
+
+@pytest.fixture
+def admin(api_as: Callable[..., Api], company_id: str) -> Api:
+    return api_as(company_id, user(company_id, "admin"), "admin")
+
+
+def filled(event: dict[str, Any], name: str) -> str:
+    """The template text as Kakao must receive it for this recipient (written out, not rendered by the hub)."""
+    message = event["message"]
+    return f"[WORKPLACE] {name}님, {message['title']}\n{message['body']}"
+
+
+def filled_buttons(event: dict[str, Any]) -> list[dict[str, str]]:
+    url = event["message"]["url"]
+    return [
+        {"type": "WL", "name": "자세히 보기", "linkMobile": url, "linkPc": url},
+        {"type": "WL", "name": "홈", "linkMobile": "https://wp.example.com/home"},
+    ]
+
+
+def titled(company_id: str, recipients: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    event = notification(company_id, recipients)
+    event["message"] = {**event["message"], "title": title}
+    return event
+
+
+# ------------------------------------------------------------------------------------------- settings
+
+
+def test_saving_fetches_the_approved_template_and_shows_it(admin: Api, sandbox: SandboxClient) -> None:
+    # GIVEN a SENS project whose Kakao channel has the approved template
+    project = new_sens_project(sandbox)
+
+    # WHEN the admin saves the KakaoTalk settings naming that template
+    saved = ok(admin.put("/admin/integrations/kakao", {"enabled": True, "settings": project.settings()}))
+
+    # THEN the hub looked the template up, signed, for that channel and code
+    (lookup,) = [r for r in sandbox.requests("sens") if r["method"] == "GET"]
+    assert lookup["status"] == 200
+    assert lookup["query"] == {"channelId": project.channel_id, "templateCode": project.template_code}
+    # AND the integration shows its content, variables and buttons, as saved and when read again
+    for view in (saved, ok(admin.get("/admin/integrations/kakao"))):
+        template = view["settings"]["template"]
+        assert template["template_code"] == project.template_code
+        assert template["content"] == TEMPLATE_CONTENT
+        assert template["variables"] == ["name", "title", "content", "url"]
+        assert template["buttons"] == [
+            {"type": "WL", "name": "자세히 보기", "linkMobile": "https://#{url}", "linkPc": "#{url}"},
+            {"type": "WL", "name": "홈", "linkMobile": "https://wp.example.com/home"},
+        ]
+        assert view["configured"] is True and view["status"]["state"] != "error"
+
+
+def test_a_secret_key_sens_refuses_on_save_shows_an_error_status(admin: Api, sandbox: SandboxClient) -> None:
+    # GIVEN a SENS project, and an admin who types a wrong secret key
+    project = new_sens_project(sandbox)
+    form = project.settings(secret_key="SKwrong0000000000000000000000000")
+
+    # WHEN the admin saves the settings
+    saved = ok(admin.put("/admin/integrations/kakao", {"enabled": True, "settings": form}))
+
+    # THEN the template could not be fetched and the status says SENS refused the keys
+    assert (saved["status"]["state"], saved["status"]["code"]) == ("error", "authentication_failed")
+    assert "template" not in saved["settings"]
+
+
+# ------------------------------------------------------------------------------------------- delivered
+
+
+def test_one_request_sends_to_kakao_users_and_records_each_recipients_outcome(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN KakaoTalk on; taro uses KakaoTalk, hanako's number is not a KakaoTalk user, jiro has no phone
+    taro, hanako, jiro = (user(company_id, n) for n in ("taro", "hanako", "jiro"))
+    taro_phone, hanako_phone = korean_phone(1), korean_phone(2)
+    project = new_sens_project(sandbox, non_kakao=[sens_number(hanako_phone)])
+    enable_kakao(admin, project)
+
+    # WHEN one notification goes to all three
+    recipients = [
+        {"user_id": taro, "name": "김민수", "phone": taro_phone, "locale": "ko"},
+        {"user_id": hanako, "name": "이영희", "phone": hanako_phone, "locale": "ko"},
+        {"user_id": jiro, "name": "박지호", "locale": "ko"},
+    ]
+    event = notification(company_id, recipients)
+    send_event(event)
+    found = wait_for_records(admin, event["event_id"], 3)
+
+    # THEN taro's is sent, hanako's failed with SENS's per-message code, jiro's skipped for lack of a phone
+    assert outcomes(found) == {
+        taro: ("sent", None),
+        hanako: ("failed", "kakao_rejected"),
+        jiro: ("skipped", "phone_missing"),
+    }
+    assert found[(hanako, "kakao")]["error_code"] == "3019"
+    # AND all of it came from ONE SENS request for the two reachable recipients, with the approved template
+    (request,) = sens_sends(sandbox, project)
+    assert request["status"] == 202
+    assert (request["body"]["plusFriendId"], request["body"]["templateCode"]) == (
+        project.channel_id,
+        project.template_code,
+    )
+    sent = {m["to"]: m for m in request["body"]["messages"]}
+    assert sorted(sent) == sorted([sens_number(taro_phone), sens_number(hanako_phone)])
+    # AND each content is the template with its variables filled, and the web-link button opens message.url
+    for phone, name in ((taro_phone, "김민수"), (hanako_phone, "이영희")):
+        message = sent[sens_number(phone)]
+        assert message["countryCode"] == "82"
+        assert message["content"] == filled(event, name)
+        assert message["buttons"] == filled_buttons(event)
+    # AND taro's record carries SENS's message id
+    (accepted,) = sens_accepted(sandbox, project)
+    assert accepted["to"] == sens_number(taro_phone)
+    assert found[(taro, "kakao")]["provider_message_id"] == accepted["messageId"]
+    wait_until_idle(stack, "SendKakaoQueue")
+    assert len(sens_sends(sandbox, project)) == 1
+
+
+def test_150_recipients_go_out_in_two_requests_of_100_and_50(
+    company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN KakaoTalk on and 150 employees with phones
+    project = new_sens_project(sandbox)
+    enable_kakao(admin, project)
+    recipients = [
+        {"user_id": user(company_id, f"emp{i:03d}"), "name": f"직원{i}", "phone": korean_phone(i)} for i in range(150)
+    ]
+
+    # WHEN one notification goes to all of them
+    event = notification(company_id, recipients)
+    send_event(event)
+    found = wait_for_records(admin, event["event_id"], 150, timeout=45)
+
+    # THEN every one is sent
+    assert {r["status"] for r in found.values()} == {"sent"}
+    # AND SENS got exactly two requests, of 100 and 50 messages, covering each number once
+    requests = sens_sends(sandbox, project)
+    assert sorted(len(r["body"]["messages"]) for r in requests) == [50, 100]
+    numbers = [m["to"] for r in requests for m in r["body"]["messages"]]
+    assert sorted(numbers) == sorted(sens_number(r["phone"]) for r in recipients)
+    assert len(sens_accepted(sandbox, project)) == 150
+
+
+def test_a_redelivered_event_sends_nothing_twice(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN KakaoTalk on and an event for two employees
+    project = new_sens_project(sandbox)
+    enable_kakao(admin, project)
+    recipients = [{"user_id": user(company_id, n), "name": n, "phone": korean_phone(i)} for i, n in enumerate("ab")]
+    event = titled(company_id, recipients, f"once-{uuid.uuid4().hex[:6]}")
+
+    # WHEN WORKPLACE sends it twice at once, and once more after it was delivered
+    send_event(event)
+    send_event(event)
+    wait_for_records(admin, event["event_id"], 2)
+    send_event(event)
+    # ... followed by another event that shows the queues got past the third copy
+    marker = titled(company_id, recipients, f"marker-{uuid.uuid4().hex[:6]}")
+    send_event(marker)
+    wait_for_records(admin, marker["event_id"], 2)
+    wait_until_idle(stack, "WorkplaceEventsQueue", "SendKakaoQueue")
+
+    # THEN SENS got one request for the event (and one for the marker), and each employee got it once
+    title = event["message"]["title"]
+    for_event = [r for r in sens_sends(sandbox, project) if title in r["body"]["messages"][0]["content"]]
+    assert len(for_event) == 1 and len(sens_sends(sandbox, project)) == 2
+    accepted = [m["to"] for m in sens_accepted(sandbox, project) if title in m["content"]]
+    assert sorted(accepted) == sorted(sens_number(r["phone"]) for r in recipients)
+    # AND the event has one sent record per employee, from the first attempt
+    assert sorted((r["user_id"], r["status"], r["attempts"]) for r in records(admin, event["event_id"])) == sorted(
+        (r["user_id"], "sent", 1) for r in recipients
+    )
+
+
+# ------------------------------------------------------------------------------------------- misconfigured
+
+
+def test_a_template_variable_the_hub_cannot_fill_is_a_verify_error_and_fails_sends_unsent(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN an approved template with a variable WORKPLACE has no value for (#{department}), saved by the admin
+    project = new_sens_project(sandbox, content=UNFILLABLE, buttons=[])
+    enable_kakao(admin, project)
+
+    # WHEN the admin verifies the settings
+    verified = ok(admin.post("/admin/integrations/kakao/verify"))
+
+    # THEN the status is an error naming the variable
+    assert (verified["status"]["state"], verified["status"]["code"]) == ("error", "template_variable_unknown")
+    assert "department" in verified["status"]["detail"]
+
+    # WHEN a notification arrives anyway
+    taro = user(company_id, "taro")
+    event = notification(company_id, [{"user_id": taro, "name": "김민수", "phone": korean_phone(1)}])
+    send_event(event)
+
+    # THEN the delivery fails with a configuration reason, and nothing (wrong) is sent to SENS
+    record = wait_for_records(admin, event["event_id"], 1)[(taro, "kakao")]
+    assert (record["status"], record["reason"], record["error_code"]) == (
+        "failed",
+        "kakao_template_mismatch",
+        "template_variable_unknown",
+    )
+    wait_until_idle(stack, "SendKakaoQueue")
+    assert sens_sends(sandbox, project) == []
+
+
+def test_saving_a_template_with_a_variable_the_hub_cannot_fill_shows_an_error_status(
+    admin: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN an approved template with a variable WORKPLACE has no value for
+    project = new_sens_project(sandbox, content=UNFILLABLE, buttons=[])
+
+    # WHEN the admin saves the settings naming it
+    saved = ok(admin.put("/admin/integrations/kakao", {"enabled": True, "settings": project.settings()}))
+
+    # THEN the saved integration already shows the error, naming the variable
+    assert (saved["status"]["state"], saved["status"]["code"]) == ("error", "template_variable_unknown")
+    assert "department" in saved["status"].get("detail", "")
+
+
+def test_a_secret_key_sens_no_longer_accepts_puts_kakao_in_error_and_fails_each_delivery(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN KakaoTalk configured and working, then the secret key is replaced in the NCP console
+    project = new_sens_project(sandbox)
+    enable_kakao(admin, project)
+    rotated = SensProject(
+        project.access_key, "SKrotated000000000000000000000000", project.service_id, project.channel_id, "unused"
+    )
+    template = {"templateCode": project.template_code, "content": TEMPLATE_CONTENT, "buttons": []}
+    sandbox.control("sens", "projects", sens_project_body(rotated, [template], []))
+
+    # WHEN a notification for two employees arrives
+    people = [user(company_id, n) for n in ("taro", "hanako")]
+    event = notification(company_id, [{"user_id": u, "phone": korean_phone(i)} for i, u in enumerate(people)])
+    send_event(event)
+    found = wait_for_records(admin, event["event_id"], 2)
+
+    # THEN each delivery failed, saying SENS refused the company's credentials
+    for person in people:
+        record = found[(person, "kakao")]
+        assert (record["status"], record["reason"], record["error_code"]) == (
+            "failed",
+            "integration_credentials_rejected",
+            "authentication_failed",
+        )
+    # AND the admin sees KakaoTalk in error
+    status = integration_status(admin, "kakao")
+    assert (status["state"], status["code"]) == ("error", "authentication_failed")
+    # AND the one refused request was not repeated
+    wait_until_idle(stack, "SendKakaoQueue")
+    assert [r["status"] for r in sens_sends(sandbox, project)] == [401]
+    assert sens_accepted(sandbox, project) == []
