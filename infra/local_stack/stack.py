@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ from infra.template import ROOT, Resolver, load_template, resources_of_type
 from workplace_hub.tokens import TokenVerifier
 
 STATE_DIR = ROOT / ".local"
+
+
+def provider_endpoints(sandbox_url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Every provider host variable pointed at the sandbox, except one already set in the environment."""
+    return {name: environ.get(name) or f"{sandbox_url}{path}" for name, path in SANDBOX_PATHS.items()}
+
 
 DEV_COMPANY = "acme"
 DEV_ADMIN = "admin@acme.example"
@@ -37,7 +44,7 @@ class LocalStack:
         sandbox_port: int = 0,
         state_dir: Path = STATE_DIR,
         visibility_timeout: int | None = None,
-        environ: dict[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local stack listens on loopback only")
@@ -72,9 +79,7 @@ class LocalStack:
         )
         self.queues = create_resources(template, resolver, self.aws_endpoint_url, self._visibility_timeout)
         self.resolver = resolver
-        self.provider_env = {
-            name: self._environ.get(name) or f"{self.sandbox.url}{path}" for name, path in SANDBOX_PATHS.items()
-        }
+        self.provider_env = provider_endpoints(self.sandbox.url, self._environ)
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.aws_endpoint_url,
