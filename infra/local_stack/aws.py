@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets as secrets_module
 from typing import Any
 
 import boto3
@@ -33,6 +34,16 @@ def client(service: str, endpoint_url: str) -> Any:
     )
 
 
+def _secret_string(properties: dict[str, Any]) -> str:
+    """The secret's value: as given, or generated like GenerateSecretString does."""
+    generate = properties.get("GenerateSecretString")
+    if not generate:
+        return properties.get("SecretString", "{}")
+    document = json.loads(generate.get("SecretStringTemplate", "{}"))
+    document[generate["GenerateStringKey"]] = secrets_module.token_urlsafe(int(generate.get("PasswordLength", 32)))
+    return json.dumps(document)
+
+
 def create_resources(
     template: dict[str, Any], resolver: Resolver, endpoint_url: str, visibility_timeout: int | None = None
 ) -> dict[str, str]:
@@ -48,7 +59,7 @@ def create_resources(
 
     for logical_id, resource in resources_of_type(template, "AWS::SecretsManager::Secret").items():
         properties = resolver.resolve(resource["Properties"])
-        created = secrets.create_secret(Name=properties["Name"], SecretString=properties.get("SecretString", "{}"))
+        created = secrets.create_secret(Name=properties["Name"], SecretString=_secret_string(properties))
         resolver.refs[logical_id] = created["ARN"]
 
     for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():

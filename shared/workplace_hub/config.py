@@ -93,6 +93,27 @@ class ApiSettings(StorageSettings):
     HTTP_READ_TIMEOUT: float = 10.0
 
 
+class LinkingSettings(StorageSettings):
+    """The linking function: OAuth flows, callbacks, personal calendars; and the LINE webhook."""
+
+    WORKPLACE_JWT_ISSUER: str = Field(min_length=1)
+    WORKPLACE_JWT_AUDIENCE: str = Field(min_length=1)
+    WORKPLACE_JWKS_URL: str = Field(min_length=1)
+    HUB_PUBLIC_URL: str = Field(min_length=1)
+    OAUTH_STATE_TABLE_NAME: str = Field(min_length=1)
+    APP_SECRET_ARN: str = Field(min_length=1)
+    GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v3/certs"
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
+
+
+class WebhookSettings(StorageSettings):
+    """The LINE webhook function."""
+
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
+
+
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 

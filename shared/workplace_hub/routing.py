@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workplace_hub.catalog import Integration
+from workplace_hub.crypto import Keyring
 from workplace_hub.events import NotificationEvent, Recipient
 from workplace_hub.integration_settings import effective, is_configured
+from workplace_hub.link_health import BLOCKED, NEEDS_RELINK, state_attribute
 from workplace_hub.storage.deliveries import DeliveryStatus
-from workplace_hub.storage.links import EmployeeLinks
+from workplace_hub.storage.links import EmployeeLinks, link_purpose
 from workplace_hub.storage.settings import CompanySettings
 
 NO_CHANNEL = "none"  # the channel of the one record that says "this item goes nowhere"
@@ -40,6 +42,15 @@ class AddressSource:
         if self.from_event:
             return getattr(recipient, self.from_event)
         return (links.get(self.link_field) if links else None) or None
+
+    def address(
+        self, company_id: str, recipient: Recipient, links: EmployeeLinks | None, keyring: Keyring
+    ) -> str | None:
+        """The usable address (opened when sealed), or None when the recipient has none."""
+        value = self.raw_address(recipient, links)
+        if value is not None and self.sealed:
+            value = keyring.open(company_id, link_purpose(recipient.user_id, self.link_field or ""), value)
+        return value
 
 
 ADDRESS_SOURCES: dict[str, AddressSource] = {
@@ -81,6 +92,9 @@ def plan_deliveries(
             source = ADDRESS_SOURCES[channel]
             reachable = source.raw_address(recipient, recipient_links) is not None
             reason = channel_reason[channel] or (None if reachable else source.missing_reason)
+            problem = recipient_links.get(state_attribute(channel))
+            if reason is None and isinstance(problem, dict) and problem.get("state") in (BLOCKED, NEEDS_RELINK):
+                reason = f"{channel}_{problem['state']}"  # line_blocked, slack_needs_relink, ...
             status = DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED
             planned.append(PlannedDelivery(recipient.user_id, channel, status, reason))
     return planned

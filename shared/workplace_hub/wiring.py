@@ -20,8 +20,17 @@ from aws_lambda_powertools.utilities.idempotency import (
 from botocore.config import Config
 
 from workplace_hub.catalog import Integration
-from workplace_hub.config import ApiSettings, RouterSettings, SenderSettings, StorageSettings, load_settings
+from workplace_hub.config import (
+    ApiSettings,
+    LinkingSettings,
+    RouterSettings,
+    SenderSettings,
+    StorageSettings,
+    WebhookSettings,
+    load_settings,
+)
 from workplace_hub.crypto import Keyring
+from workplace_hub.errors import ConfigurationError
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker
@@ -142,10 +151,8 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     settings_repository, links, deliveries, keyring = _storage(settings)
     session = http_session()
     timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
-    providers = {
-        Integration(channel): provider_hooks(sender_class(session, settings, timeout))
-        for channel, sender_class in SENDERS.items()
-    }
+    senders = {channel: sender_class(session, settings, timeout) for channel, sender_class in SENDERS.items()}
+    providers = {Integration(channel): provider_hooks(sender) for channel, sender in senders.items()}
     services = ApiServices(
         settings=settings_repository,
         links=links,
@@ -155,8 +162,75 @@ def build_api(settings: ApiSettings | None = None) -> Any:
             settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
         ),
         providers=providers,
+        senders=senders,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
         hub_public_url=settings.HUB_PUBLIC_URL,
         google_chat_base=settings.GOOGLE_CHAT_BASE,
     )
     return create_app(services)
+
+
+def app_secret_reader(secret_arn: str) -> Any:
+    """The hub's own secrets (the OAuth state-signing key), cached for a few minutes."""
+
+    def read() -> dict[str, Any]:
+        value = parameters.get_secret(secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE)
+        return value if isinstance(value, dict) else {}
+
+    return read
+
+
+def build_linking_api(settings: LinkingSettings | None = None) -> Any:
+    """The linking function: OAuth start and callbacks, personal calendars."""
+    from workplace_hub.oauth.api import LinkingApiServices, create_linking_app
+    from workplace_hub.oauth.google import GoogleOAuthClient
+    from workplace_hub.oauth.line_login import LineLoginClient
+    from workplace_hub.oauth.linking import LinkingClients, LinkingService
+    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
+    from workplace_hub.oauth.state import OAuthStateStore
+
+    settings = settings or load_settings(LinkingSettings)
+    settings_repository, links, _, keyring = _storage(settings)
+    session = http_session()
+    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    read_app_secret = app_secret_reader(settings.APP_SECRET_ARN)
+
+    def signing_key() -> bytes:
+        key = read_app_secret().get("state_signing_key")
+        if not key:
+            raise ConfigurationError("the app secret has no state_signing_key")
+        return str(key).encode()
+
+    linking = LinkingService(
+        settings=settings_repository,
+        links=links,
+        keyring=keyring,
+        states=OAuthStateStore(_aws("dynamodb").Table(settings.OAUTH_STATE_TABLE_NAME), signing_key),
+        clients=LinkingClients(
+            line=LineLoginClient(session, settings, timeout),
+            google=GoogleOAuthClient(session, settings, timeout, certs_url=settings.GOOGLE_CERTS_URL),
+            naver_works=NaverWorksUserOAuthClient(session, settings, timeout),
+        ),
+        hub_public_url=settings.HUB_PUBLIC_URL,
+        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+    )
+    verifier = TokenVerifier(
+        settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
+    )
+    return create_linking_app(LinkingApiServices(token_verifier=verifier, linking=linking))
+
+
+def build_line_webhook(settings: WebhookSettings | None = None) -> Any:
+    from workplace_hub.oauth.line_webhook import LineWebhook
+    from workplace_hub.providers.line import LineSender
+
+    settings = settings or load_settings(WebhookSettings)
+    settings_repository, links, _, keyring = _storage(settings)
+    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    return LineWebhook(
+        settings=settings_repository,
+        links=links,
+        keyring=keyring,
+        sender=LineSender(http_session(), settings, timeout),
+        line_api_base=settings.LINE_API_BASE,
+    )

@@ -7,14 +7,16 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.api.auth import current_principal, require_admin
+from workplace_hub.api.link_test import Messenger, send_test_message
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import SettingsValidationError
 from workplace_hub.integration_settings import MASK
+from workplace_hub.link_health import link_states, state_attribute
 from workplace_hub.providers.google_chat import is_webhook_url
 from workplace_hub.storage.links import link_purpose
 
@@ -69,9 +71,17 @@ def _validate(services: ApiServices, company_id: str, name: str, value: str) -> 
     return value
 
 
+# A link an employee (or admin) sets again is no longer broken.
+_CHANNEL_OF_FIELD = {
+    "slack_member_id": "slack",
+    "google_chat_webhook_url": "google_chat",
+    "google_workspace_id": "google_calendar",
+}
+
+
 def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseModel) -> None:
     values: dict[str, Any] = {}
-    removed: list[str] = []
+    removed: list[str] = [state_attribute(_CHANNEL_OF_FIELD[name]) for name in update.model_fields_set]
     for name in update.model_fields_set:
         raw = getattr(update, name)
         if raw is None or raw.strip() == "":
@@ -97,6 +107,7 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
         "slack_member_id": links.get("slack_member_id"),
         "google_chat_webhook_url": webhook,
         "google_workspace_id": links.get("google_workspace_id"),
+        "links": link_states(links),
         "updated_at": links.get("updated_at"),
     }
 
@@ -112,6 +123,22 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         me = current_principal(app, services)
         _apply(services, me.company_id, me.user_id, update)
         return _view(services, me.company_id, me.user_id)
+
+    @app.get("/admin/links", tags=["admin"])
+    def list_links(limit: Annotated[int, Query(ge=1, le=200)] = 50, next_token: str | None = None) -> dict:
+        """Per employee and channel: linked, not_linked, needs_relink or blocked, with the reason."""
+        admin = require_admin(app, services)
+        employees, token = services.links.list(admin.company_id, limit=limit, next_token=next_token)
+        return {
+            "employees": [{"user_id": e.user_id, "links": link_states(e)} for e in employees],
+            "next_token": token,
+        }
+
+    @app.post("/me/links/<channel>/test", tags=["me"])
+    def test_my_link(channel: Messenger) -> dict:
+        """Send a test message to the caller on that channel, so they see the link works."""
+        me = current_principal(app, services)
+        return send_test_message(services, me.company_id, me.user_id, channel.value)
 
     @app.put("/admin/users/<user_id>/links", tags=["admin"])
     def put_user_links(user_id: Annotated[str, Path(min_length=1, max_length=256)], update: AdminLinksUpdate) -> dict:

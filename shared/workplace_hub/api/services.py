@@ -37,6 +37,7 @@ class ApiServices:
     keyring: Keyring
     token_verifier: TokenVerifier
     providers: dict[Integration, ProviderHooks]
+    senders: dict[str, Any]  # channel → Sender, for test messages
     platform_credentials: Callable[[], dict[str, Any]]
     hub_public_url: str
     google_chat_base: str

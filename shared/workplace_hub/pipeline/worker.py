@@ -24,12 +24,13 @@ from workplace_hub.errors import (
 from workplace_hub.events import Recipient
 from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
+from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.routing import ADDRESS_SOURCES
 from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus
-from workplace_hub.storage.links import EmployeeLinks, LinksRepository, link_purpose
+from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
 
 
@@ -210,6 +211,9 @@ class DeliveryWorker:
             attempt.credentials_error = outcome.code
         elif isinstance(outcome, NeedsRelinkError):
             self._record(key, DeliveryStatus.FAILED, reason="needs_relink", error_code=outcome.code)
+            # The employee sees it in GET /me/links, the admin in GET /admin/links; later sends are skipped.
+            problem = {"state": NEEDS_RELINK, "reason": outcome.code, "since": utc_now_iso()}
+            self._links.update(key.company_id, key.user_id, {state_attribute(key.channel): problem}, [])
         else:
             self._record(
                 key, DeliveryStatus.FAILED, reason=outcome.reason or "provider_rejected", error_code=outcome.code
@@ -218,12 +222,7 @@ class DeliveryWorker:
     def _address(self, company_id: str, recipient: Recipient, links: EmployeeLinks | None) -> tuple[str | None, str]:
         """The recipient's address on this channel, or None and the reason it is missing."""
         source = ADDRESS_SOURCES[self._sender.channel]
-        value = source.raw_address(recipient, links)
-        if value is None:
-            return None, source.missing_reason
-        if source.sealed:
-            value = self._keyring.open(company_id, link_purpose(recipient.user_id, source.link_field or ""), value)
-        return value, ""
+        return source.address(company_id, recipient, links, self._keyring), source.missing_reason
 
     def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:
         self._deliveries.finish(key, status, **details)

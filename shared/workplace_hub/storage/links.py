@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
+
 from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_GET_LIMIT = 100
@@ -57,6 +59,26 @@ class LinksRepository:
                     found[item["sk"]] = EmployeeLinks(item["sk"], _strip_keys(item))
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def list(self, company_id: str, *, limit: int, next_token: str | None) -> tuple[list[EmployeeLinks], str | None]:
+        """One page of a company's employees' links, by user id."""
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(company_id), "Limit": limit}
+        if next_token:
+            kwargs["ExclusiveStartKey"] = {"pk": company_id, "sk": next_token}
+        self.reads += 1
+        page = self._table.query(**kwargs)
+        items = [EmployeeLinks(item["sk"], _strip_keys(item)) for item in page["Items"]]
+        last = page.get("LastEvaluatedKey")
+        return items, (last["sk"] if last else None)
+
+    def find_by_line_user(self, company_id: str, line_user_id: str) -> EmployeeLinks | None:
+        """The employee who linked this LINE userId (sparse index ByLineUser)."""
+        self.reads += 1
+        page = self._table.query(
+            IndexName="ByLineUser", KeyConditionExpression=Key("line_user_key").eq(f"{company_id}#{line_user_id}")
+        )
+        items = page["Items"]
+        return EmployeeLinks(items[0]["sk"], _strip_keys(items[0])) if items else None
 
     def update(self, company_id: str, user_id: str, values: dict[str, Any], removed: list[str]) -> None:
         """Set `values` and remove `removed` attributes of one employee's links."""

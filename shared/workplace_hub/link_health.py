@@ -1,0 +1,43 @@
+"""Per employee and channel, the state of their link: linked, not_linked, needs_relink or blocked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workplace_hub.storage.links import EmployeeLinks
+
+LINKED, NOT_LINKED, NEEDS_RELINK, BLOCKED = "linked", "not_linked", "needs_relink", "blocked"
+
+# The channels an employee links, and the attribute whose presence means "linked".
+LINK_FIELDS: dict[str, str] = {
+    "slack": "slack_member_id",
+    "google_chat": "google_chat_webhook_url",
+    "line": "line_user_id",
+    "google_calendar": "google_workspace_id",
+    "naver_works_calendar": "naver_works_calendar_tokens",
+}
+
+
+def state_attribute(channel: str) -> str:
+    """Where a channel's problem state (needs_relink / blocked) and its reason are kept."""
+    return f"{channel}_link_state"
+
+
+def link_state(links: EmployeeLinks, channel: str) -> dict[str, Any]:
+    """`{"state": ..., "reason": ...}` for one channel of one employee."""
+    problem = links.get(state_attribute(channel))
+    if isinstance(problem, dict) and problem.get("state") in (NEEDS_RELINK, BLOCKED):
+        return {"state": problem["state"], "reason": problem.get("reason"), "since": problem.get("since")}
+    field = LINK_FIELDS[channel]
+    if not links.get(field):
+        return {"state": NOT_LINKED, "reason": f"{field}_missing"}
+    state: dict[str, Any] = {"state": LINKED}
+    if channel == "line":
+        state["friend"] = bool(links.get("line_friend"))
+    if channel == "google_calendar" and not links.get("google_calendar_tokens"):
+        state["consent"] = False  # enough for domain-wide delegation; user-consent mode still needs consent
+    return state
+
+
+def link_states(links: EmployeeLinks) -> dict[str, dict[str, Any]]:
+    return {channel: link_state(links, channel) for channel in LINK_FIELDS}

@@ -1,0 +1,69 @@
+"""The linking function's routes: start a flow, finish it on the callback, list personal calendars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from workplace_hub.api.auth import current_principal
+from workplace_hub.api.errors import register as register_errors
+from workplace_hub.errors import ConflictError, NeedsRelinkError, ProviderError
+from workplace_hub.oauth.linking import LinkingError, LinkingService
+from workplace_hub.oauth.pages import choose_locale
+from workplace_hub.tokens import TokenVerifier
+
+Provider = Literal["line", "google", "naver_works"]
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@dataclass(frozen=True)
+class LinkingApiServices:
+    token_verifier: TokenVerifier
+    linking: LinkingService
+
+
+def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.configure_openapi(
+        title="WORKPLACE integration hub linking API",
+        version="1.0.0",
+        security_schemes={"workplaceJwt": HTTPBearer(bearerFormat="JWT")},
+    )
+    register_errors(app)
+
+    @app.exception_handler(LinkingError)
+    def cannot_start(exc: LinkingError) -> Response:
+        return Response(409, "application/json", {"error": exc.code, "message": exc.message})
+
+    @app.get("/me/links/<provider>/authorize", tags=["me"])
+    def authorize(provider: Provider, redirect: bool = False) -> Any:
+        me = current_principal(app, services)  # type: ignore[arg-type]
+        url = services.linking.authorize_url(me.company_id, me.user_id, provider)
+        if redirect:
+            return Response(302, "text/plain", "", headers={"Location": url, **_NO_STORE})
+        return Response(200, "application/json", {"authorize_url": url}, headers=_NO_STORE)
+
+    @app.get("/oauth/<provider>/callback", include_in_schema=False)
+    def callback(provider: Provider) -> Response:
+        event = app.current_event
+        query = dict(event.query_string_parameters or {})
+        page = services.linking.complete(provider, query, choose_locale(event.headers.get("accept-language")))
+        return Response(page.status, "text/html; charset=utf-8", page.body, headers=_NO_STORE)
+
+    @app.get("/me/calendars", tags=["me"])
+    def my_calendars() -> dict:
+        me = current_principal(app, services)  # type: ignore[arg-type]
+        try:
+            calendars = services.linking.personal_calendars(me.company_id, me.user_id)
+        except NeedsRelinkError as exc:
+            raise ConflictError("naver_works_calendar_not_authorized", "authorize NAVER WORKS calendars first") from exc
+        except LinkingError as exc:
+            raise ConflictError(exc.code, exc.message) from exc
+        except ProviderError as exc:
+            raise ConflictError("provider_unavailable", f"NAVER WORKS did not answer ({exc.code})") from exc
+        return {"naver_works": calendars}
+
+    return app
