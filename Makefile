@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 COMPANY ?= acme
 ROLE ?= member
 
-.PHONY: run test demo bench token lint validate build unit integration clean
+.PHONY: run test demo bench token lint validate build unit integration browser clean
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,17 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0"
 	touch $@
 
+# Debian's chromium and chromedriver for the browser tests of the linking flows (needs root and apt).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
 ## make run: the local stack (moto, gateway, pollers, sandbox) in the foreground.
 run: $(VENV)/.installed
 	$(PY) -m infra.local_stack
 
 ## make test: everything CI runs: lint, template checks, unit, contract, sandbox and integration tests.
-test: lint validate build
+test: lint validate build browser
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

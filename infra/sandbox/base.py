@@ -142,6 +142,10 @@ class FakeProvider:
     # Fault kinds answered by `fault_response` ("timeout" is handled by the server for every provider).
     fault_kinds: frozenset[str] = frozenset({"rate_limited", "server_error", "invalid_auth", "channel_not_found"})
 
+    def serves(self, path: str) -> bool:
+        """Whether this fake answers `path` (default: everything under `prefix`)."""
+        return path.startswith(self.prefix + "/")
+
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
         self._lock = threading.Lock()

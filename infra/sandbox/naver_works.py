@@ -1,29 +1,51 @@
-"""Fake of NAVER WORKS: the API 2.0 service-account token, bot messages and bot management, plus the
-API 1.0 server token and bot push.
+"""Fake of NAVER WORKS: the API 2.0 service-account token, bot messages and bot management, the API 1.0
+server token and bot push, and User Account OAuth (authorization code) with the user's calendar list.
 
 Contract: providers.md §4 (shared provider reference) and https://developers.worksmobile.com/jp/docs/auth-jwt,
 …/bot-user-message-send, …/bot-send-text, …/bot-send-link, …/bot-create, …/bot-domain-register, …/bot-get,
-…/rate-limits; API 1.0: https://developers.worksmobile.com/jp/document/1005008 (push) and 1005060 (errors).
-Mounted under /works: `auth/oauth2/v2.0/token`, `auth/b/{apiId}/server/token`, `api/v1.0/...`, `legacy/r/...`.
+…/rate-limits; API 1.0: https://developers.worksmobile.com/jp/document/1005008 (push) and 1005060 (errors);
+user OAuth: …/auth-oauth (code single-use, 10 minutes; refresh token 90 days), …/calendar-personals-user-list,
+…/calendar-default-user-get.
+Mounted under /works: `auth/oauth2/v2.0/token`, `auth/oauth2/v2.0/authorize`, `auth/b/{apiId}/server/token`,
+`api/v1.0/...`, `legacy/r/...`.
+
+User OAuth: `GET authorize?client_id&redirect_uri&scope&response_type=code&state[&domain]` stands for the
+login and consent pages: it answers 302 to redirect_uri with `code` and `state` (or `error=access_denied`)
+for the user set through `oauth_users`. The token endpoint takes `grant_type=authorization_code` (code,
+client_id, client_secret[, redirect_uri, domain]) and `refresh_token`; client_id/secret are the tenant's
+2.0 app or one of its `oauth_apps`. User tokens carry the user and the granted scopes; the calendar list
+(`GET api/v1.0/users/{userId}/calendar-personals`, `count` ≤ 50 and `cursor`) and the default calendar
+(`GET api/v1.0/users/{userId}/calendar`) answer only a user token of that user (or `me`) with `calendar` or
+`calendar.read`.
 
 Control (`/_sandbox/naver_works/...`):
     POST tenants        {"domain_id", "users": [...], "bots": [{"bot_id", "name"}], "plan": "free"|"standard",
                          "token_ttl", 2.0: "client_id", "client_secret", "service_account", "public_key_pem",
-                         1.0: "api_id", "server_list_id", "server_list_public_key_pem", "server_api_consumer_key"}
+                         1.0: "api_id", "server_list_id", "server_list_public_key_pem", "server_api_consumer_key",
+                         user OAuth (optional): "oauth_apps": [{"client_id", "client_secret"}], "redirect_uris"}
     POST expire_tokens  {"domain_id"}: the tenant's current tokens answer 401 from now on
     GET|POST messages   {"domain_id"?} -> {"messages": [{"api", "domain_id", "bot_id", "user_id", "content"}]}
+    POST oauth_users    {"domain_id", "user_id", "consent": "approve"|"deny", "calendars": [{"calendarId"?,
+                         "calendarName", "isDefault"?, "isShowOnLNBList"?}]}: who logs in at `authorize` from
+                         now on (until replaced) and what they answer; `calendars` replaces the user's calendars
+                         (default: one "My calendar"); the first calendar is the default unless one says isDefault
+    POST revoke_user    {"domain_id", "user_id"}: their refresh tokens answer invalid_grant, their access
+                         tokens and unused codes stop working
+    POST expire_codes   {"domain_id"?}: every unused authorization code (of the tenant) has expired
 `POST /_sandbox/limits` sets the same limits for both plans (defaults: 60/min free, 240/min standard).
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -34,6 +56,10 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPES = frozenset({"bot", "bot.message", "bot.read", "calendar", "calendar.read", "user.read", "directory.read"})
 PLANS = {"free": 60, "standard": 240}  # requests per minute per API per domain
 LINK_MAX, TEXT_MAX = 1000, 2000
+CODE_TTL = 600  # authorization code: 10 minutes, single use (auth-oauth)
+REFRESH_TTL = 90 * 86400  # refresh token: 90 days
+CALENDAR_NAME_MAX, CALENDAR_PAGE_MAX = 50, 50
+CALENDAR_SCOPES = frozenset({"calendar", "calendar.read"})
 
 
 @dataclass
@@ -51,6 +77,16 @@ class Tenant:
     server_list_id: str | None = None
     server_list_public_key: Any = field(default=None, repr=False)
     consumer_key: str | None = field(default=None, repr=False)
+    oauth_apps: dict[str, str] = field(default_factory=dict, repr=False)  # user OAuth client_id -> secret
+    redirect_uris: list[str] | None = None  # None: any http(s) redirect_uri is registered
+    login: dict[str, str] | None = None  # who logs in at `authorize`: {"user_id", "consent"}
+    calendars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user_id -> calendars
+
+    def app_secret(self, client_id: str) -> str | None:
+        """The secret of one of the tenant's OAuth clients (the 2.0 app or an extra one), or None."""
+        if self.client_id and client_id == self.client_id:
+            return self.client_secret
+        return self.oauth_apps.get(client_id)
 
 
 @dataclass
@@ -59,6 +95,20 @@ class Token:
     api: str  # "2.0" or "1.0"
     scopes: frozenset[str]
     expires_at: float
+    user_id: str | None = None  # a user-OAuth token: whose it is
+    client_id: str | None = None
+
+
+@dataclass
+class Grant:
+    """An authorization code or a refresh token: who granted what to which client, until when."""
+
+    domain_id: str
+    user_id: str | None
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: float
+    redirect_uri: str | None = None
 
 
 def _key(pem: Any, name: str) -> Any:
@@ -82,6 +132,62 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
 
 def _text(value: Any, limit: int) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _http_url(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and len(value) > len("https://")
+
+
+def _scopes(value: str) -> frozenset[str]:
+    return frozenset(s for s in value.replace(",", " ").split() if s)
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _cursor_offset(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except ValueError:
+        return None
+    number = text.removeprefix("offset:")
+    return int(number) if text.startswith("offset:") and number.isdigit() else None
+
+
+def _calendars(entries: Any) -> list[dict[str, Any]]:
+    """A user's calendars from the control API, in display order; exactly one is the default."""
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ControlError('calendars must be a non-empty list of {"calendarId"?, "calendarName"} objects')
+    calendars, ids = [], set()
+    for order, entry in enumerate(entries):
+        calendar_id = entry.get("calendarId") or f"calendar-{uuid.uuid4()}"
+        if not isinstance(calendar_id, str) or calendar_id in ids:
+            raise ControlError(f"calendarId must be a unique string ({calendar_id!r})")
+        if not _text(entry.get("calendarName"), CALENDAR_NAME_MAX):
+            raise ControlError(f"calendarName must be 1-{CALENDAR_NAME_MAX} characters")
+        ids.add(calendar_id)
+        calendars.append(
+            {
+                "calendarId": calendar_id,
+                "calendarName": entry["calendarName"],
+                "isShowOnLNBList": bool(entry.get("isShowOnLNBList", True)),
+                "displayOrder": order,
+                "default": bool(entry.get("isDefault", False)),
+            }
+        )
+    defaults = sum(c["default"] for c in calendars)
+    if defaults > 1:
+        raise ControlError("at most one calendar may have isDefault")
+    if defaults == 0:
+        calendars[0]["default"] = True
+    return calendars
+
+
+def _calendar_view(calendar: dict[str, Any]) -> dict[str, Any]:
+    """A CalendarPersonal as calendar-personals lists it (no default flag in the documented shape)."""
+    view = {k: calendar[k] for k in ("calendarId", "calendarName", "isShowOnLNBList", "displayOrder")}
+    return {**view, "resourceLocation": 14101}
 
 
 def content_error(content: Any) -> str | None:
@@ -118,6 +224,8 @@ class NaverWorksFake(FakeProvider):
             self.tokens: dict[str, Token] = {}
             self.messages: list[dict[str, Any]] = []
             self._bot_ids = itertools.count(3_000_001)
+            self.codes: dict[str, Grant] = {}
+            self.refresh_tokens: dict[str, Grant] = {}
         self.limiter.reset()
         self.free_limiter.reset()
 
@@ -140,7 +248,61 @@ class NaverWorksFake(FakeProvider):
             wanted = data.get("domain_id")
             with self._lock:
                 return {"messages": [m for m in self.messages if wanted is None or m["domain_id"] == str(wanted)]}
+        if method == "POST" and action == "oauth_users":
+            return self._set_login(data)
+        if method == "POST" and action == "revoke_user":
+            return self._revoke_user(data)
+        if method == "POST" and action == "expire_codes":
+            wanted = data.get("domain_id")
+            with self._lock:
+                codes = [c for c in self.codes.values() if wanted is None or c.domain_id == str(wanted)]
+                for code in codes:
+                    code.expires_at = 0.0
+            return {"expired": len(codes)}
         return super().control(action, method, data, base_url)
+
+    def _tenant_for_control(self, data: dict[str, Any]) -> Tenant:
+        domain_id = str(data.get("domain_id") or "")
+        with self._lock:
+            tenant = self.tenants.get(domain_id)
+        if tenant is None:
+            raise ControlError(f"unknown domain_id {domain_id!r}: register the tenant first (POST tenants)")
+        return tenant
+
+    def _set_login(self, data: dict[str, Any]) -> dict[str, Any]:
+        tenant = self._tenant_for_control(data)
+        user_id, consent = data.get("user_id"), data.get("consent", "approve")
+        if not isinstance(user_id, str) or not user_id:
+            raise ControlError("user_id (a user ID or login e-mail) is required")
+        if consent not in ("approve", "deny"):
+            raise ControlError('consent must be "approve" or "deny"')
+        calendars = _calendars(data["calendars"]) if data.get("calendars") is not None else None
+        with self._lock:
+            tenant.users.add(user_id)
+            if calendars is not None:
+                tenant.calendars[user_id] = calendars
+            elif user_id not in tenant.calendars:
+                tenant.calendars[user_id] = _calendars([{"calendarName": "My calendar"}])
+            tenant.login = {"user_id": user_id, "consent": consent}
+            listed = [{**_calendar_view(c), "isDefault": c["default"]} for c in tenant.calendars[user_id]]
+        return {"domain_id": tenant.domain_id, "user_id": user_id, "consent": consent, "calendars": listed}
+
+    def _revoke_user(self, data: dict[str, Any]) -> dict[str, Any]:
+        tenant = self._tenant_for_control(data)
+        user_id = str(data.get("user_id") or "")
+        if not user_id:
+            raise ControlError("user_id is required")
+        mine = lambda g: g.domain_id == tenant.domain_id and g.user_id == user_id  # noqa: E731
+        with self._lock:
+            refresh = [value for value, grant in self.refresh_tokens.items() if mine(grant)]
+            for value in refresh:
+                del self.refresh_tokens[value]
+            for value in [value for value, grant in self.codes.items() if mine(grant)]:
+                del self.codes[value]
+            access = [token for token in self.tokens.values() if mine(token)]
+            for token in access:
+                token.expires_at = 0.0
+        return {"revoked_refresh_tokens": len(refresh), "expired_access_tokens": len(access)}
 
     def _add_tenant(self, data: dict[str, Any]) -> dict[str, Any]:
         domain_id = str(data.get("domain_id") or "")
@@ -179,6 +341,14 @@ class NaverWorksFake(FakeProvider):
             tenant.api_id, tenant.server_list_id = str(data["api_id"]), str(data["server_list_id"])
             tenant.server_list_public_key = _key(data["server_list_public_key_pem"], "server_list_public_key_pem")
             tenant.consumer_key = str(data["server_api_consumer_key"])
+        apps, uris = data.get("oauth_apps") or [], data.get("redirect_uris")
+        if not all(isinstance(a, dict) and a.get("client_id") and a.get("client_secret") for a in apps):
+            raise ControlError('oauth_apps must be objects with "client_id" and "client_secret"')
+        tenant.oauth_apps = {str(a["client_id"]): str(a["client_secret"]) for a in apps}
+        if uris is not None:
+            if not (isinstance(uris, list) and all(isinstance(u, str) and _http_url(u) for u in uris)):
+                raise ControlError("redirect_uris must be a list of http(s) URLs")
+            tenant.redirect_uris = list(uris)
         with self._lock:
             self.tenants[domain_id] = tenant
         return {"domain_id": domain_id, "plan": plan, "bots": sorted(tenant.bots)}
@@ -192,6 +362,13 @@ class NaverWorksFake(FakeProvider):
         m, n = request.method, len(parts)
         if parts == ["auth", "oauth2", "v2.0", "token"] and m == "POST":
             return "token", {}
+        if parts == ["auth", "oauth2", "v2.0", "authorize"] and m == "GET":
+            return "authorize", {}
+        if n == 5 and parts[:3] == ["api", "v1.0", "users"] and m == "GET":
+            if parts[4] == "calendar-personals":
+                return "calendar_personals", {"user_id": parts[3]}
+            if parts[4] == "calendar":
+                return "calendar_default", {"user_id": parts[3]}
         if n == 5 and parts[:2] == ["auth", "b"] and parts[3:] == ["server", "token"] and m == "POST":
             return "legacy_token", {"api_id": parts[2]}
         legacy = ["legacy", "r", parts[2] if n > 2 else "", "message", "v1", "bot"]
@@ -252,6 +429,8 @@ class NaverWorksFake(FakeProvider):
         api, params = self._route(request)
         if api == "token":
             return self._token(request)
+        if api == "authorize":
+            return self._authorize(request)
         if api == "legacy_token":
             return self._legacy_token(request, params["api_id"])
         if api == "unknown":
@@ -264,7 +443,13 @@ class NaverWorksFake(FakeProvider):
             return _works_error(401, "UNAUTHORIZED", "Authentication failed")
         with self._lock:
             tenant = self.tenants[token.domain_id]
-        needs = {"bot_create": {"bot"}, "bot_domain": {"bot"}, "bot_get": {"bot", "bot.read"}}
+        needs = {
+            "bot_create": {"bot"},
+            "bot_domain": {"bot"},
+            "bot_get": {"bot", "bot.read"},
+            "calendar_personals": CALENDAR_SCOPES,
+            "calendar_default": CALENDAR_SCOPES,
+        }
         if not legacy and not token.scopes & needs.get(api, {"bot", "bot.message"}):
             return _works_error(403, "FORBIDDEN", "the access token lacks the required scope")
         limiter = self.free_limiter if tenant.plan == "free" else self.limiter
@@ -275,13 +460,18 @@ class NaverWorksFake(FakeProvider):
             return _works_error(429, "TOO_MANY_REQUESTS", "API rate limit exceeded", headers)
         if legacy:
             return self._legacy_push(request, tenant, params)
+        if api.startswith("calendar_"):
+            return self._calendar(api, request, tenant, token, params["user_id"])
         return getattr(self, f"_{api}")(request, tenant, params)
 
     def _token(self, request: Request) -> Response:
         if request.media_type != "application/x-www-form-urlencoded":
             return _oauth_error(400, "invalid_request", "the body must be application/x-www-form-urlencoded")
         form = dict(parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True))
-        if unquote(form.get("grant_type", "")) != JWT_BEARER:  # the official sample double-encodes it
+        grant_type = unquote(form.get("grant_type", ""))
+        if grant_type in ("authorization_code", "refresh_token"):
+            return self._user_token(form, grant_type)
+        if grant_type != JWT_BEARER:  # the official sample double-encodes it
             return _oauth_error(400, "unsupported_grant_type", "grant_type must be jwt-bearer")
         with self._lock:
             tenant = next(
@@ -307,7 +497,8 @@ class NaverWorksFake(FakeProvider):
         if not scopes or not scopes <= SCOPES:
             return _oauth_error(400, "invalid_scope", "unknown or missing scope")
         body = self._issue(tenant, "2.0", scopes)
-        body.update(refresh_token="kr1R" + secrets.token_urlsafe(24), scope=",".join(sorted(scopes)))
+        refresh = self._grant_refresh(Grant(tenant.domain_id, None, str(tenant.client_id), scopes, 0.0))
+        body.update(refresh_token=refresh, scope=",".join(sorted(scopes)))
         return json_response(200, body)
 
     def _legacy_token(self, request: Request, api_id: str) -> Response:
@@ -332,11 +523,131 @@ class NaverWorksFake(FakeProvider):
             return _oauth_error(400, "invalid_grant", "iss must be the Server List ID and exp at most iat + 5 min")
         return json_response(200, self._issue(tenant, "1.0", frozenset()))
 
-    def _issue(self, tenant: Tenant, api: str, scopes: frozenset[str]) -> dict[str, Any]:
+    def _issue(
+        self,
+        tenant: Tenant,
+        api: str,
+        scopes: frozenset[str],
+        user_id: str | None = None,
+        client_id: str | None = None,
+    ) -> dict[str, Any]:
         value = "kr1A" + secrets.token_urlsafe(24)
+        token = Token(tenant.domain_id, api, scopes, time.time() + tenant.token_ttl, user_id, client_id)
         with self._lock:
-            self.tokens[value] = Token(tenant.domain_id, api, scopes, time.time() + tenant.token_ttl)
+            self.tokens[value] = token
         return {"access_token": value, "token_type": "Bearer", "expires_in": str(tenant.token_ttl)}
+
+    def _grant_refresh(self, grant: Grant) -> str:
+        value = "kr1R" + secrets.token_urlsafe(24)
+        grant.expires_at = time.time() + REFRESH_TTL
+        with self._lock:
+            self.refresh_tokens[value] = grant
+        return value
+
+    # --- user OAuth ----------------------------------------------------------------------------------
+
+    def _authorize(self, request: Request) -> Response:
+        """The login and consent pages in one step: 302 back to the app with a code, or with an error."""
+        query = request.query
+        client_id, redirect_uri, state = query.get("client_id", ""), query.get("redirect_uri", ""), query.get("state")
+        with self._lock:
+            tenant = next((t for t in self.tenants.values() if client_id and t.app_secret(client_id)), None)
+        if tenant is None:  # never redirect to an unverified redirect_uri
+            return _oauth_error(400, "invalid_client", "unknown client_id")
+        registered = tenant.redirect_uris
+        if not _http_url(redirect_uri) or (registered is not None and redirect_uri not in registered):
+            return _oauth_error(400, "invalid_request", "redirect_uri is not a registered Redirect URL")
+
+        def back(**params: str) -> Response:
+            if state is not None:
+                params["state"] = state
+            joiner = "&" if "?" in redirect_uri else "?"
+            return Response(302, headers={"Location": redirect_uri + joiner + urlencode(params)})
+
+        if query.get("response_type") != "code":
+            return back(error="unsupported_response_type", error_description="response_type must be code")
+        scopes = _scopes(query.get("scope", ""))
+        if not scopes or not scopes <= SCOPES:
+            return back(error="invalid_scope", error_description="unknown or missing scope")
+        if query.get("domain") not in (None, tenant.domain_id):
+            return back(error="invalid_request", error_description="domain is not the app's domain")
+        with self._lock:
+            login = dict(tenant.login) if tenant.login else None
+        if login is None:
+            return _oauth_error(
+                400, "login_required", "nobody logs in: POST /_sandbox/naver_works/oauth_users first (sandbox)"
+            )
+        if login["consent"] == "deny":
+            return back(error="access_denied", error_description="the user denied the request")
+        code = "kr1C" + secrets.token_urlsafe(24)
+        grant = Grant(tenant.domain_id, login["user_id"], client_id, scopes, time.time() + CODE_TTL, redirect_uri)
+        with self._lock:
+            self.codes[code] = grant
+        return back(code=code)
+
+    def _user_token(self, form: dict[str, str], grant_type: str) -> Response:
+        client_id = form.get("client_id", "")
+        with self._lock:
+            tenant = next((t for t in self.tenants.values() if client_id and t.app_secret(client_id)), None)
+        if tenant is None or form.get("client_secret") != tenant.app_secret(client_id):
+            return _oauth_error(401, "invalid_client", "unknown client or wrong client_secret")
+        if grant_type == "refresh_token":
+            with self._lock:
+                grant = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if grant is None or grant.client_id != client_id or grant.expires_at <= time.time():
+                return _oauth_error(400, "invalid_grant", "the refresh token is invalid, expired or revoked")
+            body = self._issue(tenant, "2.0", grant.scopes, grant.user_id, client_id)
+            return json_response(200, {**body, "scope": ",".join(sorted(grant.scopes))})
+        if form.get("domain") not in (None, tenant.domain_id):
+            return _oauth_error(400, "invalid_request", "domain is not the app's domain")
+        with self._lock:
+            grant = self.codes.get(form.get("code", ""))
+            if grant is not None and grant.client_id == client_id:
+                del self.codes[form["code"]]  # single use, whatever follows
+        if grant is None or grant.client_id != client_id:
+            return _oauth_error(400, "invalid_grant", "the authorization code is invalid or was already used")
+        if grant.expires_at <= time.time():
+            return _oauth_error(400, "invalid_grant", "the authorization code has expired")
+        if form.get("redirect_uri") not in (None, grant.redirect_uri):
+            return _oauth_error(400, "invalid_grant", "redirect_uri differs from the authorization request")
+        body = self._issue(tenant, "2.0", grant.scopes, grant.user_id, client_id)
+        refresh = self._grant_refresh(Grant(tenant.domain_id, grant.user_id, client_id, grant.scopes, 0.0))
+        return json_response(200, {**body, "refresh_token": refresh, "scope": ",".join(sorted(grant.scopes))})
+
+    def _calendar(self, api: str, request: Request, tenant: Tenant, token: Token, user_id: str) -> Response:
+        if token.user_id is None:
+            return _works_error(403, "FORBIDDEN", "personal calendars need the user's own token (sandbox)")
+        if user_id not in ("me", token.user_id):
+            return _works_error(403, "FORBIDDEN", "the access token belongs to another user")
+        with self._lock:
+            calendars = list(tenant.calendars.get(token.user_id) or [])
+        if not calendars:
+            return _works_error(404, "NOT_FOUND", "calendar not found")
+        if api == "calendar_default":
+            default = next((c for c in calendars if c["default"]), calendars[0])
+            return json_response(200, self._default_view(token.user_id, default))
+        count, cursor = request.query.get("count", str(CALENDAR_PAGE_MAX)), request.query.get("cursor")
+        if not count.isdigit() or not 1 <= int(count) <= CALENDAR_PAGE_MAX:
+            return _works_error(400, "INVALID_PARAMETER", f"count must be 1-{CALENDAR_PAGE_MAX}")
+        start = _cursor_offset(cursor) if cursor else 0
+        if start is None:
+            return _works_error(400, "INVALID_PARAMETER", "invalid cursor")
+        end = start + int(count)
+        next_cursor = _cursor(end) if end < len(calendars) else None
+        page = [_calendar_view(c) for c in calendars[start:end]]
+        return json_response(200, {"calendarPersonals": page, "responseMetaData": {"nextCursor": next_cursor}})
+
+    @staticmethod
+    def _default_view(user_id: str, calendar: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "calendarId": calendar["calendarId"],
+            "calendarName": calendar["calendarName"],
+            "members": [{"id": user_id, "type": "USER", "role": "CALENDAR_EVENT_READ_WRITE"}],
+            "description": "",
+            "isPublic": False,
+            "calendarEmail": f"{calendar['calendarId']}@groups.sandbox.example",
+            "type": "INDIVIDUAL",
+        }
 
     def _deliver(self, api: str, tenant: Tenant, bot_id: str, user_id: str, content: Any) -> None:
         entry = {"api": api, "domain_id": tenant.domain_id, "bot_id": bot_id, "user_id": user_id, "content": content}

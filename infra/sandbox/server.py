@@ -30,13 +30,24 @@ from urllib.parse import parse_qsl, urlsplit
 from infra.sandbox.base import ControlError, FakeProvider, Request, Response, json_response
 from infra.sandbox.faults import FaultStore
 from infra.sandbox.google_chat import GoogleChatFake
+from infra.sandbox.google_oauth import GoogleOAuthFake
 from infra.sandbox.line import LineFake
+from infra.sandbox.line_login import LineLoginFake
 from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.sens import SensFake
 from infra.sandbox.slack import SlackFake
 
 # Every provider fake, in routing order. Add new fakes (LINE, NAVER WORKS, SENS, Google OAuth/Calendar) here.
-PROVIDERS: list[type[FakeProvider]] = [SlackFake, GoogleChatFake, LineFake, NaverWorksFake, SensFake]
+# LineLoginFake before LineFake: both live under /line, and the login fake claims only its own paths.
+PROVIDERS: list[type[FakeProvider]] = [
+    SlackFake,
+    GoogleChatFake,
+    GoogleOAuthFake,
+    LineLoginFake,
+    LineFake,
+    NaverWorksFake,
+    SensFake,
+]
 CONTROL_PREFIX = "/_sandbox/"
 
 # Each provider host variable and where it lives in the sandbox.
@@ -52,6 +63,7 @@ SANDBOX_PATHS = {
     "GOOGLE_ACCOUNTS_BASE": "/google/accounts",
     "GOOGLE_OAUTH2_BASE": "/google/oauth2",
     "GOOGLE_CALENDAR_BASE": "/google/calendar/v3",
+    "GOOGLE_CERTS_URL": "/google/oauth2/certs",
 }
 
 
@@ -210,7 +222,7 @@ class Sandbox:
                 return self._control(request)
             except ControlError as exc:
                 return json_response(exc.status, {"error": str(exc)})
-        provider = next((p for p in self.providers.values() if request.path.startswith(p.prefix + "/")), None)
+        provider = next((p for p in self.providers.values() if p.serves(request.path)), None)
         entry: dict[str, Any] = {
             "provider": provider.name if provider else None,
             "method": request.method,

@@ -32,6 +32,7 @@ class ProviderEndpoints(_EnvModel):
     GOOGLE_ACCOUNTS_BASE: str = "https://accounts.google.com"
     GOOGLE_OAUTH2_BASE: str = "https://oauth2.googleapis.com"
     GOOGLE_CALENDAR_BASE: str = "https://www.googleapis.com/calendar/v3"
+    GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v3/certs"  # keys of Google's ID tokens
 
 
 class StorageSettings(ProviderEndpoints):
@@ -102,7 +103,6 @@ class LinkingSettings(StorageSettings):
     HUB_PUBLIC_URL: str = Field(min_length=1)
     OAUTH_STATE_TABLE_NAME: str = Field(min_length=1)
     APP_SECRET_ARN: str = Field(min_length=1)
-    GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v3/certs"
     HTTP_CONNECT_TIMEOUT: float = 3.05
     HTTP_READ_TIMEOUT: float = 10.0
 

@@ -114,6 +114,20 @@ def _v1(values: dict[str, Any]) -> bool:
     return values.get("api_version") == "1.0"
 
 
+def _consent(values: dict[str, Any]) -> bool:
+    return values.get("auth_mode", "user_consent") == "user_consent"
+
+
+def _delegation(values: dict[str, Any]) -> bool:
+    return values.get("auth_mode") == "domain_wide_delegation"
+
+
+def _google_service_account_json(value: str) -> str:
+    from workplace_hub.oauth.google import validate_service_account_json
+
+    return validate_service_account_json(value)
+
+
 _WORKS_COMMON = [
     FieldSpec("api_version", _pattern(r"2\.0|1\.0", 'must be "2.0" or "1.0"')),
     FieldSpec("domain_id", _digits),
@@ -173,8 +187,17 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         FieldSpec("service_api_consumer_key", _opaque, secret=True, required=False, when=_v1),
     ],
     Integration.GOOGLE_CALENDAR: [
-        FieldSpec("oauth_client_json", _google_oauth_client_json, secret=True, show_tail=False),
+        FieldSpec(
+            "auth_mode",
+            _pattern(r"user_consent|domain_wide_delegation", 'must be "user_consent" or "domain_wide_delegation"'),
+            required=False,
+        ),
         FieldSpec("company_domain", _hostname),
+        # Each employee consents through the company's OAuth client (the seed's flow) ...
+        FieldSpec("oauth_client_json", _google_oauth_client_json, secret=True, show_tail=False, when=_consent),
+        # ... or the admin delegates domain-wide to a service account; verify then acts as verify_subject.
+        FieldSpec("service_account_json", _google_service_account_json, secret=True, show_tail=False, when=_delegation),
+        FieldSpec("verify_subject", _email, required=False, when=_delegation),
     ],
 }
 
@@ -254,7 +277,10 @@ def apply_update(
             f"settings.{CREDENTIALS_SOURCE}", "platform credentials are only for WORKPLACE Collabo companies"
         )
 
-    variant = {"api_version": submitted.get("api_version", current.settings.get("api_version", "2.0"))}
+    variant = {
+        "api_version": submitted.get("api_version", current.settings.get("api_version", "2.0")),
+        "auth_mode": submitted.get("auth_mode", current.settings.get("auth_mode", "user_consent")),
+    }
     specs = {spec.name: spec for spec in active_specs(integration, variant)}
     for name in submitted:
         if name not in specs:
@@ -263,7 +289,7 @@ def apply_update(
     plain: dict[str, Any] = {}
     sealed: dict[str, str] = {}
     for name, spec in specs.items():
-        value = variant["api_version"] if name == "api_version" else submitted.get(name)
+        value = variant[name] if name in variant else submitted.get(name)
         if spec.secret and (value is None or (isinstance(value, str) and value.startswith(MASK))):
             if name in current.sealed_secrets:
                 sealed[name] = current.sealed_secrets[name]

@@ -47,7 +47,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         return Response(200, "application/json", {"authorize_url": url}, headers=_NO_STORE)
 
     @app.get("/oauth/<provider>/callback", include_in_schema=False)
-    def callback(provider: Provider) -> Response:
+    def callback(provider: Provider) -> Any:
         event = app.current_event
         query = dict(event.query_string_parameters or {})
         page = services.linking.complete(provider, query, choose_locale(event.headers.get("accept-language")))

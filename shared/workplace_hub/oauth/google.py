@@ -487,6 +487,9 @@ class DelegatedCalendarAuth:
         self.cache.invalidate(self.key(service_account_info, subject), token)
 
     def _fetch(self, info: dict[str, Any], subject: str) -> tuple[str, float]:
+        if "@" not in subject:
+            # Without a subject google-auth would fetch the service account's own token, silently.
+            raise PermanentProviderError(PROVIDER, "invalid_subject", detail="no Google Workspace e-mail to act as")
         info = {**info, "token_uri": self._endpoints.GOOGLE_OAUTH2_BASE.rstrip("/") + "/token"}
         try:
             credentials = service_account.Credentials.from_service_account_info(
