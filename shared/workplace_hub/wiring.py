@@ -142,6 +142,24 @@ def provider_hooks(sender: Any) -> Any:
     return ProviderHooks(verify=sender.verify, on_save=sender.on_save)
 
 
+def calendar_checks(settings: ApiSettings, session: requests.Session, timeout: tuple[float, float]) -> dict[Any, Any]:
+    """verify for the calendar integrations."""
+    from workplace_hub.oauth.calendar_checks import GoogleCalendarCheck, NaverWorksCalendarCheck
+    from workplace_hub.oauth.google import DelegatedCalendarAuth, GoogleOAuthClient
+    from workplace_hub.providers.naver_works import NaverWorksSender
+
+    google = GoogleCalendarCheck(
+        GoogleOAuthClient(session, settings, timeout),
+        DelegatedCalendarAuth(settings, session=session, timeout=timeout),
+        settings.HUB_PUBLIC_URL.rstrip("/") + "/oauth/google/callback",
+    )
+    works = NaverWorksCalendarCheck(NaverWorksSender(session, settings, timeout, scope="calendar"))
+    return {
+        Integration.GOOGLE_CALENDAR: provider_hooks(google),
+        Integration.NAVER_WORKS_CALENDAR: provider_hooks(works),
+    }
+
+
 def build_api(settings: ApiSettings | None = None) -> Any:
     # Imported here: the router and the senders never load the API stack (OpenAPI, validation).
     from workplace_hub.api import create_app
@@ -153,6 +171,7 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
     senders = {channel: sender_class(session, settings, timeout) for channel, sender_class in SENDERS.items()}
     providers = {Integration(channel): provider_hooks(sender) for channel, sender in senders.items()}
+    providers.update(calendar_checks(settings, session, timeout))
     services = ApiServices(
         settings=settings_repository,
         links=links,
