@@ -45,14 +45,17 @@ class SandboxClient:
         team: str = "Sandbox",
         members: Iterable[str] = (),
         channels: Iterable[str] = (),
+        member_emails: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Register a bot token; returns {token, team_id, team, bot_id, user_id}."""
+        """Register a bot token; returns {token, team_id, team, bot_id, user_id}. `member_emails` (e-mail →
+        member ID) answers users.lookupByEmail."""
         body = {
             "token": token,
             "team_id": team_id,
             "team": team,
             "members": list(members),
             "channels": list(channels),
+            "member_emails": member_emails or {},
         }
         return self._call("POST", "slack/workspaces", body)
 

@@ -43,6 +43,7 @@ class Workspace:
     team: str
     members: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)
+    member_emails: dict[str, str] = field(default_factory=dict)  # e-mail → member ID (users.lookupByEmail)
     revoked: bool = False
 
     @property
@@ -146,8 +147,9 @@ class SlackFake(FakeProvider):
             token=token,
             team_id=str(data.get("team_id") or _derived_id("T", token)),
             team=str(data.get("team") or "Sandbox"),
-            members=set(members),
+            members=set(members) | set((data.get("member_emails") or {}).values()),
             channels=set(channels),
+            member_emails={str(k).lower(): str(v) for k, v in (data.get("member_emails") or {}).items()},
         )
         with self._lock:
             self._workspaces[token] = ws
@@ -192,7 +194,7 @@ class SlackFake(FakeProvider):
 
     def handle(self, request: Request) -> Response:
         method = request.path.removeprefix(API_PREFIX) if request.path.startswith(API_PREFIX) else None
-        if method not in ("chat.postMessage", "auth.test"):
+        if method not in ("chat.postMessage", "auth.test", "users.lookupByEmail"):
             return json_response(404, {"ok": False, "error": "unknown_method"})
         if method == "chat.postMessage" and request.method != "POST":
             return json_response(405, {"ok": False, "error": "method_not_allowed"})
@@ -220,6 +222,16 @@ class SlackFake(FakeProvider):
                     "user_id": ws.user_id,
                     "bot_id": ws.bot_id,
                 },
+            )
+        if method == "users.lookupByEmail":
+            email = str(args.get("email") or dict(request.query).get("email") or "").lower()
+            if not email:
+                return _error("invalid_arguments")
+            member = ws.member_emails.get(email)
+            if member is None:
+                return _error("users_not_found")
+            return json_response(
+                200, {"ok": True, "user": {"id": member, "team_id": ws.team_id, "profile": {"email": email}}}
             )
         return self._post_message(ws, args)
 

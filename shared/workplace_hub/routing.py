@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from workplace_hub.catalog import Integration
@@ -24,6 +25,10 @@ class PlannedDelivery:
     reason: str | None = None
 
 
+LOOKUP_MISSED = "address_lookup_missed_at"  # epoch seconds of the last lookup that found nobody
+LOOKUP_RETRY_SECONDS = 7 * 24 * 3600
+
+
 @dataclass(frozen=True)
 class AddressSource:
     """Where a channel finds a recipient's address: a links attribute (perhaps sealed), the WORKPLACE
@@ -32,6 +37,17 @@ class AddressSource:
     link_field: str | None = None
     sealed: bool = False
     from_event: str | None = None  # "user_id" or "phone"
+    # The provider can find the address from the WORKPLACE user ID when that is an e-mail (Slack).
+    discoverable_by_email: bool = False
+
+    def reachable(self, recipient: Recipient, links: EmployeeLinks | None, now: float | None = None) -> bool:
+        if self.raw_address(recipient, links) is not None:
+            return True
+        if not self.discoverable_by_email or "@" not in recipient.user_id:
+            return False
+        # A lookup that found nobody is not repeated for a while (each costs a rate-limited API call).
+        missed = float((links.get(LOOKUP_MISSED) if links else None) or 0)
+        return (time.time() if now is None else now) - missed > LOOKUP_RETRY_SECONDS
 
     @property
     def missing_reason(self) -> str:
@@ -54,7 +70,7 @@ class AddressSource:
 
 
 ADDRESS_SOURCES: dict[str, AddressSource] = {
-    Integration.SLACK.value: AddressSource(link_field="slack_member_id"),
+    Integration.SLACK.value: AddressSource(link_field="slack_member_id", discoverable_by_email=True),
     Integration.GOOGLE_CHAT.value: AddressSource(link_field="google_chat_webhook_url", sealed=True),
     Integration.LINE.value: AddressSource(link_field="line_user_id"),
     Integration.NAVER_WORKS.value: AddressSource(from_event="user_id"),
@@ -90,7 +106,7 @@ def plan_deliveries(
         recipient_links = links.get(recipient.user_id) or EmployeeLinks(recipient.user_id)
         for channel in channels:
             source = ADDRESS_SOURCES[channel]
-            reachable = source.raw_address(recipient, recipient_links) is not None
+            reachable = source.reachable(recipient, recipient_links)
             reason = channel_reason[channel] or (None if reachable else source.missing_reason)
             problem = recipient_links.get(state_attribute(channel))
             if reason is None and isinstance(problem, dict) and problem.get("state") in (BLOCKED, NEEDS_RELINK):

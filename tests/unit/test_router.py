@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from workplace_hub.events import NotificationEvent, parse_event
 from workplace_hub.jobs import SendJob
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
+from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
@@ -50,10 +52,12 @@ def make_router(stack: HubStack, channels: tuple[str, ...] = ("slack", "google_c
 
 @pytest.fixture
 def slack_company(stack: HubStack) -> HubStack:
-    """acme: Slack on with a bot token, approval.requested → Slack, Taro linked, Hanako not."""
+    """acme: Slack on with a bot token, approval.requested → Slack, Taro linked, Hanako not (and a recent
+    lookup of her e-mail in Slack found nobody, so she is not looked up again)."""
     stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
     stack.route(COMPANY, {"approval.requested": ["slack"]})
     stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    stack.links.update(COMPANY, HANAKO, {LOOKUP_MISSED: int(time.time())}, [])
     return stack
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from tests.unit.builders import HANAKO, TARO, body, notification_event, recipient
 from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, parse_event
-from workplace_hub.routing import NO_CHANNEL, PlannedDelivery, plan_deliveries
+from workplace_hub.routing import LOOKUP_MISSED, NO_CHANNEL, PlannedDelivery, plan_deliveries
 from workplace_hub.storage.deliveries import DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
@@ -165,7 +166,8 @@ def test_plan_deliveries_recipient_not_linked_skipped_with_channel_reason(channe
     # GIVEN a routed, working channel; Taro has linked nothing, Hanako everything
     settings = company({"approval.requested": [channel.value]}, integration(channel))
     everyone = linked_everywhere()
-    partial = {HANAKO: everyone[HANAKO]}
+    # (Slack could find Taro by his e-mail; a recent lookup found nobody, so it is not tried again.)
+    partial = {HANAKO: everyone[HANAKO], TARO: EmployeeLinks(TARO, {LOOKUP_MISSED: time.time()})}
 
     # WHEN the event is planned
     plan = plan_deliveries(event(), settings, partial, ALL_SENDERS)
@@ -180,7 +182,7 @@ def test_plan_deliveries_recipient_not_linked_skipped_with_channel_reason(channe
 def test_plan_deliveries_link_attribute_empty_counts_as_not_linked() -> None:
     # GIVEN a Slack link whose member ID is empty
     settings = company({"approval.requested": ["slack"]}, integration(Integration.SLACK))
-    empty = links(**{TARO: {"slack_member_id": ""}, HANAKO: {"slack_member_id": "U2"}})
+    empty = links(**{TARO: {"slack_member_id": "", LOOKUP_MISSED: time.time()}, HANAKO: {"slack_member_id": "U2"}})
 
     # WHEN / THEN Taro is not reachable
     plan = plan_deliveries(event(), settings, empty, ALL_SENDERS)
@@ -240,4 +242,24 @@ def test_plan_deliveries_mixed_channels_each_with_own_reason() -> None:
         (TARO, "slack", DeliveryStatus.QUEUED, None),
         (TARO, "google_chat", DeliveryStatus.SKIPPED, "channel_disabled"),
         (TARO, "line", DeliveryStatus.SKIPPED, "channel_unavailable"),
+    }
+
+
+def test_plan_deliveries_slack_unlinked_email_user_queued_for_lookup_unless_recently_missed() -> None:
+    # GIVEN Slack routed; Taro (an e-mail user ID) never linked, Hanako's lookup missed 8 days ago,
+    # and a third employee's lookup missed an hour ago
+    settings = company({"approval.requested": ["slack"]}, integration(Integration.SLACK))
+    jiro = "jiro@acme.example"
+    now = time.time()
+    known = links(**{HANAKO: {LOOKUP_MISSED: now - 8 * 24 * 3600}, jiro: {LOOKUP_MISSED: now - 3600}})
+    recipients = [{"user_id": TARO}, {"user_id": HANAKO}, {"user_id": jiro}]
+
+    # WHEN the event is planned
+    plan = plan_deliveries(event(recipients=recipients), settings, known, ALL_SENDERS)
+
+    # THEN Taro and Hanako are queued (the sender looks them up in Slack), Jiro is skipped
+    assert decisions(plan) == {
+        (TARO, "slack", DeliveryStatus.QUEUED, None),
+        (HANAKO, "slack", DeliveryStatus.QUEUED, None),
+        (jiro, "slack", DeliveryStatus.SKIPPED, "slack_member_id_missing"),
     }

@@ -36,6 +36,7 @@ from workplace_hub.jobs import SendJob
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError, backoff_seconds
+from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.settings import CachedSettings
 
@@ -660,3 +661,40 @@ def test_worker_without_time_for_another_call_leaves_the_rest_for_the_next_attem
     assert attempt.retry_needed
     statuses = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack"))["status"] for u in users}
     assert statuses == {TARO: "sent", HANAKO: "retrying", "jiro@acme.example": "retrying"}
+
+
+# ---------------------------------------------------------------- Slack member found by e-mail
+
+
+class _Directory(FakeSender):
+    """A sender whose provider knows some employees by e-mail (Slack's users.lookupByEmail)."""
+
+    def __init__(self, known: dict[str, str]) -> None:
+        super().__init__("slack")
+        self.known = known
+        self.lookups: list[str] = []
+
+    def find_address(self, credentials: dict[str, Any], user_id: str) -> str | None:
+        self.lookups.append(user_id)
+        return self.known.get(user_id)
+
+
+def test_worker_unlinked_employee_found_by_email_is_sent_and_linked(stack: HubStack) -> None:
+    # GIVEN Slack on, Hanako never linked but known to Slack by her e-mail, Jiro unknown to Slack
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    jiro = "jiro@acme.example"
+    for user in (HANAKO, jiro):
+        queue_delivery(stack, DeliveryKey(COMPANY, EVENT_ID, user, "slack"))
+    sender = _Directory({HANAKO: "U0HANAKO1"})
+    worker = make_worker(stack, sender)
+
+    # WHEN the job is handled
+    handle(stack, worker, send_job(recipients=[recipient(HANAKO), recipient(jiro)]))
+
+    # THEN Hanako got the message at the member ID Slack gave, and it is kept as her link;
+    # Jiro is skipped, and the miss is remembered so he is not looked up on every notification
+    assert [(m.destination.user_id, m.destination.address) for m in sender.sent] == [(HANAKO, "U0HANAKO1")]
+    assert stack.links.get(COMPANY, HANAKO).get("slack_member_id") == "U0HANAKO1"
+    assert record(stack, DeliveryKey(COMPANY, EVENT_ID, jiro, "slack"))["reason"] == "slack_member_id_missing"
+    assert stack.links.get(COMPANY, jiro).get(LOOKUP_MISSED)
+    assert sender.lookups == [HANAKO, jiro]

@@ -18,6 +18,7 @@ from workplace_hub.errors import SettingsValidationError
 from workplace_hub.integration_settings import MASK
 from workplace_hub.link_health import link_states, state_attribute
 from workplace_hub.providers.google_chat import is_webhook_url
+from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.links import link_purpose
 
 SLACK_MEMBER_ID = r"^[UW][A-Z0-9]{6,20}$"
@@ -82,6 +83,8 @@ _CHANNEL_OF_FIELD = {
 def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseModel) -> None:
     values: dict[str, Any] = {}
     removed: list[str] = [state_attribute(_CHANNEL_OF_FIELD[name]) for name in update.model_fields_set]
+    if "slack_member_id" in update.model_fields_set:
+        removed.append(LOOKUP_MISSED)  # a new try at finding the member by e-mail if this one is cleared
     for name in update.model_fields_set:
         raw = getattr(update, name)
         if raw is None or raw.strip() == "":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
-from workplace_hub.routing import ADDRESS_SOURCES
+from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
 from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
@@ -143,6 +144,8 @@ class DeliveryWorker:
                 continue
             address, missing_reason = self._address(job.company_id, recipient, links.get(recipient.user_id))
             if address is None:
+                address = self._discover(job.company_id, recipient.user_id, credentials)
+            if address is None:
                 self._record(key, DeliveryStatus.SKIPPED, reason=missing_reason)
                 continue
             destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
@@ -223,6 +226,22 @@ class DeliveryWorker:
         """The recipient's address on this channel, or None and the reason it is missing."""
         source = ADDRESS_SOURCES[self._sender.channel]
         return source.address(company_id, recipient, links, self._keyring), source.missing_reason
+
+    def _discover(self, company_id: str, user_id: str, credentials: dict[str, Any]) -> str | None:
+        """Ask the provider for an unlinked employee's address (Slack: by e-mail) and keep it as their link."""
+        source = ADDRESS_SOURCES[self._sender.channel]
+        if not source.discoverable_by_email or not source.link_field:
+            return None
+        try:
+            address = self._sender.find_address(credentials, user_id)
+        except ProviderError as exc:
+            logger.info("address lookup failed", extra={"user_id": user_id, "code": exc.code})
+            return None
+        if address:
+            self._links.update(company_id, user_id, {source.link_field: address}, [LOOKUP_MISSED])
+        else:
+            self._links.update(company_id, user_id, {LOOKUP_MISSED: int(time.time())}, [])
+        return address
 
     def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:
         self._deliveries.finish(key, status, **details)

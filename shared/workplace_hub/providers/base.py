@@ -167,6 +167,10 @@ class Sender(ABC):
     def verify(self, credentials: dict[str, Any]) -> str:
         """Prove the company's credentials with a real call; return a short description."""
 
+    def find_address(self, credentials: dict[str, Any], user_id: str) -> str | None:
+        """The address of an employee who has not linked, found by the provider (default: cannot)."""
+        return None
+
     def on_save(self, credentials: dict[str, Any]) -> dict[str, Any]:
         """Settings the hub derives from the provider when an admin saves or verifies (default: none)."""
         return {}

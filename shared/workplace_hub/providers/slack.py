@@ -6,6 +6,7 @@ Docs: https://docs.slack.dev/reference/methods/chat.postMessage and .../auth.tes
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -124,6 +125,19 @@ class SlackSender(Sender):
     def parse_response(self, response: requests.Response) -> SendReceipt:
         return SendReceipt(provider_message_id=_read_ok(response).get("ts"))
 
+    def find_address(self, credentials: dict[str, Any], user_id: str) -> str | None:
+        """When the WORKPLACE user ID is an e-mail, Slack may know the member behind it."""
+        if "@" not in user_id:
+            return None
+        response = self.execute(lookup_request(self._endpoints.SLACK_API_BASE, credentials["bot_token"], user_id))
+        try:
+            member = _read_ok(response).get("user") or {}
+        except PermanentProviderError as exc:
+            if exc.code == "users_not_found":
+                return None
+            raise
+        return str(member.get("id") or "") or None
+
     def verify(self, credentials: dict[str, Any]) -> str:
         response = self.execute(
             PreparedCall(
@@ -134,6 +148,15 @@ class SlackSender(Sender):
         )
         body = _read_ok(response)
         return f"workspace {body.get('team', '?')} ({body.get('team_id', '?')}), bot user {body.get('user', '?')}"
+
+
+def lookup_request(api_base: str, token: str, email: str) -> PreparedCall:
+    """users.lookupByEmail (scope users:read.email): the member ID of a workspace member's e-mail."""
+    return PreparedCall(
+        "GET",
+        f"{api_base.rstrip('/')}/users.lookupByEmail?{urlencode({'email': email})}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def _read_ok(response: requests.Response) -> dict[str, Any]:
