@@ -22,7 +22,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -44,6 +43,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
+from workplace_hub.oauth.tokens import TokenSet
 from workplace_hub.providers.base import error_for_status
 from workplace_hub.providers.naver_works_auth import TokenCache
 
@@ -73,17 +73,6 @@ class IdTokenError(HubError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """An employee's grant. `refresh_token` is None when Google sent none (usual on refresh)."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: float
-    id_token: str | None = field(default=None, repr=False)
-    scope: str = ""
 
 
 # --- pure helpers ------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,6 +32,7 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
+from workplace_hub.oauth.tokens import TokenSet
 from workplace_hub.providers.base import error_for_status
 from workplace_hub.providers.line import USER_ID
 
@@ -56,17 +56,6 @@ class IdTokenError(HubError):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """A user's tokens from a LINE Login token answer; `expires_at` is the access token's (epoch seconds)."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: float
-    id_token: str | None = field(repr=False)
-    scope: str
 
 
 # --- webhook signature (providers.md §3.5, vector §8.2) -----------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,6 +30,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
+from workplace_hub.oauth.tokens import TokenSet
 from workplace_hub.providers.naver_works import error_for, rate_limit_wait
 from workplace_hub.providers.naver_works_auth import DEFAULT_TTL, FORM, is_legacy
 
@@ -41,16 +41,6 @@ MAX_PAGES = 40  # 2,000 calendars: a cursor that never ends is the provider's bu
 DETAIL_MAX = 200
 # Token-endpoint errors that mean the app's own settings are wrong, not the employee's grant.
 CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type"})
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """An employee's NAVER WORKS tokens; `expires_at` is the access token's expiry (epoch seconds)."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    expires_at: float
-    scope: str
 
 
 def _setting(settings: dict[str, Any], name: str, fallback: str) -> str:

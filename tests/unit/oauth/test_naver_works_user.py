@@ -147,7 +147,7 @@ def test_exchange_posts_the_code_grant_form_and_reads_expires_in_as_a_string() -
 
     tokens = oauth.exchange(settings(), code=CODE, redirect_uri=REDIRECT)
 
-    assert tokens == TokenSet(ACCESS, REFRESH, NOW + 86400, "calendar")
+    assert tokens == TokenSet(ACCESS, REFRESH, NOW + 86400, scope="calendar")
     (call,) = session.requests
     assert (call.method, call.url) == ("POST", TOKEN_URL)
     assert call.headers == {"Content-Type": "application/x-www-form-urlencoded"}
@@ -190,7 +190,7 @@ def test_refresh_posts_the_refresh_grant_and_keeps_the_refresh_token_when_none_i
 
     tokens = oauth.refresh(settings(), REFRESH)
 
-    assert tokens == TokenSet("kr1Anew", REFRESH, NOW + 3600, "calendar")
+    assert tokens == TokenSet("kr1Anew", REFRESH, NOW + 3600, scope="calendar")
     assert session.requests[0].url == TOKEN_URL
     assert session.requests[0].data == {
         "refresh_token": REFRESH,
@@ -272,7 +272,7 @@ def test_missing_secret_is_the_admins_to_fix_and_nothing_is_sent() -> None:
 
 
 def test_no_secrets_in_reprs() -> None:
-    tokens = TokenSet(ACCESS, REFRESH, NOW, "calendar")
+    tokens = TokenSet(ACCESS, REFRESH, NOW, scope="calendar")
     oauth, _ = client()
 
     assert_no_secrets(repr(tokens), str(tokens), repr(oauth))
