@@ -130,9 +130,13 @@ class DeliveryWorker:
         )
         links = self._links.get_many(job.company_id, [r.user_id for r in job.recipients])
         claimed: list[tuple[DeliveryKey, Destination, str]] = []
+        keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
+        outcomes = self._deliveries.claim_many(
+            list(keys.values()), self._lease_seconds, reclaim_expired=self._sender.idempotent_retries
+        )
         for recipient in job.recipients:
-            key = DeliveryKey(job.company_id, job.event_id, recipient.user_id, job.channel)
-            outcome = self._deliveries.claim(key, self._lease_seconds, reclaim_expired=self._sender.idempotent_retries)
+            key = keys[recipient.user_id]
+            outcome = outcomes[key]
             if outcome == ClaimOutcome.LEASE_EXPIRED:
                 # An earlier attempt died mid-send: it may have been delivered. At most once: do not resend.
                 self._record(key, DeliveryStatus.FAILED, reason="outcome_unknown")

@@ -23,6 +23,7 @@ from workplace_hub.errors import SettingsValidationError
 from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_WRITE_LIMIT = 25
+_TRANSACTION_LIMIT = 100
 RETENTION_SECONDS = 400 * 24 * 3600
 
 
@@ -137,15 +138,10 @@ class DeliveriesRepository:
                 batch.put_item(Item=item)
         self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
 
-    def claim(
-        self, key: DeliveryKey, lease_seconds: float, now: float | None = None, *, reclaim_expired: bool = False
-    ) -> ClaimOutcome:
-        """Take the right to send this delivery; exactly one caller wins.
-
-        `reclaim_expired` also takes over a claim whose lease ran out (its sender died mid-call); only
-        for providers that deduplicate a repeated request themselves (LINE's retry key).
-        """
-        now = time.time() if now is None else now
+    def _claim_update(
+        self, key: DeliveryKey, lease_seconds: float, now: float, reclaim_expired: bool
+    ) -> dict[str, Any]:
+        """The conditional update that moves a record to `sending` (see `claim`)."""
         condition = "#status IN (:queued, :retrying)"
         values: dict[str, Any] = {
             ":sending": DeliveryStatus.SENDING.value,
@@ -159,22 +155,72 @@ class DeliveriesRepository:
         if reclaim_expired:
             condition += " OR (#status = :sending AND lease_until < :epoch)"
             values[":epoch"] = int(now)
+        return {
+            "Key": key.key(),
+            "UpdateExpression": (
+                "SET #status = :sending, lease_until = :lease, updated_at = :now, "
+                "attempts = if_not_exists(attempts, :zero) + :one"
+            ),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def claim(
+        self, key: DeliveryKey, lease_seconds: float, now: float | None = None, *, reclaim_expired: bool = False
+    ) -> ClaimOutcome:
+        """Take the right to send this delivery; exactly one caller wins.
+
+        `reclaim_expired` also takes over a claim whose lease ran out (its sender died mid-call); only
+        for providers that deduplicate a repeated request themselves (LINE's retry key).
+        """
+        now = time.time() if now is None else now
         self.writes += 1
         try:
-            self._table.update_item(
-                Key=key.key(),
-                UpdateExpression=(
-                    "SET #status = :sending, lease_until = :lease, updated_at = :now, "
-                    "attempts = if_not_exists(attempts, :zero) + :one"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
+            self._table.update_item(**self._claim_update(key, lease_seconds, now, reclaim_expired))
             return ClaimOutcome.CLAIMED
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+        return self._why_not_claimed(key, now)
+
+    def claim_many(
+        self, keys: list[DeliveryKey], lease_seconds: float, *, reclaim_expired: bool = False
+    ) -> dict[DeliveryKey, ClaimOutcome]:
+        """Claim several deliveries with one transaction per 100 (the usual case: all are `queued`).
+
+        When any of them cannot be claimed the transaction changes nothing, and that chunk is claimed
+        one by one so each gets its own outcome.
+        """
+        now = time.time()
+        outcomes: dict[DeliveryKey, ClaimOutcome] = {}
+        for start in range(0, len(keys), _TRANSACTION_LIMIT):
+            chunk = keys[start : start + _TRANSACTION_LIMIT]
+            if len(chunk) == 1:
+                outcomes[chunk[0]] = self.claim(chunk[0], lease_seconds, now, reclaim_expired=reclaim_expired)
+                continue
+            items = [
+                {
+                    "Update": {
+                        "TableName": self._table.name,
+                        **self._claim_update(k, lease_seconds, now, reclaim_expired),
+                    }
+                }
+                for k in chunk
+            ]
+            self.writes += 1
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                for key in chunk:
+                    outcomes[key] = self.claim(key, lease_seconds, now, reclaim_expired=reclaim_expired)
+                continue
+            outcomes.update((key, ClaimOutcome.CLAIMED) for key in chunk)
+        return outcomes
+
+    def _why_not_claimed(self, key: DeliveryKey, now: float) -> ClaimOutcome:
         self.reads += 1
         current = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
         if current is None:
