@@ -30,7 +30,7 @@ from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
-from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus
+from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus, Outcome
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
 
@@ -90,6 +90,7 @@ class DeliveryWorker:
         self._max_receive_count = max_receive_count
         self._lease_seconds = lease_seconds
         self._platform_credentials = platform_credentials
+        self._pending: list[Outcome] = []
         # The longest one provider call may take (connect + read timeouts, and some margin).
         self._call_budget_seconds = call_budget_seconds
 
@@ -116,6 +117,15 @@ class DeliveryWorker:
             raise JobPostponedError(f"retrying in {delay:.0f}s")
 
     def deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
+        """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
+        self._pending = []
+        try:
+            return self._deliver(job, last_attempt=last_attempt, time_left=time_left)
+        finally:
+            outcomes, self._pending = self._pending, []
+            self._deliveries.finish_many(outcomes)
+
+    def _deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
         """Claim each recipient, send to the claimed ones (in batches per locale), record each outcome.
 
         Once the provider says "later" (429, 5xx, timeout), or the invocation has no time left for another
@@ -248,7 +258,8 @@ class DeliveryWorker:
         return address
 
     def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:
-        self._deliveries.finish(key, status, **details)
+        # Written together when the job's turn ends (see deliver), one transaction per 100 records.
+        self._pending.append(Outcome(key, status, **details))
         metrics.add_metric(name=f"Deliveries{status.value.capitalize()}", unit=MetricUnit.Count, value=1)
         if status != DeliveryStatus.SENT:
             logger.info("delivery not sent", extra={"user_id": key.user_id, "status": status.value, **details})

@@ -59,6 +59,36 @@ class DeliveryKey:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What became of a claimed delivery."""
+
+    key: DeliveryKey
+    status: DeliveryStatus
+    reason: str | None = None
+    error_code: str | None = None
+    provider_message_id: str | None = None
+
+
+def _finish_update(outcome: Outcome) -> dict[str, Any]:
+    values: dict[str, Any] = {":status": outcome.status.value, ":now": utc_now_iso()}
+    sets = ["#status = :status", "updated_at = :now"]
+    removes = ["lease_until"]
+    for name in ("reason", "error_code", "provider_message_id"):
+        value = getattr(outcome, name)
+        if value is None:
+            removes.append(name)
+        else:
+            sets.append(f"{name} = :{name}")
+            values[f":{name}"] = value
+    return {
+        "Key": outcome.key.key(),
+        "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": values,
+    }
+
+
+@dataclass(frozen=True)
 class NewDelivery:
     """A record the router writes: `queued`, or `skipped` with its reason."""
 
@@ -241,27 +271,19 @@ class DeliveriesRepository:
         provider_message_id: str | None = None,
     ) -> None:
         """Record the outcome of a claimed delivery (`sent`, `failed`, or `retrying` for later)."""
-        names = {"#status": "status"}
-        values: dict[str, Any] = {":status": status.value, ":now": utc_now_iso()}
-        sets = ["#status = :status", "updated_at = :now"]
-        removes = ["lease_until"]
-        for name, value in (
-            ("reason", reason),
-            ("error_code", error_code),
-            ("provider_message_id", provider_message_id),
-        ):
-            if value is None:
-                removes.append(name)
-            else:
-                sets.append(f"{name} = :{name}")
-                values[f":{name}"] = value
-        self.writes += 1
-        self._table.update_item(
-            Key=key.key(),
-            UpdateExpression="SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        self.finish_many([Outcome(key, status, reason, error_code, provider_message_id)])
+
+    def finish_many(self, outcomes: list[Outcome]) -> None:
+        """Record several outcomes: one transaction per 100 (a job's results land together)."""
+        for start in range(0, len(outcomes), _TRANSACTION_LIMIT):
+            chunk = outcomes[start : start + _TRANSACTION_LIMIT]
+            self.writes += 1
+            if len(chunk) == 1:
+                self._table.update_item(**_finish_update(chunk[0]))
+                continue
+            table = self._table.name
+            items = [{"Update": {"TableName": table, **_finish_update(outcome)}} for outcome in chunk]
+            self._table.meta.client.transact_write_items(TransactItems=items)
 
     def get(self, key: DeliveryKey) -> dict[str, Any] | None:
         item = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
