@@ -230,6 +230,7 @@ class LinkingService:
         A refused refresh (revoked or expired grant) marks the link `needs_relink` with the reason and
         raises NeedsRelinkError.
         """
+        credentials = self._credentials(company_id, provider)  # the integration must still be on
         attribute = TOKEN_ATTRIBUTE[provider]
         sealed = self._links.get(company_id, user_id).get(attribute)
         if not sealed:
@@ -237,7 +238,6 @@ class LinkingService:
         tokens = json.loads(self._keyring.open(company_id, link_purpose(user_id, attribute), sealed))
         if float(tokens.get("expires_at") or 0) - 60 > self._clock():
             return str(tokens["access_token"])
-        credentials = self._credentials(company_id, provider)
         try:
             if provider == "google":
                 client_json = json.loads(credentials["oauth_client_json"])["web"]
@@ -247,8 +247,7 @@ class LinkingService:
                     self._user_oauth(credentials), tokens.get("refresh_token") or ""
                 )
         except NeedsRelinkError as exc:
-            problem = {"state": "needs_relink", "reason": exc.code, "since": utc_now_iso()}
-            self._links.update(company_id, user_id, {state_attribute(INTEGRATION_OF[provider].value): problem}, [])
+            self._mark_needs_relink(company_id, user_id, provider, exc.code)
             raise
         refreshed = type(fresh)(
             **{**fresh.__dict__, "refresh_token": fresh.refresh_token or tokens.get("refresh_token")}
@@ -258,7 +257,16 @@ class LinkingService:
 
     def personal_calendars(self, company_id: str, user_id: str) -> list[dict[str, Any]]:
         token = self.access_token(company_id, user_id, "naver_works")
-        return self._clients.naver_works.personal_calendars(token, user_id)
+        try:
+            return self._clients.naver_works.personal_calendars(token, user_id)
+        except NeedsRelinkError as exc:  # the grant was revoked while the token still looked valid
+            self._mark_needs_relink(company_id, user_id, "naver_works", exc.code)
+            raise
+
+    def _mark_needs_relink(self, company_id: str, user_id: str, provider: str, reason: str) -> None:
+        """The employee sees it in GET /me/links, the admin in GET /admin/links, until they link again."""
+        problem = {"state": "needs_relink", "reason": reason, "since": utc_now_iso()}
+        self._links.update(company_id, user_id, {state_attribute(INTEGRATION_OF[provider].value): problem}, [])
 
     @staticmethod
     def _user_oauth(credentials: dict[str, Any]) -> dict[str, Any]:
