@@ -18,6 +18,20 @@ client_id, client_secret[, redirect_uri, domain]) and `refresh_token`; client_id
 (`GET api/v1.0/users/{userId}/calendar`) answer only a user token of that user (or `me`) with `calendar` or
 `calendar.read`.
 
+Calendar events (API 2.0, scope `calendar`; GET also `calendar.read`): `POST api/v1.0/users/{userId}/calendar/events`
+(the default calendar) or `…/calendars/{calendarId}/events`, and `GET`/`PUT`/`DELETE …/events/{eventId}`. A
+service-account token may write any member's default calendar in its domain (not `me`); a user token only
+its own user's calendars (`me` or their ID): the default one and those set through `oauth_users`. Create
+checks `eventComponents[0]` (summary ≤ 200, eventId 1-255 or assigned, `start`/`end` either
+`{"date": "YYYY-MM-DD"}` with an EXCLUSIVE end, or `{"dateTime": local, "timeZone": IANA}`, end after start)
+and answers 201 `{"eventComponents": [...], "organizerCalendarId"}`; an eventId that exists in the calendar
+answers 409 `ALREADY_EXISTS` (the real behaviour is UNCONFIRMED: this is the hub's assumption). PUT answers
+200, DELETE 204, an unknown eventId 404 `NOT_FOUND`. API 1.0 server API (server token + consumerKey):
+`POST legacy/r/{apiId}/calendar/v1/{accountId}/calendars/{calendarId}/events` `{"ical"}` (calendarId
+`defaultCalendarId` = the default calendar), `PUT`/`DELETE …/events/{icalUid}` (delete path UNCONFIRMED);
+200 `{"result": "success", "code": 200, "returnValue": {"calendarId", "processType", "icalUid"}}`; a UID
+that exists answers 409 `ALREADY_EXISTS`.
+
 Control (`/_sandbox/naver_works/...`):
     POST tenants        {"domain_id", "users": [...], "bots": [{"bot_id", "name"}], "plan": "free"|"standard",
                          "token_ttl", 2.0: "client_id", "client_secret", "service_account", "public_key_pem",
@@ -32,6 +46,9 @@ Control (`/_sandbox/naver_works/...`):
     POST revoke_user    {"domain_id", "user_id"}: their refresh tokens answer invalid_grant, their access
                          tokens and unused codes stop working
     POST expire_codes   {"domain_id"?}: every unused authorization code (of the tenant) has expired
+    GET|POST calendar_events {"domain_id"?, "user_id"?} (a JSON body, like messages) -> {"events": [{"domain_id",
+                         "user_id", "calendar_id" ("default" or the calendarId), "api", "eventId", "summary",
+                         "start", "end", "sendNotification", "ical"?}]}: the calendars' final contents
 `POST /_sandbox/limits` sets the same limits for both plans (defaults: 60/min free, 240/min standard).
 """
 
@@ -44,8 +61,10 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -60,6 +79,9 @@ CODE_TTL = 600  # authorization code: 10 minutes, single use (auth-oauth)
 REFRESH_TTL = 90 * 86400  # refresh token: 90 days
 CALENDAR_NAME_MAX, CALENDAR_PAGE_MAX = 50, 50
 CALENDAR_SCOPES = frozenset({"calendar", "calendar.read"})
+EVENT_ID_MAX, SUMMARY_MAX = 255, 200
+DEFAULT_CALENDAR = "default"  # the calendar key of a user's default calendar
+LEGACY_DEFAULT_CALENDAR = "defaultCalendarId"  # API 1.0: this calendarId is the default calendar
 
 
 @dataclass
@@ -205,12 +227,184 @@ def content_error(content: Any) -> str | None:
     return f"unsupported content type {kind!r}"
 
 
+def _event_route(parts: list[str], method: str) -> tuple[str, dict[str, str]] | None:
+    """Calendar event operations (2.0 `api/v1.0/users/...`, 1.0 `legacy/r/.../calendar/v1/...`), else None."""
+    n, verbs = len(parts), {"GET": "get", "PUT": "update", "DELETE": "delete"}
+    if n >= 6 and parts[:3] == ["api", "v1.0", "users"]:
+        if parts[4:6] == ["calendar", "events"]:
+            calendar, rest = "", parts[6:]
+        elif n >= 7 and parts[4] == "calendars" and parts[6] == "events":
+            calendar, rest = parts[5], parts[7:]
+        else:
+            return None
+        params = {"user_id": parts[3], "calendar_id": calendar}
+        if not rest and method == "POST":
+            return "event_create", params
+        if len(rest) == 1 and method in verbs:
+            return f"event_{verbs[method]}", {**params, "event_id": rest[0]}
+        return None
+    if n >= 9 and parts[:2] == ["legacy", "r"] and parts[3:5] == ["calendar", "v1"]:
+        if parts[6] != "calendars" or parts[8] != "events":
+            return None
+        params = {"api_id": parts[2], "user_id": parts[5], "calendar_id": parts[7]}
+        if n == 9 and method == "POST":
+            return "legacy_event_create", params
+        if n == 10 and method in ("PUT", "DELETE"):
+            return f"legacy_event_{verbs[method]}", {**params, "event_id": parts[9]}
+    return None
+
+
+def _zone(name: Any) -> ZoneInfo:
+    if not isinstance(name, str) or not name:
+        raise ValueError("timeZone (an IANA zone name) is required with a local dateTime")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timeZone {name!r}") from None
+
+
+def _event_time(value: Any, name: str) -> date | datetime:
+    """A 2.0 `start`/`end`: `{"date": "YYYY-MM-DD"}`, or `{"dateTime", "timeZone"}` (aware when returned)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    if "date" in value:
+        text = value["date"]
+        if not isinstance(text, str) or len(text) != 10:
+            raise ValueError(f"{name}.date must be YYYY-MM-DD")
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{name}.date must be YYYY-MM-DD") from None
+    text = value.get("dateTime")
+    if not isinstance(text, str):
+        raise ValueError(f"{name} needs date or dateTime")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name}.dateTime must be YYYY-MM-DDThh:mm:ss") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=_zone(value.get("timeZone")))
+    if "timeZone" in value:
+        _zone(value["timeZone"])
+    return moment
+
+
+def _time_span_error(start: date | datetime, end: date | datetime) -> str | None:
+    if isinstance(start, datetime) != isinstance(end, datetime):
+        return "start and end must both be dates or both date-times"
+    if end <= start:  # type: ignore[operator]
+        return "end must be after start (all-day end dates are exclusive)"
+    return None
+
+
+def component_error(component: Any, event_id: str | None = None) -> str | None:
+    """Why an Event of `eventComponents` is invalid, or None; `event_id`: the eventId it must have."""
+    if not isinstance(component, dict):
+        return "eventComponents[0] must be an object"
+    eid = component.get("eventId")
+    if eid is not None and not (isinstance(eid, str) and 1 <= len(eid) <= EVENT_ID_MAX):
+        return f"eventId must be 1-{EVENT_ID_MAX} characters"
+    if event_id is not None and eid not in (None, event_id):
+        return "eventId differs from the path"
+    summary = component.get("summary")
+    if not isinstance(summary, str) or len(summary) > SUMMARY_MAX:
+        return f"summary is required (at most {SUMMARY_MAX} characters)"
+    try:
+        start = _event_time(component.get("start"), "start")
+        end = _event_time(component["end"], "end") if "end" in component else None
+    except ValueError as exc:
+        return str(exc)
+    if end is None:
+        return None
+    return _time_span_error(start, end)
+
+
+def _ical_unescape(text: str) -> str:
+    out, chars = [], iter(text)
+    for char in chars:
+        if char == "\\":
+            following = next(chars, "")
+            out.append("\n" if following in ("n", "N") else following)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _ical_time(params: dict[str, str], value: str) -> tuple[date | datetime, dict[str, str]]:
+    """(comparable value, 2.0-style view) of a DTSTART/DTEND."""
+    if params.get("VALUE") == "DATE":
+        day = datetime.strptime(value, "%Y%m%d").date()
+        return day, {"date": day.isoformat()}
+    if value.endswith("Z"):
+        moment = datetime.strptime(value[:-1], "%Y%m%dT%H%M%S").replace(tzinfo=ZoneInfo("UTC"))
+        return moment, {"dateTime": moment.isoformat(), "timeZone": "UTC"}
+    local = datetime.strptime(value, "%Y%m%dT%H%M%S")
+    zone = params.get("TZID")
+    if not zone:
+        raise ValueError("floating times are not supported: give TZID, a UTC time or VALUE=DATE")
+    return local.replace(tzinfo=_zone(zone)), {"dateTime": local.isoformat(), "timeZone": zone}
+
+
+def parse_ical(text: Any) -> dict[str, Any]:
+    """The one VEVENT of an API 1.0 `ical` body as {"uid", "summary", "start", "end"}; ValueError if invalid.
+
+    Stricter than a real server may be, to catch the hub's mistakes: lines ≤ 75 octets (folded), SUMMARY
+    with `,` and `;` escaped, exactly one VEVENT, DTEND after DTSTART."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("ical is required")
+    raw = text.replace("\r\n", "\n").split("\n")
+    if any(len(line.encode("utf-8")) > 75 for line in raw):
+        raise ValueError("content lines must be folded at 75 octets")
+    lines: list[str] = []
+    for line in raw:
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += line[1:]
+        elif line:
+            lines.append(line)
+    if not lines or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
+        raise ValueError("ical must be one VCALENDAR")
+    events: list[dict[str, tuple[dict[str, str], str]]] = []
+    current: dict[str, tuple[dict[str, str], str]] | None = None
+    for line in lines:
+        if line == "BEGIN:VEVENT":
+            current = {}
+        elif line == "END:VEVENT" and current is not None:
+            events.append(current)
+            current = None
+        elif current is not None:
+            head, _, value = line.partition(":")
+            name, *pairs = head.split(";")
+            current[name.upper()] = (dict(p.split("=", 1) for p in pairs if "=" in p), value)
+    if len(events) != 1:
+        raise ValueError("ical must hold exactly one VEVENT")
+    props = events[0]
+    for name in ("UID", "DTSTART", "SUMMARY"):
+        if not props.get(name, ({}, ""))[1]:
+            raise ValueError(f"VEVENT needs {name}")
+    summary_raw = props["SUMMARY"][1].replace("\\\\", "").replace("\\,", "").replace("\\;", "")
+    if "," in summary_raw or ";" in summary_raw:
+        raise ValueError("SUMMARY: ',' and ';' must be escaped")
+    summary = _ical_unescape(props["SUMMARY"][1])
+    if len(summary) > SUMMARY_MAX:
+        raise ValueError(f"SUMMARY must be at most {SUMMARY_MAX} characters")
+    try:
+        start, start_view = _ical_time(*props["DTSTART"])
+        end, end_view = _ical_time(*props["DTEND"]) if "DTEND" in props else (None, None)
+    except ValueError as exc:
+        raise ValueError(f"DTSTART/DTEND: {exc}") from None
+    if end is not None:
+        problem = _time_span_error(start, end)
+        if problem:
+            raise ValueError(problem)
+    return {"uid": props["UID"][1], "summary": summary, "start": start_view, "end": end_view}
+
+
 class NaverWorksFake(FakeProvider):
     """NAVER WORKS fake; tenants (keys, bots, users, plan) are registered through the control API."""
 
     name = "naver_works"
     prefix = "/works"
-    match_keys = frozenset({"api", "domain_id", "bot_id", "user_id"})
+    match_keys = frozenset({"api", "domain_id", "bot_id", "user_id", "calendar_id", "event_id"})
     fault_kinds = frozenset({"rate_limited", "server_error", "invalid_auth", "not_found"})
 
     def __init__(self) -> None:
@@ -226,6 +420,8 @@ class NaverWorksFake(FakeProvider):
             self._bot_ids = itertools.count(3_000_001)
             self.codes: dict[str, Grant] = {}
             self.refresh_tokens: dict[str, Grant] = {}
+            # (domain_id, user_id, calendar key) -> eventId -> stored event
+            self.calendar_events: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
         self.limiter.reset()
         self.free_limiter.reset()
 
@@ -248,6 +444,8 @@ class NaverWorksFake(FakeProvider):
             wanted = data.get("domain_id")
             with self._lock:
                 return {"messages": [m for m in self.messages if wanted is None or m["domain_id"] == str(wanted)]}
+        if method in ("GET", "POST") and action == "calendar_events":
+            return self._list_calendar_events(data)
         if method == "POST" and action == "oauth_users":
             return self._set_login(data)
         if method == "POST" and action == "revoke_user":
@@ -371,6 +569,9 @@ class NaverWorksFake(FakeProvider):
                 return "calendar_default", {"user_id": parts[3]}
         if n == 5 and parts[:2] == ["auth", "b"] and parts[3:] == ["server", "token"] and m == "POST":
             return "legacy_token", {"api_id": parts[2]}
+        event = _event_route(parts, m)
+        if event is not None:
+            return event
         legacy = ["legacy", "r", parts[2] if n > 2 else "", "message", "v1", "bot"]
         if n == 9 and parts[:6] == legacy and parts[7:] == ["message", "push"] and m == "POST":
             return "legacy_push", {"api_id": parts[2], "bot_id": parts[6]}
@@ -436,7 +637,7 @@ class NaverWorksFake(FakeProvider):
         if api == "unknown":
             return _works_error(404, "NOT_FOUND", f"no API {request.method} {request.path}")
         token = self._bearer(request)
-        legacy = api == "legacy_push"
+        legacy = api.startswith("legacy_")
         if token is None or token.expires_at <= time.time() or token.api != ("1.0" if legacy else "2.0"):
             if legacy:
                 return _legacy_error(401, "UNAUTHORIZED", "invalid or expired token")
@@ -449,6 +650,10 @@ class NaverWorksFake(FakeProvider):
             "bot_get": {"bot", "bot.read"},
             "calendar_personals": CALENDAR_SCOPES,
             "calendar_default": CALENDAR_SCOPES,
+            "event_get": CALENDAR_SCOPES,
+            "event_create": {"calendar"},
+            "event_update": {"calendar"},
+            "event_delete": {"calendar"},
         }
         if not legacy and not token.scopes & needs.get(api, {"bot", "bot.message"}):
             return _works_error(403, "FORBIDDEN", "the access token lacks the required scope")
@@ -458,8 +663,12 @@ class NaverWorksFake(FakeProvider):
             limit, reset = str(int(limiter.limits["burst"])), str(int(wait) + 1)
             headers = {"rateLimit-limit": limit, "rateLimit-remaining": "0", "rateLimit-reset": reset}
             return _works_error(429, "TOO_MANY_REQUESTS", "API rate limit exceeded", headers)
+        if api.startswith("legacy_event_"):
+            return self._legacy_event(api, request, tenant, params)
         if legacy:
             return self._legacy_push(request, tenant, params)
+        if api.startswith("event_"):
+            return self._event(api, request, tenant, token, params)
         if api.startswith("calendar_"):
             return self._calendar(api, request, tenant, token, params["user_id"])
         return getattr(self, f"_{api}")(request, tenant, params)
@@ -738,3 +947,136 @@ class NaverWorksFake(FakeProvider):
             "administrators": bot.get("administrators", []),
             "allowDomains": [int(d) for d in bot.get("allow_domains", []) if d.isdigit()],
         }
+
+    # --- calendar events -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _calendar_key(tenant: Tenant, user_id: str, calendar_id: str | None) -> str | None:
+        """ "default" for the user's default calendar (no id, `defaultCalendarId` or its calendarId), the
+        calendarId for another of their calendars (set through `oauth_users`), None for an unknown one."""
+        if not calendar_id or calendar_id == LEGACY_DEFAULT_CALENDAR:
+            return DEFAULT_CALENDAR
+        calendar = next((c for c in tenant.calendars.get(user_id) or [] if c["calendarId"] == calendar_id), None)
+        if calendar is None:
+            return None
+        return DEFAULT_CALENDAR if calendar["default"] else calendar_id
+
+    @staticmethod
+    def _calendar_id(tenant: Tenant, user_id: str, key: str) -> str:
+        if key != DEFAULT_CALENDAR:
+            return key
+        default = next((c for c in tenant.calendars.get(user_id) or [] if c["default"]), None)
+        return default["calendarId"] if default else f"calendar-default-{user_id}"
+
+    def _event(self, api: str, request: Request, tenant: Tenant, token: Token, params: dict[str, str]) -> Response:
+        user, calendar_id = params["user_id"], params["calendar_id"] or None
+        if token.user_id is None:  # the service account
+            if user == "me":
+                return _works_error(403, "FORBIDDEN", "a service account cannot use me")
+            if user not in tenant.users:
+                return _works_error(404, "NOT_FOUND", "user not found")
+            owner = user
+        elif user not in ("me", token.user_id):
+            return _works_error(403, "FORBIDDEN", "the access token belongs to another user")
+        else:
+            owner = token.user_id
+        with self._lock:
+            key = self._calendar_key(tenant, owner, calendar_id)
+        if key is None:
+            return _works_error(404, "NOT_FOUND", "calendar not found")
+        if token.user_id is None and key != DEFAULT_CALENDAR:
+            return _works_error(403, "FORBIDDEN", "personal calendars need the user's own token (sandbox)")
+        store_key, event_id = (tenant.domain_id, owner, key), params.get("event_id")
+        organizer = self._calendar_id(tenant, owner, key)
+        if api == "event_get" or api == "event_delete":
+            with self._lock:
+                events = self.calendar_events.get(store_key, {})
+                found = events.pop(event_id, None) if api == "event_delete" else events.get(event_id or "")
+            if found is None:
+                return _works_error(404, "NOT_FOUND", "event not found")
+            if api == "event_delete":
+                return Response(204)
+            return json_response(200, {"eventComponents": [found["component"]], "organizerCalendarId": organizer})
+        body = self._json(request)
+        components = body.get("eventComponents")
+        if not isinstance(components, list) or not components:
+            return _works_error(400, "INVALID_PARAMETER", "eventComponents is required")
+        problem = component_error(components[0], event_id)
+        if problem is None and len({c.get("eventId") for c in components if isinstance(c, dict)}) > 1:
+            problem = "every element of eventComponents must have the same eventId"
+        if problem is None and not isinstance(body.get("sendNotification", True), bool):
+            problem = "sendNotification must be a boolean"
+        if problem:
+            return _works_error(400, "INVALID_PARAMETER", problem)
+        component = {**components[0], "eventId": event_id or components[0].get("eventId") or f"event-{uuid.uuid4()}"}
+        stored = {"component": component, "api": "2.0", "sendNotification": body.get("sendNotification", True)}
+        with self._lock:
+            events = self.calendar_events.setdefault(store_key, {})
+            exists = component["eventId"] in events
+            if exists == (api == "event_update"):
+                events[component["eventId"]] = stored
+        if api == "event_create" and exists:
+            return _works_error(409, "ALREADY_EXISTS", "an event with this eventId already exists (sandbox assumption)")
+        if api == "event_update" and not exists:
+            return _works_error(404, "NOT_FOUND", "event not found")
+        answer = {"eventComponents": [component], "organizerCalendarId": organizer}
+        return json_response(201 if api == "event_create" else 200, answer)
+
+    def _legacy_event(self, api: str, request: Request, tenant: Tenant, params: dict[str, str]) -> Response:
+        def error(status: int, code: str, message: str) -> Response:
+            return json_response(status, {"code": code, "message": message, "domain": "calendar"})
+
+        if params["api_id"] != tenant.api_id or request.header("consumerKey") != tenant.consumer_key:
+            return error(401, "UNAUTHORIZED", "invalid API ID or consumerKey")
+        account = params["user_id"]
+        if account not in tenant.users:
+            return error(404, "NOT_FOUND", "Resource not found")
+        with self._lock:
+            key = self._calendar_key(tenant, account, params["calendar_id"])
+        if key is None:
+            return error(404, "NOT_FOUND", "calendar not found")
+        store_key, uid = (tenant.domain_id, account, key), params.get("event_id")
+        calendar_id = self._calendar_id(tenant, account, key)
+        if api == "legacy_event_delete":
+            with self._lock:
+                found = self.calendar_events.get(store_key, {}).pop(uid or "", None)
+            if found is None:
+                return error(404, "NOT_FOUND", "event not found")
+            return json_response(200, {"result": "success", "code": 200})
+        ical = self._json(request).get("ical")
+        try:
+            event = parse_ical(ical)
+        except ValueError as exc:
+            return error(400, "BAD_REQUEST", str(exc))
+        if uid is not None and event["uid"] != uid:
+            return error(400, "BAD_REQUEST", "the VEVENT UID differs from the path")
+        component = {k: event[k] for k in ("summary", "start", "end") if event[k] is not None}
+        stored = {"component": {"eventId": event["uid"], **component}, "api": "1.0", "ical": ical}
+        updating = api == "legacy_event_update"
+        with self._lock:
+            events = self.calendar_events.setdefault(store_key, {})
+            exists = event["uid"] in events
+            if exists == updating:
+                events[event["uid"]] = stored
+        if exists and not updating:
+            return error(409, "ALREADY_EXISTS", "an event with this UID already exists (sandbox assumption)")
+        if updating and not exists:
+            return error(404, "NOT_FOUND", "event not found")
+        value = {"calendarId": calendar_id, "processType": "UPDATE" if updating else "CREATE", "icalUid": event["uid"]}
+        return json_response(200, {"result": "success", "code": 200, "returnValue": value})
+
+    def _list_calendar_events(self, data: dict[str, Any]) -> dict[str, Any]:
+        domain_id, user_id = data.get("domain_id"), data.get("user_id")
+        listed = []
+        with self._lock:
+            for (domain, user, key), events in self.calendar_events.items():
+                if (domain_id is not None and domain != str(domain_id)) or (user_id is not None and user != user_id):
+                    continue
+                for stored in events.values():
+                    entry = {"domain_id": domain, "user_id": user, "calendar_id": key, "api": stored["api"]}
+                    entry.update(stored["component"])
+                    entry["sendNotification"] = stored.get("sendNotification")
+                    if "ical" in stored:
+                        entry["ical"] = stored["ical"]
+                    listed.append(entry)
+        return {"events": listed}

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from infra.sandbox.base import ControlError, FakeProvider, Request, Response, json_response
 from infra.sandbox.faults import FaultStore
+from infra.sandbox.google_calendar import GoogleCalendarFake
 from infra.sandbox.google_chat import GoogleChatFake
 from infra.sandbox.google_oauth import GoogleOAuthFake
 from infra.sandbox.line import LineFake
@@ -43,6 +44,7 @@ PROVIDERS: list[type[FakeProvider]] = [
     SlackFake,
     GoogleChatFake,
     GoogleOAuthFake,
+    GoogleCalendarFake,
     LineLoginFake,
     LineFake,
     NaverWorksFake,
@@ -163,6 +165,10 @@ class Sandbox:
             raise ValueError(f"the sandbox binds to loopback only, not {host!r}")
         self.host, self.port = host, port
         self.providers: dict[str, FakeProvider] = {cls.name: cls() for cls in (providers or PROVIDERS)}
+        # The Calendar fake accepts the access tokens the Google OAuth fake issued, as Google does.
+        calendar, oauth = self.providers.get("google_calendar"), self.providers.get("google_oauth")
+        if isinstance(calendar, GoogleCalendarFake) and oauth is not None:
+            calendar.attach(oauth)
         self.faults = FaultStore()
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()

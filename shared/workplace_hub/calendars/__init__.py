@@ -1,0 +1,1 @@
+"""Absence calendar registration: one client module per calendar provider."""

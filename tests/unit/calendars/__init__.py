@@ -1,0 +1,1 @@
+"""Unit tests of the absence calendar clients (one module per calendar provider)."""
