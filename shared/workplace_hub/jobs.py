@@ -18,6 +18,9 @@ class SendJob(BaseModel):
     channel: str
     message: MessageContent
     recipients: list[Recipient] = Field(min_length=1, max_length=1000)
+    # user_id → the recipient's address where it is no secret (Slack member ID, LINE userId), as the
+    # router read it: the sender then needs no links read of its own.
+    addresses: dict[str, str] = Field(default_factory=dict)
 
 
 # Recipients per send job. Providers with a batch call get a full call's worth (LINE multicast: 500,

@@ -114,3 +114,12 @@ def plan_deliveries(
             status = DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED
             planned.append(PlannedDelivery(recipient.user_id, channel, status, reason))
     return planned
+
+
+def known_addresses(channel: str, recipients: list[Recipient], links: dict[str, EmployeeLinks]) -> dict[str, str]:
+    """user_id → address for the recipients whose address on this channel is stored and no secret."""
+    source = ADDRESS_SOURCES[channel]
+    if source.sealed or not source.link_field:
+        return {}
+    found = {r.user_id: source.raw_address(r, links.get(r.user_id)) for r in recipients}
+    return {user_id: address for user_id, address in found.items() if address}

@@ -698,3 +698,18 @@ def test_worker_unlinked_employee_found_by_email_is_sent_and_linked(stack: HubSt
     assert record(stack, DeliveryKey(COMPANY, EVENT_ID, jiro, "slack"))["reason"] == "slack_member_id_missing"
     assert stack.links.get(COMPANY, jiro).get(LOOKUP_MISSED)
     assert sender.lookups == [HANAKO, jiro]
+
+
+def test_worker_job_carrying_addresses_reads_no_links(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a job whose recipient's member ID came with it from the router
+    worker = make_worker(slack, sender)
+    reads = slack.links.reads
+    job = send_job()
+    job["addresses"] = {TARO: "U0FROMJOB1"}
+
+    # WHEN it is handled
+    handle(slack, worker, job)
+
+    # THEN the message went to that member ID without reading the links table
+    assert [m.destination.address for m in sender.sent] == ["U0FROMJOB1"]
+    assert slack.links.reads == reads

@@ -13,7 +13,7 @@ from workplace_hub.events import NotificationEvent, parse_event
 from workplace_hub.jobs import SendJob, recipients_per_job
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
-from workplace_hub.routing import plan_deliveries
+from workplace_hub.routing import known_addresses, plan_deliveries
 from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
@@ -112,6 +112,7 @@ class EventRouter:
         for channel, user_ids in to_send.items():
             recipients = [r for r in event.recipients if r.user_id in user_ids]
             size = recipients_per_job(channel)
+            chunks = [recipients[start : start + size] for start in range(0, len(recipients), size)]
             jobs = [
                 SendJob(
                     company_id=event.company_id,
@@ -119,9 +120,10 @@ class EventRouter:
                     item=event.item,
                     channel=channel,
                     message=event.message,
-                    recipients=recipients[start : start + size],
+                    recipients=chunk,
+                    addresses=known_addresses(channel, chunk, links),
                 ).model_dump(mode="json", exclude_none=True)
-                for start in range(0, len(recipients), size)
+                for chunk in chunks
             ]
             self._send_queues[channel].send_all(jobs)
             enqueued += len(recipients)

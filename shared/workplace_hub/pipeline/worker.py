@@ -138,7 +138,8 @@ class DeliveryWorker:
         credentials = (
             resolve_credentials(company, integration, self._keyring, self._platform_credentials) if enabled else {}
         )
-        links = self._links.get_many(job.company_id, [r.user_id for r in job.recipients])
+        unknown = [r.user_id for r in job.recipients if r.user_id not in job.addresses]
+        links = self._links.get_many(job.company_id, unknown) if unknown else {}
         claimed: list[tuple[DeliveryKey, Destination, str]] = []
         keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
         outcomes = self._deliveries.claim_many(
@@ -156,7 +157,9 @@ class DeliveryWorker:
             if not enabled:
                 self._record(key, DeliveryStatus.SKIPPED, reason="channel_disabled")
                 continue
-            address, missing_reason = self._address(job.company_id, recipient, links.get(recipient.user_id))
+            address, missing_reason = job.addresses.get(recipient.user_id), ""
+            if address is None:
+                address, missing_reason = self._address(job.company_id, recipient, links.get(recipient.user_id))
             if address is None:
                 address = self._discover(job.company_id, recipient.user_id, credentials)
             if address is None:
