@@ -10,7 +10,8 @@ from workplace_hub.events import MessageContent, Recipient
 class SendJob(BaseModel):
     """Send one notification to some recipients on one channel. Carries no secrets."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown fields are ignored: during a deployment an older sender may read a newer router's job.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     company_id: str
     event_id: str

@@ -431,7 +431,7 @@ def test_worker_google_chat_opens_sealed_webhook_as_destination(stack: HubStack)
     [
         ("{not json", "invalid send job"),
         (body(send_job(recipients=[])), "recipients"),
-        (body({**send_job(), "bot_token": SLACK_TOKEN}), "bot_token"),
+        (body({k: v for k, v in send_job().items() if k != "message"}), "message"),
     ],
 )
 def test_worker_invalid_job_dead_lettered_with_reason(
@@ -450,6 +450,18 @@ def test_worker_invalid_job_dead_lettered_with_reason(
     assert SLACK_TOKEN not in dead[0]["attributes"]["reason"]
     assert dead[0]["attributes"]["source"] == "send_slack"
     assert sender.attempts == []
+
+
+def test_worker_job_with_a_field_it_does_not_know_is_still_delivered(slack: HubStack, sender: FakeSender) -> None:
+    # GIVEN a job from a newer router with a field this worker does not know (a rolling deployment)
+    worker = make_worker(slack, sender)
+
+    # WHEN it is handled
+    handle(slack, worker, body({**send_job(), "priority": "high"}))
+
+    # THEN it is delivered, not dead-lettered
+    assert len(sender.sent) == 1
+    assert slack.drain("slack_dlq") == []
 
 
 def test_worker_job_for_other_channel_dead_lettered(slack: HubStack, sender: FakeSender) -> None:
