@@ -25,6 +25,7 @@ from workplace_hub.calendars.absence_times import DEFAULT_LOCALE, google_times, 
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, ProviderError, RetryableProviderError
 from workplace_hub.events import Absence
+from workplace_hub.http import provider_request
 from workplace_hub.providers.base import PreparedCall, parse_retry_after
 
 PROVIDER = "google_calendar"
@@ -222,14 +223,15 @@ class GoogleCalendarClient:
         raise error_for_response(response)
 
     def _execute(self, call: PreparedCall) -> requests.Response:
-        try:
-            return self._session.request(
-                call.method, call.url, headers=call.headers, json=call.json, timeout=self._timeout
-            )
-        except requests.Timeout:
-            raise RetryableProviderError(PROVIDER, "timeout", detail="no answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(PROVIDER, "connection_error", detail="could not connect") from None
+        return provider_request(
+            self._session,
+            call.method,
+            call.url,
+            provider=PROVIDER,
+            timeout=self._timeout,
+            headers=call.headers,
+            json=call.json,
+        )
 
 
 def _returned_id(response: requests.Response, event: str) -> str:

@@ -45,6 +45,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Absence
+from workplace_hub.http import provider_request
 from workplace_hub.providers.naver_works import rate_limit_wait
 
 PROVIDER = "naver_works_calendar"
@@ -404,9 +405,6 @@ class NaverWorksCalendarClient:
     def _request(
         self, method: str, url: str, headers: dict[str, str], body: dict[str, Any] | None = None
     ) -> requests.Response:
-        try:
-            return self._session.request(method, url, headers=headers, json=body, timeout=self._timeout)
-        except requests.Timeout:
-            raise RetryableProviderError(PROVIDER, "timeout", detail="no answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(PROVIDER, "connection_error", detail="could not connect") from None
+        return provider_request(
+            self._session, method, url, provider=PROVIDER, timeout=self._timeout, headers=headers, json=body
+        )

@@ -43,6 +43,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
+from workplace_hub.http import provider_request
 from workplace_hub.oauth.tokens import TokenSet
 from workplace_hub.providers.base import error_for_status
 from workplace_hub.providers.naver_works_auth import TokenCache
@@ -342,12 +343,9 @@ class GoogleOAuthClient:
         return key
 
     def _fetch_keys(self) -> None:
-        try:
-            response = self._session.request("GET", self.certs_url, timeout=self._timeout)
-        except requests.Timeout:
-            raise RetryableProviderError(PROVIDER, "certs_timeout", detail="no answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(PROVIDER, "certs_connection_error", detail="could not connect") from None
+        response = provider_request(
+            self._session, "GET", self.certs_url, provider=PROVIDER, timeout=self._timeout, code_prefix="certs_"
+        )
         if response.status_code != 200:
             status = response.status_code
             raise RetryableProviderError(

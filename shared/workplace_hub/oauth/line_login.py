@@ -30,8 +30,8 @@ from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
     PermanentProviderError,
-    RetryableProviderError,
 )
+from workplace_hub.http import provider_request
 from workplace_hub.oauth.tokens import TokenSet
 from workplace_hub.providers.base import error_for_status
 from workplace_hub.providers.line import USER_ID
@@ -314,9 +314,4 @@ class LineLoginClient:
 
     def _call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One HTTP call; network failures become retryable errors without the URL or form in them."""
-        try:
-            return self._session.request(method, url, timeout=self._timeout, **kwargs)
-        except requests.Timeout:
-            raise RetryableProviderError(PROVIDER, "timeout", detail="LINE Login did not answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(PROVIDER, "connection_error", detail="could not connect to LINE") from None
+        return provider_request(self._session, method, url, provider=PROVIDER, timeout=self._timeout, **kwargs)

@@ -30,6 +30,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
+from workplace_hub.http import provider_request
 from workplace_hub.oauth.tokens import TokenSet
 from workplace_hub.providers.naver_works import error_for, rate_limit_wait
 from workplace_hub.providers.naver_works_auth import DEFAULT_TTL, FORM, is_legacy
@@ -312,9 +313,6 @@ class NaverWorksUserOAuthClient:
     def _request(
         self, method: str, url: str, headers: dict[str, str], data: dict[str, str] | None = None
     ) -> requests.Response:
-        try:
-            return self._session.request(method, url, headers=headers, data=data, timeout=self._timeout)
-        except requests.Timeout:
-            raise RetryableProviderError(PROVIDER, "timeout", detail="no answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(PROVIDER, "connection_error", detail="could not connect") from None
+        return provider_request(
+            self._session, method, url, provider=PROVIDER, timeout=self._timeout, headers=headers, data=data
+        )

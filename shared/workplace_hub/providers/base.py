@@ -19,6 +19,7 @@ import requests
 
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import PermanentProviderError, ProviderError, RetryableProviderError
+from workplace_hub.http import provider_request
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,15 @@ class Sender(ABC):
 
     def execute(self, call: PreparedCall) -> requests.Response:
         """One HTTP call; network failures become retryable errors without the URL in them."""
-        try:
-            return self._session.request(
-                call.method, call.url, headers=call.headers, json=call.json, timeout=self._timeout
-            )
-        except requests.Timeout:
-            raise RetryableProviderError(self.channel, "timeout", detail="no answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(self.channel, "connection_error", detail="could not connect") from None
+        return provider_request(
+            self._session,
+            call.method,
+            call.url,
+            provider=self.channel,
+            timeout=self._timeout,
+            headers=call.headers,
+            json=call.json,
+        )
 
     @abstractmethod
     def build_request(

@@ -23,6 +23,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, RetryableProviderError
+from workplace_hub.http import provider_request
 from workplace_hub.providers.base import PreparedCall, error_for_status
 
 PROVIDER = "naver_works"
@@ -250,9 +251,13 @@ class WorksTokenProvider:
         return parse_token_response(self._post(call.url, headers=call.headers), LEGACY_DEFAULT_TTL)
 
     def _post(self, url: str, headers: dict[str, str], data: dict[str, str] | None = None) -> requests.Response:
-        try:
-            return self._session.request("POST", url, headers=headers, data=data, timeout=self._timeout)
-        except requests.Timeout:
-            raise RetryableProviderError(PROVIDER, "token_timeout", detail="no answer in time") from None
-        except requests.ConnectionError:
-            raise RetryableProviderError(PROVIDER, "token_connection_error", detail="could not connect") from None
+        return provider_request(
+            self._session,
+            "POST",
+            url,
+            provider=PROVIDER,
+            timeout=self._timeout,
+            code_prefix="token_",
+            headers=headers,
+            data=data,
+        )
