@@ -23,21 +23,27 @@ def state_attribute(channel: str) -> str:
     return f"{channel}_link_state"
 
 
-def link_state(links: EmployeeLinks, channel: str) -> dict[str, Any]:
-    """`{"state": ..., "reason": ...}` for one channel of one employee."""
+def link_state(links: EmployeeLinks, channel: str, *, google_consent_required: bool = True) -> dict[str, Any]:
+    """`{"state": ..., "reason": ...}` for one channel of one employee.
+
+    A Google calendar is linked by the registered Google Workspace ID plus, unless the company uses
+    domain-wide delegation, the employee's consent.
+    """
     problem = links.get(state_attribute(channel))
     if isinstance(problem, dict) and problem.get("state") in (NEEDS_RELINK, BLOCKED):
         return {"state": problem["state"], "reason": problem.get("reason"), "since": problem.get("since")}
     field = LINK_FIELDS[channel]
     if not links.get(field):
         return {"state": NOT_LINKED, "reason": f"{field}_missing"}
+    if channel == "google_calendar" and google_consent_required and not links.get("google_calendar_tokens"):
+        return {"state": NOT_LINKED, "reason": "google_consent_missing"}
     state: dict[str, Any] = {"state": LINKED}
     if channel == "line":
         state["friend"] = bool(links.get("line_friend"))
-    if channel == "google_calendar" and not links.get("google_calendar_tokens"):
-        state["consent"] = False  # enough for domain-wide delegation; user-consent mode still needs consent
     return state
 
 
-def link_states(links: EmployeeLinks) -> dict[str, dict[str, Any]]:
-    return {channel: link_state(links, channel) for channel in LINK_FIELDS}
+def link_states(links: EmployeeLinks, *, google_consent_required: bool = True) -> dict[str, dict[str, Any]]:
+    return {
+        channel: link_state(links, channel, google_consent_required=google_consent_required) for channel in LINK_FIELDS
+    }

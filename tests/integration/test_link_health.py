@@ -85,7 +85,8 @@ def test_the_admin_sees_every_employees_link_state_with_the_reason(
     assert states[hanako.user_id]["slack"] == {"state": "not_linked", "reason": "slack_member_id_missing"}
     line = states[jiro.user_id]["line"]
     assert (line["state"], line["reason"]) == ("blocked", "line_unfollowed") and line["since"]
-    assert states[saburo.user_id]["google_calendar"] == {"state": "linked", "consent": False}
+    # (user-consent mode: a registered ID is not enough, the employee must still consent)
+    assert states[saburo.user_id]["google_calendar"] == {"state": "not_linked", "reason": "google_consent_missing"}
     assert states[saburo.user_id]["naver_works_calendar"] == {
         "state": "not_linked",
         "reason": "naver_works_calendar_tokens_missing",

@@ -133,7 +133,7 @@ def test_signing_in_with_another_account_of_the_domain_shows_email_mismatch(
     shown = assert_failed(response, "email_mismatch", lang="en")
     assert "registered Google Workspace ID" in shown.text
     assert "google_calendar_tokens" not in raw_links(stack, company_id, member.user_id)
-    assert calendar_state(member) == {"state": "linked", "consent": False}
+    assert calendar_state(member) == {"state": "not_linked", "reason": "google_consent_missing"}
 
 
 @pytest.mark.parametrize(
@@ -292,7 +292,7 @@ def test_with_domain_wide_delegation_employees_need_no_consent(
     assert saved["settings"]["auth_mode"] == "domain_wide_delegation"
     assert "PRIVATE KEY" not in json.dumps(saved)
     # AND taro's calendar counts as linked without his consent
-    assert calendar_state(member) == {"state": "linked", "consent": False}
+    assert calendar_state(member) == {"state": "linked"}
 
     # WHEN taro tries to start a consent flow anyway
     response = member.get("/me/links/google/authorize")

@@ -98,6 +98,12 @@ def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseMod
         services.links.update(company_id, user_id, values, removed)
 
 
+def _google_consent_required(services: ApiServices, company_id: str) -> bool:
+    """False when the company links Google calendars by domain-wide delegation (no employee consent)."""
+    stored = services.settings.load(company_id).integrations.get(Integration.GOOGLE_CALENDAR)
+    return not (stored and stored.settings.get("auth_mode") == "domain_wide_delegation")
+
+
 def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any]:
     links = services.links.get(company_id, user_id)
     webhook = links.get("google_chat_webhook_url")
@@ -110,7 +116,7 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
         "slack_member_id": links.get("slack_member_id"),
         "google_chat_webhook_url": webhook,
         "google_workspace_id": links.get("google_workspace_id"),
-        "links": link_states(links),
+        "links": link_states(links, google_consent_required=_google_consent_required(services, company_id)),
         "updated_at": links.get("updated_at"),
     }
 
@@ -132,8 +138,11 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         """Per employee and channel: linked, not_linked, needs_relink or blocked, with the reason."""
         admin = require_admin(app, services)
         employees, token = services.links.list(admin.company_id, limit=limit, next_token=next_token)
+        consent = _google_consent_required(services, admin.company_id)
         return {
-            "employees": [{"user_id": e.user_id, "links": link_states(e)} for e in employees],
+            "employees": [
+                {"user_id": e.user_id, "links": link_states(e, google_consent_required=consent)} for e in employees
+            ],
             "next_token": token,
         }
 
