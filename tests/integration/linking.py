@@ -15,21 +15,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from infra.template import function_environment, load_template
 from tests.integration.helpers import Api, ok
-from tests.integration.messengers import LineChannel, new_line_channel, rsa_key_pair
+from tests.integration.messengers import LineChannel, new_line_channel, new_line_user_id
+from tests.keys import rsa_key_pair
 
 FRIEND_LINK_URL = "https://lin.ee/WpHub01"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -194,10 +192,6 @@ def admin_links(admin: Api) -> dict[str, dict[str, dict[str, Any]]]:
 # ------------------------------------------------------------------------------------------- LINE
 
 
-def new_line_user_id() -> str:
-    return "U" + uuid.uuid4().hex
-
-
 @dataclass(frozen=True)
 class LineLogin:
     """A company's LINE Official Account (Messaging API channel) and its LINE Login channel, in the sandbox."""
@@ -349,19 +343,9 @@ def google_token_answers(sandbox: SandboxClient, grant_type: str) -> list[dict[s
     ]
 
 
-@cache
 def service_account_key() -> tuple[str, str]:
     """(private PKCS#8 PEM, public PEM) of a service account key, one per session."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return rsa_key_pair("service_account")
 
 
 def service_account_json(client_email: str) -> str:

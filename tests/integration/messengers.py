@@ -10,17 +10,15 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import boto3
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, wait_for
+from tests.keys import rsa_key_pair
 
 FINAL = frozenset({"sent", "skipped", "failed"})
 ITEM = "approval.requested"
@@ -176,21 +174,6 @@ def header(request: dict[str, Any], name: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- NAVER WORKS
-
-
-@cache
-def rsa_key_pair(name: str) -> tuple[str, str]:
-    """(private PKCS#8 PEM, public PEM), one pair per name per session (generating one takes a while)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,17 @@ import hashlib
 import secrets
 import time
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.base import FakeProvider, RateLimiter, Request, Response, json_response
 from infra.sandbox.google_oauth import GoogleOAuthFake
+from tests.keys import rsa_key_pair
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
@@ -41,19 +39,7 @@ SCOPE = f"openid email {CALENDAR}"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-@cache
-def keys(name: str) -> tuple[str, str]:
-    """(private PEM, public PEM) of an RSA key pair, one per name per test session."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+keys = rsa_key_pair
 
 
 def pkce() -> tuple[str, str]:

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.sandbox import Sandbox, SandboxClient
 from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.server import SANDBOX_PATHS
+from tests.keys import rsa_key_pair
 from workplace_hub.calendars.naver_works_calendar import (
     REASON_FORBIDDEN,
     REASON_NOT_FOUND,
@@ -50,18 +48,8 @@ CALENDARS = [
 EID = "wp-0123456789abcdef0123456789abcdef"
 
 
-@cache
 def key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return rsa_key_pair("naver_works_calendar")
 
 
 @pytest.fixture

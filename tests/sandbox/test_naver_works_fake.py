@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.naver_works import NaverWorksFake
+from tests.keys import rsa_key_pair
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError, RetryableProviderError
 from workplace_hub.providers.base import Destination, Notification, SendReceipt
@@ -31,19 +29,7 @@ API_ID, SERVER_LIST_ID, CONSUMER_KEY = "jp1ABCDEF", "SERVERlist01", "SECRETconsu
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-@cache
-def keys(name: str) -> tuple[str, str]:
-    """(private PEM, public PEM) of an RSA key pair, one per name per test session."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+keys = rsa_key_pair
 
 
 @pytest.fixture

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.server import SANDBOX_PATHS
+from tests.keys import rsa_key_pair
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, RetryableProviderError
 from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
@@ -36,19 +34,9 @@ CALENDARS = [
 ]
 
 
-@cache
 def key_pair() -> tuple[str, str]:
     """(private PEM, public PEM) of the tenant's service-account key, once per test session."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return rsa_key_pair("naver_works_user_oauth")
 
 
 def public_key_pem() -> str:
