@@ -57,6 +57,9 @@ class RouterSettings(StorageSettings):
     SEND_LINE_QUEUE_URL: str | None = None
     SEND_NAVER_WORKS_QUEUE_URL: str | None = None
     SEND_KAKAO_QUEUE_URL: str | None = None
+    # Absence events: the registry of their states and the calendar worker's queue.
+    ABSENCES_TABLE_NAME: str | None = None
+    CALENDAR_QUEUE_URL: str | None = None
 
     def send_queue_urls(self) -> dict[str, str]:
         """Channel id → queue URL, for the channels that have a sender deployed."""
@@ -81,6 +84,19 @@ class SenderSettings(StorageSettings):
     # Longer than the function timeout, shorter than the queue's visibility timeout: a claim left by
     # a crashed attempt has expired by the time SQS hands the job out again.
     CLAIM_LEASE_SECONDS: float = 60.0
+
+
+class CalendarSettings(StorageSettings):
+    """The calendar worker: CalendarQueue in; writes NAVER WORKS and Google calendars."""
+
+    ABSENCES_TABLE_NAME: str = Field(min_length=1)
+    CALENDAR_QUEUE_URL: str = Field(min_length=1)
+    CALENDAR_DLQ_URL: str = Field(min_length=1)
+    MAX_RECEIVE_COUNT: int = Field(default=8, ge=1)
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
+    # Longer than the function timeout: a lease left by a crashed worker has expired when the job returns.
+    ABSENCE_LEASE_SECONDS: float = 60.0
 
 
 class ApiSettings(StorageSettings):

@@ -198,6 +198,15 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         # ... or the admin delegates domain-wide to a service account; verify then acts as verify_subject.
         FieldSpec("service_account_json", _google_service_account_json, secret=True, show_tail=False, when=_delegation),
         FieldSpec("verify_subject", _email, required=False, when=_delegation),
+        # How absences show to colleagues: busy (default) or free; Google's visibility (default: the
+        # calendar's default); "on" writes timed absences as Google's native out-of-office events.
+        FieldSpec("event_show_as", _pattern(r"busy|free", 'must be "busy" or "free"'), required=False),
+        FieldSpec(
+            "event_visibility",
+            _pattern(r"default|public|private|confidential", 'must be "default", "public", "private" or "confidential"'),
+            required=False,
+        ),
+        FieldSpec("out_of_office_events", _pattern(r"on|off", 'must be "on" or "off"'), required=False),
     ],
 }
 

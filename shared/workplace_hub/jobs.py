@@ -33,3 +33,18 @@ DEFAULT_RECIPIENTS_PER_JOB = 10
 
 def recipients_per_job(channel: str) -> int:
     return _RECIPIENTS_PER_JOB.get(channel, DEFAULT_RECIPIENTS_PER_JOB)
+
+
+class CalendarJob(BaseModel):
+    """Bring one absence's calendars in line with its latest state. Carries no secrets and no absence:
+    the worker reads the latest state from the registry, so an old job can never write an old state."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    company_id: str
+    absence_id: str
+    user_id: str
+    event_id: str
+    event_type: str
+    # The calendars the event named (an upsert's targets), for its delivery records if it is superseded.
+    channels: list[str] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from botocore.config import Config
 from workplace_hub.catalog import Integration
 from workplace_hub.config import (
     ApiSettings,
+    CalendarSettings,
     LinkingSettings,
     RouterSettings,
     SenderSettings,
@@ -31,10 +32,12 @@ from workplace_hub.config import (
 )
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import ConfigurationError
+from workplace_hub.pipeline.calendar_worker import CalendarWorker
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker
 from workplace_hub.providers import SENDERS
+from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
@@ -96,6 +99,7 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
             function
         )
 
+    calendars_on = settings.ABSENCES_TABLE_NAME and settings.CALENDAR_QUEUE_URL
     return EventRouter(
         settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
         settings_repository=settings_repository,
@@ -106,6 +110,8 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         guard=guard,
         idempotency_config=config,
+        registry=AbsenceRegistry(_aws("dynamodb").Table(settings.ABSENCES_TABLE_NAME)) if calendars_on else None,
+        calendar_queue=JobQueue(sqs, settings.CALENDAR_QUEUE_URL) if calendars_on else None,
     )
 
 
@@ -127,6 +133,60 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         lease_seconds=settings.CLAIM_LEASE_SECONDS,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
         call_budget_seconds=settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2,
+    )
+
+
+def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarWorker:
+    """The calendar worker: NAVER WORKS (2.0 / 1.0 / personal) and Google (consent / delegation) writers."""
+    from workplace_hub.calendars.google_calendar import GoogleCalendarClient
+    from workplace_hub.calendars.naver_works_calendar import NaverWorksCalendarClient
+    from workplace_hub.calendars.sync import AbsenceCalendarSync
+    from workplace_hub.calendars.writers import GoogleCalendarWriter, NaverWorksCalendarWriter
+    from workplace_hub.oauth.google import DelegatedCalendarAuth, GoogleOAuthClient
+    from workplace_hub.oauth.grants import UserGrants
+    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
+    from workplace_hub.providers.naver_works_auth import WorksTokenProvider
+
+    settings = settings or load_settings(CalendarSettings)
+    settings_repository, links, deliveries, keyring = _storage(settings)
+    sqs = _aws("sqs")
+    session = http_session()
+    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    registry = AbsenceRegistry(_aws("dynamodb").Table(settings.ABSENCES_TABLE_NAME))
+    grants = UserGrants(
+        links=links,
+        keyring=keyring,
+        google=GoogleOAuthClient(session, settings, timeout, certs_url=settings.GOOGLE_CERTS_URL),
+        naver_works=NaverWorksUserOAuthClient(session, settings, timeout),
+    )
+    writers = {
+        "google": GoogleCalendarWriter(
+            GoogleCalendarClient(session, settings, timeout),
+            DelegatedCalendarAuth(settings, session=session, timeout=timeout),
+            grants,
+        ),
+        "naver_works": NaverWorksCalendarWriter(
+            NaverWorksCalendarClient(session, settings, timeout), WorksTokenProvider(session, settings, timeout), grants
+        ),
+    }
+    sync = AbsenceCalendarSync(
+        writers=writers,  # type: ignore[arg-type]
+        registry=registry,
+        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings_repository=settings_repository,
+        links=links,
+        keyring=keyring,
+        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        call_budget_seconds=settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2,
+    )
+    return CalendarWorker(
+        registry=registry,
+        sync=sync,
+        deliveries=deliveries,
+        queue=JobQueue(sqs, settings.CALENDAR_QUEUE_URL),
+        dead_letters=DeadLetters(sqs, settings.CALENDAR_DLQ_URL, "register_calendars"),
+        max_receive_count=settings.MAX_RECEIVE_COUNT,
+        lease_seconds=settings.ABSENCE_LEASE_SECONDS,
     )
 
 

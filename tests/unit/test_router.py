@@ -292,17 +292,17 @@ def test_router_invalid_event_reason_carries_no_message_content(slack_company: H
 
 
 @pytest.mark.parametrize("document", [absence_upserted_event(), absence_cancelled_event()])
-def test_router_absence_event_kept_on_dlq_until_calendars_exist(
+def test_router_absence_event_kept_on_dlq_when_no_calendar_worker_is_deployed(
     slack_company: HubStack, document: dict[str, Any]
 ) -> None:
-    # GIVEN a valid absence event (calendar registration is not built yet)
+    # GIVEN a valid absence event and a router deployed without the calendar queue
     # WHEN it is handled
     make_router(slack_company).handle_record(sqs_record(body(document)))
 
     # THEN it is kept on the DLQ with the reason, for a later re-drive
     dead = slack_company.drain("events_dlq")
     assert len(dead) == 1
-    assert dead[0]["attributes"]["reason"] == f"{document['type']}: calendar registration is not available yet"
+    assert dead[0]["attributes"]["reason"] == f"{document['type']}: calendar registration is not deployed"
 
 
 def test_router_unexpected_failure_raised_for_sqs_retry(slack_company: HubStack) -> None:

@@ -20,10 +20,11 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, NeedsRelinkError, ProviderError, RetryableProviderError
 from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
 from workplace_hub.link_health import state_attribute
+from workplace_hub.oauth.grants import UserGrants, user_oauth_client
 from workplace_hub.oauth.pages import Page, failed_page, linked_page
 from workplace_hub.oauth.state import OAuthStateError, OAuthStateStore, pkce_pair
 from workplace_hub.observability import logger
-from workplace_hub.storage.links import LinksRepository, link_purpose
+from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository, utc_now_iso
 
 PROVIDERS = ("line", "google", "naver_works")
@@ -32,7 +33,6 @@ INTEGRATION_OF = {
     "google": Integration.GOOGLE_CALENDAR,
     "naver_works": Integration.NAVER_WORKS_CALENDAR,
 }
-TOKEN_ATTRIBUTE = {"google": "google_calendar_tokens", "naver_works": "naver_works_calendar_tokens"}
 CALLBACK_PATH = "/oauth/{provider}/callback"
 
 
@@ -74,7 +74,9 @@ class LinkingService:
         self._clients = clients
         self._hub_public_url = hub_public_url.rstrip("/")
         self._platform_credentials = platform_credentials
-        self._clock = clock
+        self._grants = UserGrants(
+            links=links, keyring=keyring, google=clients.google, naver_works=clients.naver_works, clock=clock
+        )
 
     def redirect_uri(self, provider: str) -> str:
         return self._hub_public_url + CALLBACK_PATH.format(provider=provider)
@@ -211,71 +213,24 @@ class LinkingService:
     # ------------------------------------------------------------------ tokens
 
     def _store_tokens(self, company_id: str, user_id: str, provider: str, tokens: Any) -> None:
-        attribute = TOKEN_ATTRIBUTE[provider]
-        document = json.dumps(
-            {
-                "access_token": tokens.access_token,
-                "refresh_token": tokens.refresh_token,
-                "expires_at": tokens.expires_at,
-                "scope": getattr(tokens, "scope", ""),
-            }
-        )
-        sealed = self._keyring.seal(company_id, link_purpose(user_id, attribute), document)
-        channel = INTEGRATION_OF[provider].value
-        self._links.update(company_id, user_id, {attribute: sealed}, [state_attribute(channel)])
+        self._grants.store(company_id, user_id, provider, tokens)
 
     def access_token(self, company_id: str, user_id: str, provider: str) -> str:
-        """A valid access token of the employee's grant, refreshed before it expires.
-
-        A refused refresh (revoked or expired grant) marks the link `needs_relink` with the reason and
-        raises NeedsRelinkError.
-        """
+        """A valid access token of the employee's grant (see UserGrants.access_token)."""
         credentials = self._credentials(company_id, provider)  # the integration must still be on
-        attribute = TOKEN_ATTRIBUTE[provider]
-        sealed = self._links.get(company_id, user_id).get(attribute)
-        if not sealed:
-            raise NeedsRelinkError(provider, "not_linked", detail="the employee has not authorized yet")
-        tokens = json.loads(self._keyring.open(company_id, link_purpose(user_id, attribute), sealed))
-        if float(tokens.get("expires_at") or 0) - 60 > self._clock():
-            return str(tokens["access_token"])
-        try:
-            if provider == "google":
-                client_json = json.loads(credentials["oauth_client_json"])["web"]
-                fresh = self._clients.google.refresh(client_json, tokens.get("refresh_token") or "")
-            else:
-                fresh = self._clients.naver_works.refresh(
-                    self._user_oauth(credentials), tokens.get("refresh_token") or ""
-                )
-        except NeedsRelinkError as exc:
-            self._mark_needs_relink(company_id, user_id, provider, exc.code)
-            raise
-        refreshed = type(fresh)(
-            **{**fresh.__dict__, "refresh_token": fresh.refresh_token or tokens.get("refresh_token")}
-        )
-        self._store_tokens(company_id, user_id, provider, refreshed)
-        return str(refreshed.access_token)
+        return self._grants.access_token(company_id, user_id, provider, credentials)
 
     def personal_calendars(self, company_id: str, user_id: str) -> list[dict[str, Any]]:
         token = self.access_token(company_id, user_id, "naver_works")
         try:
             return self._clients.naver_works.personal_calendars(token, user_id)
         except NeedsRelinkError as exc:  # the grant was revoked while the token still looked valid
-            self._mark_needs_relink(company_id, user_id, "naver_works", exc.code)
+            self._grants.mark_needs_relink(company_id, user_id, "naver_works", exc.code)
             raise
-
-    def _mark_needs_relink(self, company_id: str, user_id: str, provider: str, reason: str) -> None:
-        """The employee sees it in GET /me/links, the admin in GET /admin/links, until they link again."""
-        problem = {"state": "needs_relink", "reason": reason, "since": utc_now_iso()}
-        self._links.update(company_id, user_id, {state_attribute(INTEGRATION_OF[provider].value): problem}, [])
 
     @staticmethod
     def _user_oauth(credentials: dict[str, Any]) -> dict[str, Any]:
-        """NAVER WORKS user OAuth uses its own client when the admin set one, else the app's."""
-        return {
-            **credentials,
-            "client_id": credentials.get("user_oauth_client_id") or credentials.get("client_id"),
-            "client_secret": credentials.get("user_oauth_client_secret") or credentials.get("client_secret"),
-        }
+        return user_oauth_client(credentials)
 
 
 class _IdentityRefusedError(HubError):

@@ -8,12 +8,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.errors import InvalidEventError
-from workplace_hub.events import NotificationEvent, parse_event
-from workplace_hub.jobs import SendJob, recipients_per_job
+from workplace_hub.events import AbsenceCancelledEvent, AbsenceUpsertedEvent, NotificationEvent, parse_event
+from workplace_hub.jobs import CalendarJob, SendJob, recipients_per_job
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.routing import known_addresses, plan_deliveries
+from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
 from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
@@ -34,6 +36,8 @@ class EventRouter:
         max_receive_count: int,
         guard: Any = None,
         idempotency_config: Any = None,
+        registry: AbsenceRegistry | None = None,
+        calendar_queue: JobQueue | None = None,
     ) -> None:
         self._settings = settings
         self._settings_repository = settings_repository
@@ -46,6 +50,8 @@ class EventRouter:
         # are never routed at the same time; the delivery records make routing idempotent after that.
         self._route = guard(self.route_notification) if guard else self.route_notification
         self._idempotency_config = idempotency_config
+        self._registry = registry
+        self._calendar_queue = calendar_queue if registry is not None else None
 
     def start_invocation(self, context: Any) -> None:
         """Let the idempotency guard expire an in-progress claim when this invocation would time out."""
@@ -62,12 +68,15 @@ class EventRouter:
             self._dead_letters.send(record.body, f"invalid event: {exc.reason}")
             return
         logger.append_keys(company_id=event.company_id, event_id=event.event_id, event_type=event.type)
-        if not isinstance(event, NotificationEvent):
-            # Calendar registration is not deployed yet: keep the event, with why, for a later redrive.
-            self._dead_letters.send(record.body, f"{event.type}: calendar registration is not available yet")
+        if not isinstance(event, NotificationEvent) and self._calendar_queue is None:
+            # No calendar worker deployed: keep the event, with why, for a redrive once there is one.
+            self._dead_letters.send(record.body, f"{event.type}: calendar registration is not deployed")
             return
         try:
-            self._route(event=event)
+            if isinstance(event, NotificationEvent):
+                self._route(event=event)
+            else:
+                self.route_absence(event)
         except Exception as exc:
             # Unexpected failure: let SQS retry; on the last attempt keep the event with the reason.
             if int(record.attributes.approximate_receive_count) >= self._max_receive_count:
@@ -132,3 +141,59 @@ class EventRouter:
         metrics.add_metric(name="DeliveriesSkipped", unit=MetricUnit.Count, value=skipped)
         logger.info("event routed", extra={"queued": enqueued, "skipped": skipped, "already_recorded": len(existing)})
         return {"queued": enqueued, "skipped": skipped}
+
+    def route_absence(self, event: AbsenceUpsertedEvent | AbsenceCancelledEvent) -> Acceptance:
+        """Record the absence's new state unless a newer one is there, and have the calendar worker apply it."""
+        assert self._registry is not None and self._calendar_queue is not None
+        upsert = isinstance(event, AbsenceUpsertedEvent)
+        channels = absence_channels(event.absence) if isinstance(event, AbsenceUpsertedEvent) else []
+        acceptance = self._registry.accept(
+            company_id=event.company_id,
+            absence_id=event.absence.absence_id,
+            user_id=event.absence.user_id,
+            event_id=event.event_id,
+            event_type=event.type,
+            occurred_at=event.occurred_at,
+            cancelled=not upsert,
+            targets=channels,
+            absence=event.absence.model_dump(mode="json") if upsert else None,
+        )
+        if acceptance == Acceptance.ACCEPTED:
+            job = CalendarJob(
+                company_id=event.company_id,
+                absence_id=event.absence.absence_id,
+                user_id=event.absence.user_id,
+                event_id=event.event_id,
+                event_type=event.type,
+                channels=channels,
+            )
+            self._calendar_queue.send_all([job.model_dump(mode="json")])
+        else:
+            # An older upsert (or one of a cancelled absence): recorded as skipped, never applied.
+            reason = "absence_cancelled" if acceptance == Acceptance.CANCELLED else "superseded"
+            existing = self._deliveries.statuses_for_event(event.company_id, event.event_id)
+            self._deliveries.add_many(
+                [
+                    NewDelivery(
+                        DeliveryKey(event.company_id, event.event_id, event.absence.user_id, channel),
+                        event.type,
+                        DeliveryStatus.SKIPPED,
+                        reason,
+                    )
+                    for channel in channels
+                    if (event.absence.user_id, channel) not in existing
+                ]
+            )
+        logger.info("absence routed", extra={"absence_id": event.absence.absence_id, "acceptance": acceptance.value})
+        return acceptance
+
+
+def absence_channels(absence: Any) -> list[str]:
+    """The calendars an upsert names, once each (`google` is always the primary calendar)."""
+    channels: list[str] = []
+    for target in absence.calendars:
+        calendar_id = target.calendar_id if target.provider == "naver_works" else None
+        channel = CalendarRef(target.provider, calendar_id).channel
+        if channel not in channels:
+            channels.append(channel)
+    return channels

@@ -98,6 +98,8 @@ class NewDelivery:
     item: str
     status: DeliveryStatus
     reason: str | None = None
+    error_code: str | None = None
+    action: str | None = None  # calendar records: `registered` or `removed`
 
 
 PUBLIC_FIELDS = (
@@ -106,6 +108,7 @@ PUBLIC_FIELDS = (
     "channel",
     "item",
     "status",
+    "action",
     "reason",
     "error_code",
     "provider_message_id",
@@ -166,8 +169,10 @@ class DeliveriesRepository:
                     "gsi2pk": f"{key.company_id}#{key.user_id}",
                     "gsi2sk": order,
                 }
-                if record.reason:
-                    item["reason"] = record.reason
+                for name in ("reason", "error_code", "action"):
+                    value = getattr(record, name)
+                    if value:
+                        item[name] = value
                 batch.put_item(Item=item)
         self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
 

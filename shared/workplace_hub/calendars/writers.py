@@ -1,0 +1,250 @@
+"""One writer per calendar provider: puts an absence's event in one calendar, or takes it out.
+
+A writer knows which links and settings its calendar needs (`unusable`), which deterministic event id an
+absence gets there (`event_id`), and how to get a token and retry once when the API refuses it (401):
+- Google: the employee's consent token (refreshed on 401; a refused refresh marks the link needs_relink),
+  or a domain-wide-delegation token for their Google Workspace ID (re-issued on 401);
+- NAVER WORKS: the service account's token (API 2.0, scope `calendar`) or the server token (API 1.0) for
+  the default calendar; the employee's own authorization for a personal calendar (API 2.0 only).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from workplace_hub.calendars import google_calendar, naver_works_calendar
+from workplace_hub.calendars.absence_times import DEFAULT_LOCALE, localized_title
+from workplace_hub.calendars.refs import CalendarRef
+from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
+from workplace_hub.events import Absence
+from workplace_hub.link_health import NEEDS_RELINK, state_attribute
+from workplace_hub.oauth.grants import UserGrants
+from workplace_hub.providers.naver_works_auth import WorksTokenProvider, is_legacy
+from workplace_hub.storage.links import EmployeeLinks
+
+T = TypeVar("T")
+CALENDAR_SCOPE = "calendar"
+
+# Google event settings (integration google_calendar): how the absence shows to colleagues.
+SHOW_AS = {"busy": "opaque", "free": "transparent"}
+DEFAULT_SHOW_AS, DEFAULT_VISIBILITY = "busy", "default"
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who and what one write is for; `credentials` are the integration's opened settings (never logged)."""
+
+    company_id: str
+    user_id: str
+    absence_id: str
+    links: EmployeeLinks
+    credentials: dict[str, Any]
+
+
+class CalendarWriter(Protocol):
+    provider: str
+
+    def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:
+        """Why this employee's calendar cannot be written now (a delivery `skipped` reason), or None."""
+
+    def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
+        """The event id the absence gets in this calendar (deterministic: the same inputs, the same id)."""
+
+    def upsert(self, context: WriteContext, ref: CalendarRef, absence: Absence, event_id: str) -> None: ...
+
+    def delete(self, context: WriteContext, ref: CalendarRef, event_id: str) -> None: ...
+
+
+def _needs_relink(links: EmployeeLinks, channel: str) -> bool:
+    problem = links.get(state_attribute(channel))
+    return isinstance(problem, dict) and problem.get("state") == NEEDS_RELINK
+
+
+def _delegated(credentials: dict[str, Any]) -> bool:
+    return credentials.get("auth_mode") == "domain_wide_delegation"
+
+
+def google_event_options(credentials: dict[str, Any]) -> dict[str, Any]:
+    """build_event options from the company's google_calendar settings (defaults: busy, default visibility)."""
+    return {
+        "transparency": SHOW_AS[credentials.get("event_show_as") or DEFAULT_SHOW_AS],
+        "visibility": credentials.get("event_visibility") or DEFAULT_VISIBILITY,
+        "out_of_office": credentials.get("out_of_office_events") == "on",
+    }
+
+
+class GoogleCalendarWriter:
+    """The employee's primary calendar of their registered Google Workspace ID."""
+
+    provider = "google"
+
+    def __init__(self, client: google_calendar.GoogleCalendarClient, delegated: Any, grants: UserGrants) -> None:
+        self._client = client
+        self._delegated = delegated  # DelegatedCalendarAuth
+        self._grants = grants
+
+    def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:
+        if not links.get("google_workspace_id"):
+            return "google_workspace_id_missing"
+        if _delegated(credentials):
+            return None
+        if _needs_relink(links, ref.channel):
+            return "google_calendar_needs_relink"
+        if not links.get("google_calendar_tokens"):
+            return "google_calendar_not_authorized"
+        return None
+
+    def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
+        # An out-of-office event is another event (Google never changes an event's type): it gets another
+        # id, so a change of the company setting (or of a timed absence to an all-day one) replaces the event.
+        out_of_office = self._body(context, absence)["eventType"] == "outOfOffice"
+        calendar_key = "primary#out_of_office" if out_of_office else "primary"
+        return google_calendar.event_id(context.company_id, context.absence_id, calendar_key)
+
+    def upsert(self, context: WriteContext, ref: CalendarRef, absence: Absence, event_id: str) -> None:
+        body = self._body(context, absence)
+        self._authorized(context, lambda token: self._client.upsert(token, "primary", event_id, body))
+
+    def delete(self, context: WriteContext, ref: CalendarRef, event_id: str) -> None:
+        self._authorized(context, lambda token: self._client.delete(token, "primary", event_id))
+
+    @staticmethod
+    def _body(context: WriteContext, absence: Absence) -> dict[str, Any]:
+        return google_calendar.build_event(absence, locale=DEFAULT_LOCALE, **google_event_options(context.credentials))
+
+    def _authorized(self, context: WriteContext, call: Callable[[str], T]) -> T:
+        """Run `call` with a token; on 401 get a fresh token and try once more."""
+        credentials = context.credentials
+        if _delegated(credentials):
+            info = json.loads(credentials["service_account_json"])
+            subject = str(context.links.get("google_workspace_id"))
+            token = self._delegated.token_for(info, subject)
+            try:
+                return call(token)
+            except NeedsRelinkError:
+                self._delegated.invalidate(info, subject, token)
+            try:
+                return call(self._delegated.token_for(info, subject))
+            except NeedsRelinkError as exc:
+                # A fresh delegated token refused: the company's delegation, not the employee, is wrong.
+                raise IntegrationCredentialsError(
+                    google_calendar.PROVIDER, "delegated_token_refused", status_code=exc.status_code
+                ) from None
+        grant = (context.company_id, context.user_id, "google", credentials)
+        # A refused refresh raises NeedsRelinkError from access_token, the link already marked.
+        token = self._grants.access_token(*grant)
+        try:
+            return call(token)
+        except NeedsRelinkError:
+            token = self._grants.access_token(*grant, force_refresh=True)
+        try:
+            return call(token)
+        except NeedsRelinkError as exc:
+            self._grants.mark_needs_relink(context.company_id, context.user_id, "google", exc.code)
+            raise
+
+
+class NaverWorksCalendarWriter:
+    """The employee's default NAVER WORKS calendar (service account / server token) or a personal one (their
+    own authorization)."""
+
+    provider = "naver_works"
+
+    def __init__(
+        self, client: naver_works_calendar.NaverWorksCalendarClient, tokens: WorksTokenProvider, grants: UserGrants
+    ) -> None:
+        self._client = client
+        self._tokens = tokens
+        self._grants = grants
+
+    def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:
+        if ref.calendar_id is None:
+            return None  # the default calendar: the company's credentials suffice
+        if is_legacy(credentials):
+            return "naver_works_personal_calendar_needs_api_2_0"
+        if _needs_relink(links, "naver_works_calendar"):
+            return "naver_works_calendar_needs_relink"
+        if not links.get("naver_works_calendar_tokens"):
+            return "naver_works_calendar_not_authorized"
+        return None
+
+    def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
+        return naver_works_calendar.event_id(context.company_id, context.absence_id, ref.calendar_id or "default")
+
+    def upsert(self, context: WriteContext, ref: CalendarRef, absence: Absence, event_id: str) -> None:
+        title = localized_title(absence, DEFAULT_LOCALE)
+        credentials = context.credentials
+        if ref.calendar_id is None and is_legacy(credentials):
+            ical = naver_works_calendar.build_ical(absence, event_id, title)
+            self._as_company(
+                context,
+                lambda token: self._client.upsert_legacy(token, *self._legacy_target(context), None, event_id, ical),
+            )
+            return
+        body = naver_works_calendar.build_event(absence, title=title, event_id=event_id)
+        if ref.calendar_id is None:
+            self._as_company(
+                context,
+                lambda token: self._client.upsert(token, context.user_id, None, event_id, body, user_token=False),
+            )
+        else:
+            self._as_employee(
+                context,
+                lambda token: self._client.upsert(
+                    token, context.user_id, ref.calendar_id, event_id, body, user_token=True
+                ),
+            )
+
+    def delete(self, context: WriteContext, ref: CalendarRef, event_id: str) -> None:
+        credentials = context.credentials
+        if ref.calendar_id is None and is_legacy(credentials):
+            self._as_company(
+                context,
+                lambda token: self._client.delete_legacy(token, *self._legacy_target(context), None, event_id),
+            )
+        elif ref.calendar_id is None:
+            self._as_company(
+                context,
+                lambda token: self._client.delete(token, context.user_id, None, event_id, user_token=False),
+            )
+        else:
+            self._as_employee(
+                context,
+                lambda token: self._client.delete(token, context.user_id, ref.calendar_id, event_id, user_token=True),
+            )
+
+    @staticmethod
+    def _legacy_target(context: WriteContext) -> tuple[str, str, str]:
+        """(consumer key, API ID, account) of an API 1.0 server call."""
+        credentials = context.credentials
+        return str(credentials["server_api_consumer_key"]), str(credentials["api_id"]), context.user_id
+
+    def _as_company(self, context: WriteContext, call: Callable[[str], T]) -> T:
+        """With the service-account / server token; a refused token is issued again once."""
+        credentials = context.credentials
+        token = self._tokens.token(credentials, CALENDAR_SCOPE)
+        try:
+            return call(token)
+        except IntegrationCredentialsError as exc:
+            if exc.status_code != 401:
+                raise
+            self._tokens.invalidate(credentials, CALENDAR_SCOPE, token)
+        return call(self._tokens.token(credentials, CALENDAR_SCOPE))
+
+    def _as_employee(self, context: WriteContext, call: Callable[[str], T]) -> T:
+        """With the employee's token; on 401 refreshed once, then the link needs the employee again."""
+        grant = (context.company_id, context.user_id, "naver_works", context.credentials)
+        # A refused refresh raises NeedsRelinkError from access_token, the link already marked.
+        token = self._grants.access_token(*grant)
+        try:
+            return call(token)
+        except NeedsRelinkError:
+            token = self._grants.access_token(*grant, force_refresh=True)
+        try:
+            return call(token)
+        except NeedsRelinkError as exc:
+            self._grants.mark_needs_relink(context.company_id, context.user_id, "naver_works", exc.code)
+            raise

@@ -1,0 +1,165 @@
+"""Absence calendar registration through the local stack: WORKPLACE absence events in, the sandbox's NAVER
+WORKS and Google calendars hold exactly the events the latest state of each absence says.
+
+Each test sets up its own company (google_calendar in user-consent mode and/or naver_works_calendar with a
+sandbox tenant), sends absence events to WorkplaceEventsQueue, and reads back the calendars' final contents
+through the sandbox control API and the delivery log through GET /admin/deliveries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from infra.local_stack import LocalStack
+from infra.sandbox import SandboxClient
+from tests.integration.calendars import (
+    absence_cancelled,
+    absence_upserted,
+    calendar_records,
+    google_events,
+    link_google_calendar,
+    wait_for_calendar_records,
+    wait_until_calendars_idle,
+    works_events,
+)
+from tests.integration.helpers import Api
+from tests.integration.linking import enable_works_calendar, new_works_calendar_tenant
+
+pytestmark = pytest.mark.integration
+
+GOOGLE = {"provider": "google"}
+WORKS = {"provider": "naver_works"}
+
+
+def new_absence_id() -> str:
+    return f"abs-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def google_email(stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient) -> str:
+    return link_google_calendar(stack, admin, member, sandbox, f"{company_id}.example")
+
+
+@pytest.fixture
+def works_tenant(stack: LocalStack, admin: Api, member: Api, sandbox: SandboxClient) -> Any:
+    tenant = new_works_calendar_tenant(stack, sandbox, [member.user_id])
+    enable_works_calendar(admin, tenant)
+    return tenant
+
+
+def test_an_upsert_creates_the_event_in_every_chosen_calendar(
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+    works_tenant: Any,
+) -> None:
+    # GIVEN taro linked Google (consent) and the company writes NAVER WORKS default calendars
+    absence_id = new_absence_id()
+    event = absence_upserted(company_id, member.user_id, absence_id, [GOOGLE, WORKS], end="2026-12-02")
+
+    # WHEN WORKPLACE sends his two-day vacation for both calendars
+    send_event(event)
+
+    # THEN both deliveries are recorded as registered
+    found = wait_for_calendar_records(admin, event["event_id"], 2)
+    assert {c: (r["status"], r.get("action")) for c, r in found.items()} == {
+        "google_calendar": ("sent", "registered"),
+        "naver_works_calendar": ("sent", "registered"),
+    }
+    # AND Google holds one all-day event with an exclusive end date, busy, titled from the absence
+    (google,) = google_events(sandbox, google_email)
+    assert google["start"] == {"date": "2026-12-01"} and google["end"] == {"date": "2026-12-03"}
+    assert google["summary"] == "年次休暇" and google["transparency"] == "opaque"
+    assert "attendees" not in google
+    # AND NAVER WORKS holds one event in the default calendar, created without notifications
+    (works,) = works_events(sandbox, works_tenant.domain_id, member.user_id)
+    assert works["calendar_id"] == "default" and works["summary"] == "年次休暇"
+    assert works["start"] == {"date": "2026-12-01"} and works["end"] == {"date": "2026-12-03"}
+    assert works["sendNotification"] is False
+
+
+def test_a_second_upsert_updates_the_same_events_and_a_dropped_calendar_loses_its_event(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+    works_tenant: Any,
+) -> None:
+    absence_id = new_absence_id()
+    first = absence_upserted(company_id, member.user_id, absence_id, [GOOGLE, WORKS])
+    send_event(first)
+    wait_for_calendar_records(admin, first["event_id"], 2)
+
+    # WHEN the absence moves and is now only for NAVER WORKS
+    second = absence_upserted(
+        company_id,
+        member.user_id,
+        absence_id,
+        [WORKS],
+        occurred_at="2026-11-28T09:30:00+09:00",
+        start="2026-12-24",
+        end="2026-12-25",
+        title="",
+    )
+    send_event(second)
+
+    # THEN the NAVER WORKS event is updated in place and the Google one removed
+    found = wait_for_calendar_records(admin, second["event_id"], 2)
+    assert {c: (r["status"], r.get("action")) for c, r in found.items()} == {
+        "google_calendar": ("sent", "removed"),
+        "naver_works_calendar": ("sent", "registered"),
+    }
+    assert google_events(sandbox, google_email) == []
+    (works,) = works_events(sandbox, works_tenant.domain_id, member.user_id)
+    assert works["start"] == {"date": "2026-12-24"} and works["end"] == {"date": "2026-12-26"}
+    # AND an empty title becomes the kind's name
+    assert works["summary"] == "休暇"
+
+
+def test_a_cancel_removes_every_event_and_an_older_upsert_never_brings_it_back(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+    works_tenant: Any,
+) -> None:
+    absence_id = new_absence_id()
+    created = absence_upserted(company_id, member.user_id, absence_id, [GOOGLE, WORKS])
+    send_event(created)
+    wait_for_calendar_records(admin, created["event_id"], 2)
+
+    # WHEN it is cancelled
+    cancel = absence_cancelled(company_id, member.user_id, absence_id)
+    send_event(cancel)
+    removed = wait_for_calendar_records(admin, cancel["event_id"], 2)
+
+    # THEN both events are gone
+    assert {r["action"] for r in removed.values()} == {"removed"}
+    assert google_events(sandbox, google_email) == []
+    assert works_events(sandbox, works_tenant.domain_id, member.user_id) == []
+
+    # WHEN an upsert arrives late, even one that says it happened after the cancel
+    late = absence_upserted(
+        company_id, member.user_id, absence_id, [GOOGLE, WORKS], occurred_at="2026-11-28T11:00:00+09:00"
+    )
+    send_event(late)
+
+    # THEN it is recorded as skipped and nothing is registered again
+    skipped = wait_for_calendar_records(admin, late["event_id"], 2)
+    assert {(r["status"], r["reason"]) for r in skipped.values()} == {("skipped", "absence_cancelled")}
+    wait_until_calendars_idle(stack)
+    assert google_events(sandbox, google_email) == []
+    assert works_events(sandbox, works_tenant.domain_id, member.user_id) == []
+    assert calendar_records(admin, cancel["event_id"]).keys() == {"google_calendar", "naver_works_calendar"}
