@@ -203,7 +203,7 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         FieldSpec("event_show_as", _pattern(r"busy|free", 'must be "busy" or "free"'), required=False),
         FieldSpec(
             "event_visibility",
-            _pattern(r"default|public|private|confidential", 'must be "default", "public", "private" or "confidential"'),
+            _pattern(r"default|public|private|confidential", "must be default, public, private or confidential"),
             required=False,
         ),
         FieldSpec("out_of_office_events", _pattern(r"on|off", 'must be "on" or "off"'), required=False),
