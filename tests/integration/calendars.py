@@ -76,9 +76,7 @@ def google_events(sandbox: SandboxClient, email: str) -> list[dict[str, Any]]:
 
 def works_events(sandbox: SandboxClient, tenant_domain: str, user_id: str) -> list[dict[str, Any]]:
     """Every event in the user's NAVER WORKS calendars (default and personal)."""
-    return sandbox.control("naver_works", "calendar_events", {"domain_id": tenant_domain, "user_id": user_id})[
-        "events"
-    ]
+    return sandbox.control("naver_works", "calendar_events", {"domain_id": tenant_domain, "user_id": user_id})["events"]
 
 
 def calendar_records(admin: Api, event_id: str) -> dict[str, dict[str, Any]]:
@@ -114,4 +112,3 @@ def link_google_calendar(stack: LocalStack, admin: Api, member: Api, sandbox: Sa
     google_user_signs_in(sandbox, email, domain)
     assert page(link(member, "google")).result == "linked"
     return email
-
