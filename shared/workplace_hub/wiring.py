@@ -261,6 +261,7 @@ def app_secret_reader(secret_arn: str) -> Any:
 
 def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     """The linking function: OAuth start and callbacks, personal calendars."""
+    from workplace_hub.calendars.options import CalendarOptions
     from workplace_hub.oauth.api import LinkingApiServices, create_linking_app
     from workplace_hub.oauth.google import GoogleOAuthClient
     from workplace_hub.oauth.line_login import LineLoginClient
@@ -296,7 +297,14 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     verifier = TokenVerifier(
         settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
     )
-    return create_linking_app(LinkingApiServices(token_verifier=verifier, linking=linking))
+    options = CalendarOptions(
+        settings=settings_repository,
+        links=links,
+        keyring=keyring,
+        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        personal_calendars=linking.personal_calendars,
+    )
+    return create_linking_app(LinkingApiServices(token_verifier=verifier, linking=linking, calendar_options=options))
 
 
 def build_line_webhook(settings: WebhookSettings | None = None) -> Any:

@@ -365,6 +365,28 @@ def service_account_json(client_email: str) -> str:
     )
 
 
+def delegation_settings(sandbox: SandboxClient, company_id: str, verify_subject: str) -> dict[str, str]:
+    """A service account the sandbox Workspace delegates the whole company domain to, as the admin's form."""
+    domain = f"{company_id}.example"
+    client_email = f"hub-{company_id}@wp-hub-sandbox.iam.gserviceaccount.com"
+    sandbox.control(
+        "google_oauth",
+        "service_accounts",
+        {
+            "client_email": client_email,
+            "public_key_pem": service_account_key()[1],
+            "delegated_subjects": [f"@{domain}"],
+            "scopes": [CALENDAR_EVENTS],
+        },
+    )
+    return {
+        "auth_mode": "domain_wide_delegation",
+        "company_domain": domain,
+        "service_account_json": service_account_json(client_email),
+        "verify_subject": verify_subject,
+    }
+
+
 # ------------------------------------------------------------------------------------------- NAVER WORKS
 
 

@@ -26,10 +26,13 @@ from tests.integration.calendars import (
     works_events,
 )
 from tests.integration.helpers import Api
-from tests.integration.linking import enable_works_calendar, new_works_calendar_tenant
+from tests.integration.linking import enable_works_calendar, new_works_calendar_tenant, table
+from workplace_hub.config import CalendarSettings
 
 pytestmark = pytest.mark.integration
 
+# CalendarSettings.HTTP_READ_TIMEOUT: the calendar function's default (template.yaml does not override it).
+READ_TIMEOUT = CalendarSettings.model_fields["HTTP_READ_TIMEOUT"].default
 GOOGLE = {"provider": "google"}
 WORKS = {"provider": "naver_works"}
 
@@ -163,3 +166,146 @@ def test_a_cancel_removes_every_event_and_an_older_upsert_never_brings_it_back(
     assert google_events(sandbox, google_email) == []
     assert works_events(sandbox, works_tenant.domain_id, member.user_id) == []
     assert calendar_records(admin, cancel["event_id"]).keys() == {"google_calendar", "naver_works_calendar"}
+
+
+# ------------------------------------------------------------------------------------------- exactly once
+
+
+def google_calls(sandbox: SandboxClient, email: str) -> list[dict[str, Any]]:
+    """Calendar API calls for the user's primary calendar, in arrival order: (method, status)."""
+    prefix = "/google/calendar/v3/calendars/"
+    return [
+        r
+        for r in sandbox.requests("google_calendar")
+        if r["path"].startswith(prefix) and r["path"].split("/")[5] in ("primary", email)
+    ]
+
+
+def test_a_redelivered_event_writes_nothing_again(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+    works_tenant: Any,
+) -> None:
+    # GIVEN an absence registered in both calendars
+    event = absence_upserted(company_id, member.user_id, new_absence_id(), [GOOGLE, WORKS])
+    send_event(event)
+    wait_for_calendar_records(admin, event["event_id"], 2)
+    wait_until_calendars_idle(stack)
+    calls_before = len(sandbox.requests("google_calendar")) + len(sandbox.requests("naver_works"))
+
+    # WHEN WORKPLACE sends the very same event twice more
+    send_event(event)
+    send_event(event)
+    wait_until_calendars_idle(stack)
+
+    # THEN each calendar still holds one event, and no provider was called again
+    assert len(google_events(sandbox, google_email)) == 1
+    assert len(works_events(sandbox, works_tenant.domain_id, member.user_id)) == 1
+    assert len(sandbox.requests("google_calendar")) + len(sandbox.requests("naver_works")) == calls_before
+    assert {r["status"] for r in calendar_records(admin, event["event_id"]).values()} == {"sent"}
+
+
+def test_an_older_upsert_arriving_late_is_recorded_as_superseded_and_changes_nothing(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+) -> None:
+    absence_id = new_absence_id()
+    # 02:00Z is later than 10:00 in Tokyo (01:00Z), although its text sorts first: instants are compared.
+    newer = absence_upserted(
+        company_id, member.user_id, absence_id, [GOOGLE], occurred_at="2026-11-28T02:00:00+00:00", start="2026-12-10"
+    )
+    newer["absence"]["end"] = "2026-12-10"
+    older = absence_upserted(
+        company_id, member.user_id, absence_id, [GOOGLE], occurred_at="2026-11-28T10:00:00+09:00", start="2026-12-20"
+    )
+    older["absence"]["end"] = "2026-12-20"
+
+    # WHEN the newer state arrives first and the older one after it
+    send_event(newer)
+    wait_for_calendar_records(admin, newer["event_id"], 1)
+    send_event(older)
+
+    # THEN the older one is skipped as superseded, and the calendar keeps the newer dates
+    skipped = wait_for_calendar_records(admin, older["event_id"], 1)
+    assert (skipped["google_calendar"]["status"], skipped["google_calendar"]["reason"]) == ("skipped", "superseded")
+    wait_until_calendars_idle(stack)
+    (event,) = google_events(sandbox, google_email)
+    assert event["start"] == {"date": "2026-12-10"}
+
+
+def test_a_lost_mapping_never_makes_a_second_event(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+    works_tenant: Any,
+) -> None:
+    # GIVEN an absence registered in both calendars, whose registry entry is then lost
+    absence_id = new_absence_id()
+    first = absence_upserted(company_id, member.user_id, absence_id, [GOOGLE, WORKS])
+    send_event(first)
+    wait_for_calendar_records(admin, first["event_id"], 2)
+    table(stack, "AbsencesTable").delete_item(Key={"pk": f"{company_id}#{absence_id}"})
+
+    # WHEN a change of the absence arrives
+    second = absence_upserted(
+        company_id,
+        member.user_id,
+        absence_id,
+        [GOOGLE, WORKS],
+        occurred_at="2026-11-28T09:40:00+09:00",
+        start="2026-12-03",
+        end="2026-12-04",
+    )
+    send_event(second)
+    found = wait_for_calendar_records(admin, second["event_id"], 2)
+
+    # THEN both providers said "already exists" to the create, and the hub updated the event instead
+    assert {r["status"] for r in found.values()} == {"sent"}
+    inserts = [r for r in google_calls(sandbox, google_email) if r["method"] == "POST"]
+    assert [r["status"] for r in inserts] == [200, 409]
+    creates = [r for r in sandbox.requests("naver_works") if r["method"] == "POST" and "/events" in r["path"]]
+    assert [r["status"] for r in creates] == [201, 409]
+    # AND each calendar holds one event, with the new dates
+    (google,) = google_events(sandbox, google_email)
+    assert google["start"] == {"date": "2026-12-03"} and google["end"] == {"date": "2026-12-05"}
+    (works,) = works_events(sandbox, works_tenant.domain_id, member.user_id)
+    assert works["start"] == {"date": "2026-12-03"} and works["end"] == {"date": "2026-12-05"}
+
+
+def test_a_create_that_timed_out_after_google_stored_it_is_retried_into_one_event(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+) -> None:
+    # GIVEN Google stores the first insert but answers only after the hub stopped waiting
+    sandbox.add_fault("google_calendar", "timeout", times=1, match={"operation": "insert"}, delay=READ_TIMEOUT + 1.5)
+    event = absence_upserted(company_id, member.user_id, new_absence_id(), [GOOGLE])
+
+    # WHEN the absence is sent
+    send_event(event)
+
+    # THEN the delivery is retried (the insert answers 409: it exists) and ends registered
+    found = wait_for_calendar_records(admin, event["event_id"], 1, timeout=60)
+    assert (found["google_calendar"]["status"], found["google_calendar"]["action"]) == ("sent", "registered")
+    # AND the calendar holds exactly one event
+    assert len(google_events(sandbox, google_email)) == 1
+    inserts = [r for r in google_calls(sandbox, google_email) if r["method"] == "POST"]
+    assert [r["status"] for r in inserts][-1] == 409

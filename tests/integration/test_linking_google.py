@@ -25,6 +25,7 @@ from tests.integration.linking import (
     assert_failed,
     authorize_url,
     consent,
+    delegation_settings,
     enable_google_calendar,
     get,
     google_token_answers,
@@ -36,8 +37,6 @@ from tests.integration.linking import (
     query_of,
     raw_links,
     register_workspace_id,
-    service_account_json,
-    service_account_key,
 )
 from workplace_hub.errors import NeedsRelinkError
 
@@ -254,28 +253,6 @@ def test_an_expired_access_token_is_refreshed_and_a_revoked_grant_marks_the_link
 
 
 # ------------------------------------------------------------------------------------------- delegation
-
-
-def delegation_settings(sandbox: SandboxClient, company_id: str, verify_subject: str) -> dict[str, str]:
-    """A service account the sandbox Workspace delegates the whole company domain to, as the admin's form."""
-    domain = domain_of(company_id)
-    client_email = f"hub-{company_id}@wp-hub-sandbox.iam.gserviceaccount.com"
-    sandbox.control(
-        "google_oauth",
-        "service_accounts",
-        {
-            "client_email": client_email,
-            "public_key_pem": service_account_key()[1],
-            "delegated_subjects": [f"@{domain}"],
-            "scopes": [CALENDAR_EVENTS],
-        },
-    )
-    return {
-        "auth_mode": "domain_wide_delegation",
-        "company_domain": domain,
-        "service_account_json": service_account_json(client_email),
-        "verify_subject": verify_subject,
-    }
 
 
 def test_with_domain_wide_delegation_employees_need_no_consent(

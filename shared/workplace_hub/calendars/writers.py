@@ -17,10 +17,10 @@ from typing import Any, Protocol, TypeVar
 
 from workplace_hub.calendars import google_calendar, naver_works_calendar
 from workplace_hub.calendars.absence_times import DEFAULT_LOCALE, localized_title
+from workplace_hub.calendars.readiness import delegated, google_unusable, naver_works_unusable
 from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
 from workplace_hub.events import Absence
-from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.oauth.grants import UserGrants
 from workplace_hub.providers.naver_works_auth import WorksTokenProvider, is_legacy
 from workplace_hub.storage.links import EmployeeLinks
@@ -58,15 +58,6 @@ class CalendarWriter(Protocol):
     def delete(self, context: WriteContext, ref: CalendarRef, event_id: str) -> None: ...
 
 
-def _needs_relink(links: EmployeeLinks, channel: str) -> bool:
-    problem = links.get(state_attribute(channel))
-    return isinstance(problem, dict) and problem.get("state") == NEEDS_RELINK
-
-
-def _delegated(credentials: dict[str, Any]) -> bool:
-    return credentials.get("auth_mode") == "domain_wide_delegation"
-
-
 def google_event_options(credentials: dict[str, Any]) -> dict[str, Any]:
     """build_event options from the company's google_calendar settings (defaults: busy, default visibility)."""
     return {
@@ -83,19 +74,11 @@ class GoogleCalendarWriter:
 
     def __init__(self, client: google_calendar.GoogleCalendarClient, delegated: Any, grants: UserGrants) -> None:
         self._client = client
-        self._delegated = delegated  # DelegatedCalendarAuth
+        self._delegation = delegated  # DelegatedCalendarAuth
         self._grants = grants
 
     def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:
-        if not links.get("google_workspace_id"):
-            return "google_workspace_id_missing"
-        if _delegated(credentials):
-            return None
-        if _needs_relink(links, ref.channel):
-            return "google_calendar_needs_relink"
-        if not links.get("google_calendar_tokens"):
-            return "google_calendar_not_authorized"
-        return None
+        return google_unusable(links, credentials)
 
     def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
         # An out-of-office event is another event (Google never changes an event's type): it gets another
@@ -118,16 +101,16 @@ class GoogleCalendarWriter:
     def _authorized(self, context: WriteContext, call: Callable[[str], T]) -> T:
         """Run `call` with a token; on 401 get a fresh token and try once more."""
         credentials = context.credentials
-        if _delegated(credentials):
+        if delegated(credentials):
             info = json.loads(credentials["service_account_json"])
             subject = str(context.links.get("google_workspace_id"))
-            token = self._delegated.token_for(info, subject)
+            token = self._delegation.token_for(info, subject)
             try:
                 return call(token)
             except NeedsRelinkError:
-                self._delegated.invalidate(info, subject, token)
+                self._delegation.invalidate(info, subject, token)
             try:
-                return call(self._delegated.token_for(info, subject))
+                return call(self._delegation.token_for(info, subject))
             except NeedsRelinkError as exc:
                 # A fresh delegated token refused: the company's delegation, not the employee, is wrong.
                 raise IntegrationCredentialsError(
@@ -161,15 +144,7 @@ class NaverWorksCalendarWriter:
         self._grants = grants
 
     def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:
-        if ref.calendar_id is None:
-            return None  # the default calendar: the company's credentials suffice
-        if is_legacy(credentials):
-            return "naver_works_personal_calendar_needs_api_2_0"
-        if _needs_relink(links, "naver_works_calendar"):
-            return "naver_works_calendar_needs_relink"
-        if not links.get("naver_works_calendar_tokens"):
-            return "naver_works_calendar_not_authorized"
-        return None
+        return naver_works_unusable(ref, links, credentials)
 
     def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
         return naver_works_calendar.event_id(context.company_id, context.absence_id, ref.calendar_id or "default")

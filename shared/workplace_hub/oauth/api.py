@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from workplace_hub.api.auth import current_principal
 from workplace_hub.api.errors import register as register_errors
+from workplace_hub.calendars.options import CalendarOptions
 from workplace_hub.errors import ConflictError, NeedsRelinkError, ProviderError
 from workplace_hub.oauth.linking import LinkingError, LinkingService
 from workplace_hub.oauth.pages import choose_locale
@@ -23,6 +24,7 @@ _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 class LinkingApiServices:
     token_verifier: TokenVerifier
     linking: LinkingService
+    calendar_options: CalendarOptions
 
 
 def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
@@ -65,5 +67,12 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         except ProviderError as exc:
             raise ConflictError("provider_unavailable", f"NAVER WORKS did not answer ({exc.code})") from exc
         return {"naver_works": calendars}
+
+    @app.get("/me/calendar-options", tags=["me"])
+    def my_calendar_options() -> dict:
+        """What the absence form offers this employee: the calendar registrations that are on, whether each is
+        usable now (and why not), and their personal NAVER WORKS calendars."""
+        me = current_principal(app, services)  # type: ignore[arg-type]
+        return services.calendar_options.for_employee(me.company_id, me.user_id)
 
     return app
