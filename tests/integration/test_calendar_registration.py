@@ -25,8 +25,16 @@ from tests.integration.calendars import (
     wait_until_calendars_idle,
     works_events,
 )
-from tests.integration.helpers import Api
-from tests.integration.linking import enable_works_calendar, new_works_calendar_tenant, table
+from tests.integration.helpers import Api, wait_for
+from tests.integration.linking import (
+    enable_google_calendar,
+    enable_works_calendar,
+    google_token_answers,
+    my_links,
+    new_works_calendar_tenant,
+    register_workspace_id,
+    table,
+)
 from workplace_hub.config import CalendarSettings
 
 pytestmark = pytest.mark.integration
@@ -309,3 +317,153 @@ def test_a_create_that_timed_out_after_google_stored_it_is_retried_into_one_even
     assert len(google_events(sandbox, google_email)) == 1
     inserts = [r for r in google_calls(sandbox, google_email) if r["method"] == "POST"]
     assert [r["status"] for r in inserts][-1] == 409
+
+
+# ------------------------------------------------------------------------------------------- who can be written
+
+
+def test_employees_without_the_needed_link_are_skipped_with_the_reason(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    works_tenant: Any,
+) -> None:
+    # GIVEN google_calendar on but taro has no Google Workspace ID registered, and he never authorized his
+    # personal NAVER WORKS calendars
+    enable_google_calendar(stack, admin, sandbox, f"{company_id}.example")
+    event = absence_upserted(
+        company_id, member.user_id, new_absence_id(), [GOOGLE, WORKS, {**WORKS, "calendar_id": "cal-team"}]
+    )
+
+    # WHEN his absence is sent for all three calendars
+    send_event(event)
+
+    # THEN the default NAVER WORKS calendar (the company's service account) gets it, the others say why not
+    found = wait_for_calendar_records(admin, event["event_id"], 3)
+    assert {c: (r["status"], r.get("reason")) for c, r in found.items()} == {
+        "google_calendar": ("skipped", "google_workspace_id_missing"),
+        "naver_works_calendar": ("sent", None),
+        "naver_works_calendar:cal-team": ("skipped", "naver_works_calendar_not_authorized"),
+    }
+    assert [e["calendar_id"] for e in works_events(sandbox, works_tenant.domain_id, member.user_id)] == ["default"]
+
+    # WHEN his Workspace ID is registered but he has not consented yet
+    register_workspace_id(admin, member.user_id, f"taro@{company_id}.example")
+    again = absence_upserted(
+        company_id, member.user_id, event["absence"]["absence_id"], [GOOGLE], occurred_at="2026-11-28T09:21:00+09:00"
+    )
+    send_event(again)
+
+    # THEN Google is skipped for the missing consent (and the dropped NAVER WORKS event is removed)
+    found = wait_for_calendar_records(admin, again["event_id"], 2)
+    assert found["google_calendar"]["reason"] == "google_calendar_not_authorized"
+    assert found["naver_works_calendar"]["action"] == "removed"
+
+
+def test_a_calendar_integration_that_is_off_is_skipped(
+    company_id: str, admin: Api, member: Api, send_event: Any
+) -> None:
+    # GIVEN a company with no calendar integration on
+    event = absence_upserted(company_id, member.user_id, new_absence_id(), [GOOGLE, WORKS])
+
+    # WHEN an absence for both calendars arrives
+    send_event(event)
+
+    # THEN both are recorded as skipped: calendar_disabled
+    found = wait_for_calendar_records(admin, event["event_id"], 2)
+    assert {(r["status"], r["reason"]) for r in found.values()} == {("skipped", "calendar_disabled")}
+
+
+def test_a_cancel_of_an_absence_never_registered_is_no_error(
+    stack: LocalStack, company_id: str, admin: Api, member: Api, send_event: Any
+) -> None:
+    # WHEN WORKPLACE cancels an absence the hub never saw
+    absence_id = new_absence_id()
+    cancel = absence_cancelled(company_id, member.user_id, absence_id)
+    send_event(cancel)
+    wait_until_calendars_idle(stack)
+
+    # THEN there was nothing to remove, and the cancellation is kept so that a late upsert cannot register it
+    assert calendar_records(admin, cancel["event_id"]) == {}
+    key = {"pk": f"{company_id}#{absence_id}"}
+    kept = wait_for(lambda: table(stack, "AbsencesTable").get_item(Key=key).get("Item"))
+    assert (kept["state"], kept["event_id"], kept["registrations"]) == ("cancelled", cancel["event_id"], {})
+
+
+# ------------------------------------------------------------------------------------------- failures
+
+
+def test_rate_limits_and_outages_are_retried_until_registered(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+    works_tenant: Any,
+) -> None:
+    # GIVEN Google answers 403 rateLimitExceeded once and NAVER WORKS 429 (reset in 1 s) then 503
+    sandbox.add_fault("google_calendar", "rate_limited", times=1, match={"email": google_email}, retry_after=1)
+    sandbox.add_fault(
+        "naver_works", "rate_limited", times=1, match={"api": "event_create", "user_id": member.user_id}, retry_after=1
+    )
+    sandbox.add_fault("naver_works", "server_error", times=1, match={"api": "event_create", "user_id": member.user_id})
+    event = absence_upserted(company_id, member.user_id, new_absence_id(), [GOOGLE, WORKS])
+
+    # WHEN the absence is sent
+    send_event(event)
+
+    # THEN both end registered after retries, one event each
+    found = wait_for_calendar_records(admin, event["event_id"], 2, timeout=60)
+    assert {c: r["status"] for c, r in found.items()} == {"google_calendar": "sent", "naver_works_calendar": "sent"}
+    assert len(google_events(sandbox, google_email)) == 1
+    assert len(works_events(sandbox, works_tenant.domain_id, member.user_id)) == 1
+    creates = [r for r in sandbox.requests("naver_works") if r["method"] == "POST" and "/events" in r["path"]]
+    assert [r["status"] for r in creates] == [429, 503, 201]
+
+
+def test_a_refused_token_is_refreshed_once_and_a_revoked_grant_needs_relinking(
+    stack: LocalStack,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Any,
+    google_email: str,
+) -> None:
+    # GIVEN Google refuses taro's access token once (401) although it has not expired
+    sandbox.add_fault("google_calendar", "invalid_auth", times=1, match={"email": google_email})
+    absence_id = new_absence_id()
+    first = absence_upserted(company_id, member.user_id, absence_id, [GOOGLE])
+
+    # WHEN his absence is sent
+    send_event(first)
+
+    # THEN the hub refreshed the token and registered the event in the same attempt
+    found = wait_for_calendar_records(admin, first["event_id"], 1)
+    assert found["google_calendar"]["status"] == "sent"
+    assert len(google_token_answers(sandbox, "refresh_token")) == 1
+    assert len(google_events(sandbox, google_email)) == 1
+
+    # WHEN taro revokes the hub's access in his Google account, and his token stops working
+    sandbox.control("google_oauth", "revoke_user", {"email": google_email})
+    cancel = absence_cancelled(company_id, member.user_id, absence_id)
+    send_event(cancel)
+
+    # THEN the removal fails as needs_relink, and his link says so
+    failed = wait_for_calendar_records(admin, cancel["event_id"], 1)
+    assert (failed["google_calendar"]["status"], failed["google_calendar"]["reason"]) == ("failed", "needs_relink")
+    state = my_links(member)["google_calendar"]
+    assert (state["state"], state["reason"]) == ("needs_relink", "invalid_grant")
+
+    # WHEN another absence comes before he links again
+    later = absence_upserted(company_id, member.user_id, new_absence_id(), [GOOGLE])
+    send_event(later)
+
+    # THEN it is skipped without calling Google
+    skipped = wait_for_calendar_records(admin, later["event_id"], 1)
+    assert skipped["google_calendar"]["reason"] == "google_calendar_needs_relink"
