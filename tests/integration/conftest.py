@@ -20,12 +20,19 @@ from tests.integration.helpers import Api, DeadLetterQueue, notification, user, 
 __all__ = ["Api", "notification", "wait_for"]
 
 
+# Warm functions cache company settings (SETTINGS_CACHE_SECONDS, 30 s by default): a test that changes a
+# setting and then sends an event waits this long for the change to reach the workers.
+SETTINGS_CACHE_SECONDS = 1.0
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    # Short visibility timeouts so that retried batches come back within a test's patience.
-    local = LocalStack(state_dir=Path(tmp_path_factory.mktemp("local")), visibility_timeout=5).start()
-    yield local
-    local.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SETTINGS_CACHE_SECONDS", str(SETTINGS_CACHE_SECONDS))
+        # Short visibility timeouts so that retried batches come back within a test's patience.
+        local = LocalStack(state_dir=Path(tmp_path_factory.mktemp("local")), visibility_timeout=5).start()
+        yield local
+        local.stop()
 
 
 @pytest.fixture
