@@ -180,11 +180,10 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
     Integration.NAVER_WORKS: [*_WORKS_COMMON, FieldSpec("bot_id", _digits, derivable=True)],
     Integration.NAVER_WORKS_CALENDAR: [
         *_WORKS_COMMON,
-        # Personal calendars need each employee's authorization: through the app's OAuth client (2.0)
-        # or the service API consumer key (1.0).
+        # Personal calendars need each employee's authorization through an OAuth client (API 2.0 only: the
+        # 1.0 server API writes default calendars, and 1.0 has no employee authorization the hub supports).
         FieldSpec("user_oauth_client_id", _opaque, required=False, when=_v2),
         FieldSpec("user_oauth_client_secret", _opaque, secret=True, required=False, when=_v2),
-        FieldSpec("service_api_consumer_key", _opaque, secret=True, required=False, when=_v1),
     ],
     Integration.GOOGLE_CALENDAR: [
         FieldSpec(
