@@ -1,5 +1,6 @@
 """`make demo`: a scripted tour. Starts a local stack, configures a company through the API like an
-admin would, links two employees, sends WORKPLACE events, prints the delivery table, and exits 0."""
+admin would, links two employees, sends WORKPLACE events, prints the delivery table, registers an absence
+in a NAVER WORKS calendar (then moves and cancels it), and exits 0."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import boto3
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
@@ -104,7 +107,88 @@ def main() -> None:
         )
         for message in dead.get("Messages", []):
             print(f"  reason: {message['MessageAttributes']['reason']['StringValue']}")
+
+        _calendars(stack, sandbox, admin, sqs)
         print("\nDone.")
+
+
+def _calendars(stack: LocalStack, sandbox: SandboxClient, admin: requests.Session, sqs: Any) -> None:
+    """NAVER WORKS Calendar: an absence registered, moved, and cancelled; an older change arriving late."""
+    api, taro = stack.api_url, "taro.yamada@demo.example"
+    step("The company's NAVER WORKS tenant (in the sandbox); the admin turns on NAVER WORKS Calendar")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    tenant = {"domain_id": "40000001", "client_id": "demo-client", "client_secret": "demo-secret"}
+    service_account = "demo.serviceaccount@demo.example"
+    sandbox.control(
+        "naver_works",
+        "tenants",
+        {**tenant, "users": [taro], "service_account": service_account, "public_key_pem": public_pem},
+    )
+    settings = {
+        **tenant,
+        "api_version": "2.0",
+        "admin_email": "admin@demo.example",
+        "service_account": service_account,
+        "private_key": private_pem,
+    }
+    call(admin, "PUT", f"{api}/admin/integrations/naver_works_calendar", {"enabled": True, "settings": settings})
+
+    def send(event_id: str, occurred_at: str, absence: dict[str, Any] | None, cancelled: bool = False) -> None:
+        event = {
+            "version": "1",
+            "event_id": event_id,
+            "company_id": COMPANY,
+            "type": "absence.cancelled" if cancelled else "absence.upserted",
+            "occurred_at": occurred_at,
+            "absence": {"absence_id": "abs-demo-1", "user_id": taro, **(absence or {})},
+        }
+        sqs.send_message(QueueUrl=stack.queues["WorkplaceEventsQueue"], MessageBody=json.dumps(event))
+        _wait_for_deliveries(admin, api, expected=1, event_id=event_id)
+
+    def show() -> None:
+        held = sandbox.control("naver_works", "calendar_events", {"domain_id": tenant["domain_id"]})["events"]
+        for event in held:
+            print(f"    calendar {event['calendar_id']}: {event['summary']} {event['start']} → {event['end']}")
+        if not held:
+            print("    calendar: (empty)")
+
+    vacation = {"kind": "vacation", "title": "年次休暇", "all_day": True, "timezone": "Asia/Tokyo"}
+    step("WORKPLACE sends taro's vacation (2 days, inclusive end) for his NAVER WORKS calendar")
+    send(
+        "evt-demo-abs-1",
+        "2026-11-28T09:20:00+09:00",
+        {**vacation, "start": "2026-12-01", "end": "2026-12-02", "calendars": [{"provider": "naver_works"}]},
+    )
+    show()
+    step("He moves it: the same event is updated (no second one)")
+    send(
+        "evt-demo-abs-2",
+        "2026-11-28T09:30:00+09:00",
+        {**vacation, "start": "2026-12-24", "end": "2026-12-25", "calendars": [{"provider": "naver_works"}]},
+    )
+    show()
+    step("An older change arrives late: recorded as superseded, the calendar keeps the newer dates")
+    send(
+        "evt-demo-abs-0",
+        "2026-11-28T09:25:00+09:00",
+        {**vacation, "start": "2026-12-10", "end": "2026-12-10", "calendars": [{"provider": "naver_works"}]},
+    )
+    show()
+    step("WORKPLACE cancels it: the event is removed")
+    send("evt-demo-abs-3", "2026-11-28T10:00:00+09:00", None, cancelled=True)
+    show()
+    step("Calendar delivery log")
+    for event_id in ("evt-demo-abs-1", "evt-demo-abs-2", "evt-demo-abs-0", "evt-demo-abs-3"):
+        for d in _wait_for_deliveries(admin, api, expected=1, event_id=event_id):
+            print(f"  {event_id:<15} {d['channel']:<21} {d['status']:<8} {d.get('action') or d.get('reason')}")
 
 
 def _event(event_id: str, item: str, recipients: list[dict[str, Any]], title: str) -> dict[str, Any]:
@@ -124,11 +208,14 @@ def _event(event_id: str, item: str, recipients: list[dict[str, Any]], title: st
     }
 
 
-def _wait_for_deliveries(admin: requests.Session, api: str, expected: int) -> list[dict[str, Any]]:
+def _wait_for_deliveries(
+    admin: requests.Session, api: str, expected: int, event_id: str | None = None
+) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 30
     deliveries: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 200, **({"event_id": event_id} if event_id else {})}
     while time.monotonic() < deadline:
-        deliveries = admin.get(f"{api}/admin/deliveries", params={"limit": 200}, timeout=10).json()["deliveries"]
+        deliveries = admin.get(f"{api}/admin/deliveries", params=params, timeout=10).json()["deliveries"]
         if len(deliveries) >= expected and all(d["status"] in ("sent", "skipped", "failed") for d in deliveries):
             break
         time.sleep(0.2)
