@@ -12,9 +12,8 @@ from typing import Any
 
 import boto3
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 
@@ -116,15 +115,7 @@ def _calendars(stack: LocalStack, sandbox: SandboxClient, admin: requests.Sessio
     """NAVER WORKS Calendar: an absence registered, moved, and cancelled; an older change arriving late."""
     api, taro = stack.api_url, "taro.yamada@demo.example"
     step("The company's NAVER WORKS tenant (in the sandbox); the admin turns on NAVER WORKS Calendar")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = rsa_key_pair("demo-naver-works")
     tenant = {"domain_id": "40000001", "client_id": "demo-client", "client_secret": "demo-secret"}
     service_account = "demo.serviceaccount@demo.example"
     sandbox.control(

@@ -28,10 +28,9 @@ from typing import Any
 import boto3
 import requests
 from boto3.dynamodb.conditions import Key
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.bench.containers import Container, Drive, EventSourceMapping, load_container
+from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.local_stack.aws import REGION, client
 from infra.sandbox import SandboxClient
@@ -193,15 +192,7 @@ def setup_kakao(bench: Bench, count: int) -> list[dict[str, Any]]:
 
 def setup_works(bench: Bench, count: int) -> list[dict[str, Any]]:
     users = _users(WORKS.company, count)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = rsa_key_pair("bench-naver-works")
     bench.sandbox.control(
         "naver_works",
         "tenants",

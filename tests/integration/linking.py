@@ -22,12 +22,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import requests
 
+from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from infra.template import function_environment, load_template
 from tests.integration.helpers import Api, ok
 from tests.integration.messengers import LineChannel, new_line_channel, new_line_user_id
-from tests.keys import rsa_key_pair
 
 FRIEND_LINK_URL = "https://lin.ee/WpHub01"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"

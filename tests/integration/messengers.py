@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import requests
 
+from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, wait_for
-from tests.keys import rsa_key_pair
 
 FINAL = frozenset({"sent", "skipped", "failed"})
 ITEM = "approval.requested"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.calendars import (
@@ -33,7 +34,6 @@ from tests.integration.linking import (
     works_user_signs_in,
 )
 from tests.integration.messengers import header, new_works_tenant
-from tests.keys import rsa_key_pair
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import jwt
 import pytest
 import requests
 
+from infra.keys import rsa_key_pair
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.base import FakeProvider, RateLimiter, Request, Response, json_response
 from infra.sandbox.google_oauth import GoogleOAuthFake
-from tests.keys import rsa_key_pair
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
+from infra.keys import rsa_key_pair
 from infra.sandbox import Sandbox, SandboxClient
 from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.server import SANDBOX_PATHS
-from tests.keys import rsa_key_pair
 from workplace_hub.calendars.naver_works_calendar import (
     REASON_FORBIDDEN,
     REASON_NOT_FOUND,

@@ -12,9 +12,9 @@ import jwt
 import pytest
 import requests
 
+from infra.keys import rsa_key_pair
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.naver_works import NaverWorksFake
-from tests.keys import rsa_key_pair
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError, RetryableProviderError
 from workplace_hub.providers.base import Destination, Notification, SendReceipt

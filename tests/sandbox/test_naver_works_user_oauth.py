@@ -13,10 +13,10 @@ import jwt
 import pytest
 import requests
 
+from infra.keys import rsa_key_pair
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.server import SANDBOX_PATHS
-from tests.keys import rsa_key_pair
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, RetryableProviderError
 from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient

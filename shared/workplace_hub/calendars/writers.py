@@ -116,18 +116,7 @@ class GoogleCalendarWriter:
                 raise IntegrationCredentialsError(
                     google_calendar.PROVIDER, "delegated_token_refused", status_code=exc.status_code
                 ) from None
-        grant = (context.company_id, context.user_id, "google", credentials)
-        # A refused refresh raises NeedsRelinkError from access_token, the link already marked.
-        token = self._grants.access_token(*grant)
-        try:
-            return call(token)
-        except NeedsRelinkError:
-            token = self._grants.access_token(*grant, force_refresh=True)
-        try:
-            return call(token)
-        except NeedsRelinkError as exc:
-            self._grants.mark_needs_relink(context.company_id, context.user_id, "google", exc.code)
-            raise
+        return as_employee(self._grants, context, "google", call)
 
 
 class NaverWorksCalendarWriter:
@@ -166,8 +155,10 @@ class NaverWorksCalendarWriter:
                 lambda token: self._client.upsert(token, context.user_id, None, event_id, body, user_token=False),
             )
         else:
-            self._as_employee(
+            as_employee(
+                self._grants,
                 context,
+                "naver_works",
                 lambda token: self._client.upsert(
                     token, context.user_id, ref.calendar_id, event_id, body, user_token=True
                 ),
@@ -186,8 +177,10 @@ class NaverWorksCalendarWriter:
                 lambda token: self._client.delete(token, context.user_id, None, event_id, user_token=False),
             )
         else:
-            self._as_employee(
+            as_employee(
+                self._grants,
                 context,
+                "naver_works",
                 lambda token: self._client.delete(token, context.user_id, ref.calendar_id, event_id, user_token=True),
             )
 
@@ -209,17 +202,19 @@ class NaverWorksCalendarWriter:
             self._tokens.invalidate(credentials, CALENDAR_SCOPE, token)
         return call(self._tokens.token(credentials, CALENDAR_SCOPE))
 
-    def _as_employee(self, context: WriteContext, call: Callable[[str], T]) -> T:
-        """With the employee's token; on 401 refreshed once, then the link needs the employee again."""
-        grant = (context.company_id, context.user_id, "naver_works", context.credentials)
-        # A refused refresh raises NeedsRelinkError from access_token, the link already marked.
-        token = self._grants.access_token(*grant)
-        try:
-            return call(token)
-        except NeedsRelinkError:
-            token = self._grants.access_token(*grant, force_refresh=True)
-        try:
-            return call(token)
-        except NeedsRelinkError as exc:
-            self._grants.mark_needs_relink(context.company_id, context.user_id, "naver_works", exc.code)
-            raise
+
+def as_employee(grants: UserGrants, context: WriteContext, provider: str, call: Callable[[str], T]) -> T:
+    """Run `call` with the employee's access token; on 401 refresh it once and try again. Refused again, the
+    link needs the employee: it is marked needs_relink. (A refused refresh raises NeedsRelinkError from
+    access_token, the link already marked.)"""
+    grant = (context.company_id, context.user_id, provider, context.credentials)
+    token = grants.access_token(*grant)
+    try:
+        return call(token)
+    except NeedsRelinkError:
+        token = grants.access_token(*grant, force_refresh=True)
+    try:
+        return call(token)
+    except NeedsRelinkError as exc:
+        grants.mark_needs_relink(context.company_id, context.user_id, provider, exc.code)
+        raise

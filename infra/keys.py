@@ -1,4 +1,5 @@
-"""Test RSA key pairs: generating one takes a while, so each is made once per name per session."""
+"""RSA key pairs for the sandbox and its users (tests, demo, bench): generating one takes a while, so each is
+made once per name per process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 @cache
 def rsa_key_pair(name: str = "default") -> tuple[str, str]:
-    """(private PKCS#8 PEM, public PEM) of an RSA key pair, one per name per test session."""
+    """(private PKCS#8 PEM, public PEM) of an RSA key pair, one per name per process."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
