@@ -17,6 +17,7 @@ import yaml
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
 from workplace_hub.integration_settings import apply_update
+from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey
 from workplace_hub.storage.links import LinksRepository, link_purpose
 from workplace_hub.storage.settings import SettingsRepository
@@ -73,7 +74,11 @@ def create_table_from_template(dynamodb: Any, logical_id: str, table_name: str) 
 
 @dataclass
 class HubStack:
-    """The hub's tables, queues and KMS key inside one `mock_aws` context, plus its repositories."""
+    """The hub's tables, queues and KMS key inside one `mock_aws` context, plus its repositories.
+
+    `registry` reads the `absences` table with the real clock; a test that moves time builds its own
+    `AbsenceRegistry(stack.dynamodb.Table("absences"), clock=...)`.
+    """
 
     dynamodb: Any
     sqs: Any
@@ -83,6 +88,7 @@ class HubStack:
     links: LinksRepository
     deliveries: DeliveriesRepository
     keyring: Keyring
+    registry: AbsenceRegistry
     queue_urls: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------ company setup
@@ -140,7 +146,7 @@ class HubStack:
 
 
 CHANNELS = ("slack", "google_chat", "line", "kakao", "naver_works")
-QUEUES = ("events_dlq", *CHANNELS, *(f"{channel}_dlq" for channel in CHANNELS))
+QUEUES = ("events_dlq", *CHANNELS, *(f"{channel}_dlq" for channel in CHANNELS), "calendar", "calendar_dlq")
 
 
 def build_stack() -> HubStack:
@@ -152,6 +158,7 @@ def build_stack() -> HubStack:
     settings_table = create_table_from_template(dynamodb, "SettingsTable", "settings")
     links_table = create_table_from_template(dynamodb, "LinksTable", "links")
     deliveries_table = create_table_from_template(dynamodb, "DeliveriesTable", "deliveries")
+    absences_table = create_table_from_template(dynamodb, "AbsencesTable", "absences")
     key_id = kms.create_key(Description="hub key")["KeyMetadata"]["KeyId"]
     settings_repository = SettingsRepository(settings_table)
     keyring = Keyring(kms, key_id, settings_repository)
@@ -165,5 +172,6 @@ def build_stack() -> HubStack:
         links=LinksRepository(links_table, dynamodb),
         deliveries=DeliveriesRepository(deliveries_table),
         keyring=keyring,
+        registry=AbsenceRegistry(absences_table),
         queue_urls=queue_urls,
     )

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
+from workplace_hub.calendars.refs import CalendarRef
+from workplace_hub.calendars.writers import WriteContext
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import ProviderError
+from workplace_hub.events import Absence
 from workplace_hub.providers.base import Destination, Notification, PreparedCall, Sender, SendReceipt
+from workplace_hub.storage.links import EmployeeLinks
 
 
 @dataclass
@@ -160,3 +165,63 @@ class FakeKms:
         if document["context"] != EncryptionContext:
             raise ValueError("encryption context mismatch")
         return {"Plaintext": bytes.fromhex(document["key"])}
+
+
+@dataclass
+class CalendarCall:
+    """One upsert or delete a FakeCalendarWriter received (whether it succeeded or raised)."""
+
+    action: str  # "upsert" or "delete"
+    channel: str
+    event_id: str
+    context: WriteContext
+    absence: Absence | None = None
+
+
+class FakeCalendarWriter:
+    """Stands in for a calendars.writers.CalendarWriter (no HTTP): the provider's calendars in a dict.
+
+    `events` maps (channel, event id) → the absence it shows; `calls` lists every upsert/delete in order.
+    `unusable_reason` is what `unusable` answers. `fail_next(error, times)` makes the next `times` calls raise
+    `error` (the call is recorded, the calendar unchanged). `on_call`, when set, runs at the start of every
+    upsert/delete (to look at the registry mid-call, or to let a newer event arrive). The event id is
+    deterministic, `<provider>-<absence_id>-<calendar_id or default>` plus `event_id_suffix` (set it to give
+    the absence another event, as Google does when an event turns into an out-of-office one).
+    """
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.events: dict[tuple[str, str], Absence] = {}
+        self.calls: list[CalendarCall] = []
+        self.unusable_reason: str | None = None
+        self.event_id_suffix = ""
+        self.on_call: Callable[[CalendarCall], None] | None = None
+        self._failures: list[Exception] = []
+
+    def fail_next(self, error: Exception, times: int = 1) -> None:
+        self._failures.extend([error] * times)
+
+    def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:
+        return self.unusable_reason
+
+    def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
+        return f"{self.provider}-{context.absence_id}-{ref.calendar_id or 'default'}{self.event_id_suffix}"
+
+    def upsert(self, context: WriteContext, ref: CalendarRef, absence: Absence, event_id: str) -> None:
+        self._call(CalendarCall("upsert", ref.channel, event_id, context, absence))
+        self.events[(ref.channel, event_id)] = absence
+
+    def delete(self, context: WriteContext, ref: CalendarRef, event_id: str) -> None:
+        self._call(CalendarCall("delete", ref.channel, event_id, context))
+        self.events.pop((ref.channel, event_id), None)
+
+    def _call(self, call: CalendarCall) -> None:
+        self.calls.append(call)
+        if self.on_call is not None:
+            self.on_call(call)
+        if self._failures:
+            raise self._failures.pop(0)
+
+    def actions(self) -> list[tuple[str, str, str]]:
+        """(action, channel, event id) of every call, in order."""
+        return [(call.action, call.channel, call.event_id) for call in self.calls]

@@ -26,18 +26,22 @@ from tests.unit.builders import (
 )
 from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, parse_event
-from workplace_hub.jobs import SendJob
+from workplace_hub.jobs import CalendarJob, SendJob
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.routing import LOOKUP_MISSED
+from workplace_hub.storage.absences import Acceptance
 from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
 MAX_RECEIVE_COUNT = 5
 
 
-def make_router(stack: HubStack, channels: tuple[str, ...] = ("slack", "google_chat")) -> EventRouter:
-    """The router as wiring.build_router assembles it, without the idempotency guard."""
+def make_router(
+    stack: HubStack, channels: tuple[str, ...] = ("slack", "google_chat"), *, calendars: bool = False
+) -> EventRouter:
+    """The router as wiring.build_router assembles it, without the idempotency guard; `calendars`: with the
+    absence registry and CalendarQueue (calendar registration deployed)."""
     return EventRouter(
         settings=CachedSettings(stack.settings_repository, 30.0),
         settings_repository=stack.settings_repository,
@@ -47,6 +51,8 @@ def make_router(stack: HubStack, channels: tuple[str, ...] = ("slack", "google_c
         dead_letters=DeadLetters(stack.sqs, stack.queue_urls["events_dlq"], "router"),
         max_receive_count=MAX_RECEIVE_COUNT,
         guard=None,
+        registry=stack.registry if calendars else None,
+        calendar_queue=JobQueue(stack.sqs, stack.queue_urls["calendar"]) if calendars else None,
     )
 
 
@@ -355,3 +361,172 @@ def test_router_route_notification_returns_counts(slack_company: HubStack) -> No
 
     # THEN it reports one queued and one skipped delivery
     assert counts == {"queued": 1, "skipped": 1}
+
+
+# ---------------------------------------------------------------- absence events
+
+UPSERT_ID = "evt-2026-11-28-000124"  # builders.absence_upserted_event
+CANCEL_ID = "evt-2026-11-28-000125"  # builders.absence_cancelled_event
+# The calendars of the contract's example absence, as the router names them.
+EXAMPLE_CHANNELS = ["naver_works_calendar", "naver_works_calendar:c-77f0", "google_calendar"]
+
+
+def upserted(event_id: str = UPSERT_ID, occurred_at: str = "2026-11-28T09:20:00+09:00", **absence: Any) -> str:
+    """An absence.upserted message body with its own event_id and occurred_at."""
+    return body({**absence_upserted_event(**absence), "event_id": event_id, "occurred_at": occurred_at})
+
+
+def calendar_jobs(stack: HubStack) -> list[CalendarJob]:
+    return [CalendarJob.model_validate_json(message["body"]) for message in stack.drain("calendar")]
+
+
+def test_router_accepted_upsert_enqueues_one_calendar_job(stack: HubStack) -> None:
+    # GIVEN a router with calendar registration deployed
+    router = make_router(stack, calendars=True)
+
+    # WHEN the contract's absence.upserted example arrives
+    router.handle_record(sqs_record(upserted()))
+
+    # THEN one calendar job names the absence, the event and its calendars (no absence details, no secrets)
+    assert calendar_jobs(stack) == [
+        CalendarJob(
+            company_id=COMPANY,
+            absence_id="abs-5531",
+            user_id=TARO,
+            event_id=UPSERT_ID,
+            event_type="absence.upserted",
+            channels=EXAMPLE_CHANNELS,
+        )
+    ]
+    # ... the registry holds the state the worker will apply, and no record is written yet (the worker does)
+    state = stack.registry.get(COMPANY, "abs-5531")
+    assert state is not None
+    assert (state.event_id, state.targets) == (UPSERT_ID, EXAMPLE_CHANNELS)
+    assert stack.records(COMPANY, UPSERT_ID) == {}
+    assert stack.drain("events_dlq") == []
+
+
+def test_router_calendar_job_channels_deduplicated(stack: HubStack) -> None:
+    # GIVEN an upsert naming Google twice (once with a calendar_id) and the NAVER WORKS default calendar twice
+    calendars = [
+        {"provider": "google", "calendar_id": "team@acme.example"},
+        {"provider": "naver_works"},
+        {"provider": "google"},
+        {"provider": "naver_works"},
+        {"provider": "naver_works", "calendar_id": "c-77f0"},
+    ]
+
+    # WHEN it is routed
+    make_router(stack, calendars=True).handle_record(sqs_record(upserted(calendars=calendars)))
+
+    # THEN each calendar is named once, in first-seen order; Google is always the primary calendar
+    [job] = calendar_jobs(stack)
+    assert job.channels == ["google_calendar", "naver_works_calendar", "naver_works_calendar:c-77f0"]
+
+
+def test_router_route_absence_returns_the_acceptance(stack: HubStack) -> None:
+    # GIVEN a router with calendar registration deployed
+    router = make_router(stack, calendars=True)
+    event = parse_event(upserted())
+
+    # WHEN the parsed event is routed directly, twice (a redelivery)
+    first = router.route_absence(event)  # type: ignore[arg-type]
+    again = router.route_absence(event)  # type: ignore[arg-type]
+
+    # THEN both are accepted and each enqueues a job (the worker makes the second one cost nothing)
+    assert (first, again) == (Acceptance.ACCEPTED, Acceptance.ACCEPTED)
+    assert len(calendar_jobs(stack)) == 2
+
+
+def test_router_superseded_upsert_enqueues_nothing_and_records_skipped(stack: HubStack) -> None:
+    # GIVEN an absence whose state was set by an upsert at 09:30
+    router = make_router(stack, calendars=True)
+    router.handle_record(sqs_record(upserted("evt-new", "2026-11-28T09:30:00+09:00")))
+    stack.drain("calendar")
+
+    # WHEN an upsert that occurred earlier (09:20) arrives late
+    router.handle_record(sqs_record(upserted("evt-old", "2026-11-28T09:20:00+09:00", title="old")))
+
+    # THEN no job is enqueued, the state is unchanged, and each of its calendars is recorded skipped/superseded
+    assert stack.drain("calendar") == []
+    state = stack.registry.get(COMPANY, "abs-5531")
+    assert state is not None and state.event_id == "evt-new"
+    assert statuses(stack, "evt-old") == {(TARO, channel): ("skipped", "superseded") for channel in EXAMPLE_CHANNELS}
+    record = stack.record(COMPANY, "evt-old", TARO, "google_calendar")
+    assert record is not None and record["item"] == "absence.upserted"
+
+
+def test_router_superseded_upsert_redelivered_keeps_its_records(stack: HubStack) -> None:
+    # GIVEN a superseded upsert already recorded as skipped
+    router = make_router(stack, calendars=True)
+    router.handle_record(sqs_record(upserted("evt-new", "2026-11-28T09:30:00+09:00")))
+    router.handle_record(sqs_record(upserted("evt-old", "2026-11-28T09:20:00+09:00")))
+    writes_before = stack.deliveries.writes
+
+    # WHEN it is delivered again
+    router.handle_record(sqs_record(upserted("evt-old", "2026-11-28T09:20:00+09:00")))
+
+    # THEN nothing more is written
+    assert stack.deliveries.writes == writes_before
+    assert len(stack.records(COMPANY, "evt-old")) == len(EXAMPLE_CHANNELS)
+
+
+def test_router_upsert_after_cancel_records_skipped_absence_cancelled(stack: HubStack) -> None:
+    # GIVEN a cancelled absence
+    router = make_router(stack, calendars=True)
+    router.handle_record(sqs_record(body(absence_cancelled_event())))
+    assert [job.event_id for job in calendar_jobs(stack)] == [CANCEL_ID]
+
+    # WHEN an upsert of it arrives, even a newer one
+    router.handle_record(sqs_record(upserted("evt-later", "2026-11-28T11:00:00+09:00")))
+
+    # THEN it is not applied: no job, and its calendars are recorded skipped/absence_cancelled
+    assert stack.drain("calendar") == []
+    assert statuses(stack, "evt-later") == {
+        (TARO, channel): ("skipped", "absence_cancelled") for channel in EXAMPLE_CHANNELS
+    }
+
+
+def test_router_cancel_enqueues_a_job_without_channels(stack: HubStack) -> None:
+    # GIVEN a registered absence
+    router = make_router(stack, calendars=True)
+    router.handle_record(sqs_record(upserted()))
+    stack.drain("calendar")
+
+    # WHEN the contract's cancellation arrives
+    router.handle_record(sqs_record(body(absence_cancelled_event())))
+
+    # THEN one job carries it (the worker removes every registration) and the state is cancelled
+    [job] = calendar_jobs(stack)
+    assert (job.event_id, job.event_type, job.channels) == (CANCEL_ID, "absence.cancelled", [])
+    state = stack.registry.get(COMPANY, "abs-5531")
+    assert state is not None and state.cancelled
+
+
+def test_router_absence_registry_failure_raised_for_sqs_retry(stack: HubStack) -> None:
+    # GIVEN the absences table is gone (an unexpected AWS failure)
+    stack.dynamodb.Table("absences").delete()
+    router = make_router(stack, calendars=True)
+
+    # WHEN an absence event is handled on an early attempt
+    # THEN the error propagates so that SQS retries it; nothing is enqueued or dead-lettered yet
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        router.handle_record(sqs_record(upserted(), receive_count=1))
+    assert stack.drain("events_dlq") == []
+    assert stack.drain("calendar") == []
+
+
+def test_router_absence_registry_failure_on_last_attempt_dead_lettered(stack: HubStack) -> None:
+    # GIVEN the absences table is gone
+    stack.dynamodb.Table("absences").delete()
+    router = make_router(stack, calendars=True)
+    raw = upserted()
+
+    # WHEN the event is handled on its last attempt
+    router.handle_record(sqs_record(raw, receive_count=MAX_RECEIVE_COUNT))
+
+    # THEN it is kept, unchanged, on the events DLQ with the reason
+    dead = stack.drain("events_dlq")
+    assert len(dead) == 1
+    assert dead[0]["body"] == raw
+    assert dead[0]["attributes"]["reason"].startswith("routing failed: ResourceNotFoundException")

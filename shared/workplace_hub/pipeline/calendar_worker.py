@@ -12,10 +12,16 @@ from pydantic import ValidationError
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.observability import logger
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason
 from workplace_hub.pipeline.worker import JobPostponedError, backoff_seconds
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.deliveries import (
+    DeliveriesRepository,
+    DeliveryKey,
+    DeliveryStatus,
+    NewDelivery,
+    final_records,
+)
 
 # Another worker holds the absence's lease (it is reconciling it right now): try again this much later.
 BUSY_RETRY_SECONDS = 5
@@ -51,8 +57,7 @@ class CalendarWorker:
         try:
             job = CalendarJob.model_validate_json(record.body)
         except ValidationError as exc:
-            where = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5])
-            self._dead_letters.send(record.body, f"invalid calendar job: {where}")
+            self._dead_letters.send(record.body, invalid_job_reason("calendar job", exc))
             return
         logger.append_keys(company_id=job.company_id, event_id=job.event_id, absence_id=job.absence_id)
         receive_count = int(record.attributes.approximate_receive_count)
@@ -130,8 +135,9 @@ class CalendarWorker:
         )
 
     def _record_superseded(self, job: CalendarJob, state: AbsenceState) -> None:
-        """The job's own event lost to a newer one before it was applied: say so on its records."""
-        existing = self._deliveries.statuses_for_event(job.company_id, job.event_id)
+        """The job's own event lost to a newer one before it was applied: say so on its records (those not
+        final yet: one left `retrying` by an earlier attempt is closed too)."""
+        existing = final_records(self._deliveries.statuses_for_event(job.company_id, job.event_id))
         reason = CANCELLED if state.cancelled else SUPERSEDED
         self._deliveries.add_many(
             [

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from workplace_hub.errors import HubError
 
 _SEND_BATCH_LIMIT = 10
@@ -65,3 +67,9 @@ class JobQueue:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, int(seconds + 0.999))),
         )
+
+
+def invalid_job_reason(kind: str, exc: ValidationError) -> str:
+    """A dead-letter reason naming the job's bad fields (never their values)."""
+    where = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5] if err["loc"])
+    return f"invalid {kind}: {where or 'not a JSON object of the right shape'}"

@@ -16,7 +16,13 @@ from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.routing import known_addresses, plan_deliveries
 from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.deliveries import (
+    DeliveriesRepository,
+    DeliveryKey,
+    DeliveryStatus,
+    NewDelivery,
+    final_records,
+)
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 
@@ -171,7 +177,7 @@ class EventRouter:
         else:
             # An older upsert (or one of a cancelled absence): recorded as skipped, never applied.
             reason = "absence_cancelled" if acceptance == Acceptance.CANCELLED else "superseded"
-            existing = self._deliveries.statuses_for_event(event.company_id, event.event_id)
+            existing = final_records(self._deliveries.statuses_for_event(event.company_id, event.event_id))
             self._deliveries.add_many(
                 [
                     NewDelivery(

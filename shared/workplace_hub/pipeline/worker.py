@@ -27,7 +27,7 @@ from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
 from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus, Outcome
@@ -99,8 +99,7 @@ class DeliveryWorker:
         try:
             job = SendJob.model_validate_json(record.body)
         except ValidationError as exc:
-            where = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5])
-            self._dead_letters.send(record.body, f"invalid send job: {where}")
+            self._dead_letters.send(record.body, invalid_job_reason("send job", exc))
             return
         if job.channel != self._sender.channel:
             self._dead_letters.send(record.body, f"send job for {job.channel} on the {self._sender.channel} queue")

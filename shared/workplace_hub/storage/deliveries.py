@@ -41,6 +41,11 @@ class DeliveryStatus(StrEnum):
 FINAL_STATUSES = frozenset({DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED})
 
 
+def final_records(statuses: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
+    """The (user_id, channel) keys of `statuses_for_event` whose record is final (sent, skipped, failed)."""
+    return {key for key, status in statuses.items() if status in FINAL_STATUSES}
+
+
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"
     ALREADY_FINAL = "already_final"
