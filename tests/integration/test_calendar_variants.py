@@ -5,6 +5,7 @@ native out-of-office events), and the time shapes (half days, timed absences acr
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from tests.integration.conftest import SETTINGS_CACHE_SECONDS
 from tests.integration.helpers import Api, ok
 from tests.integration.linking import (
     delegation_settings,
+    enable_google_calendar,
     enable_works_calendar,
     link,
     new_works_calendar_tenant,
@@ -274,3 +276,58 @@ def test_half_days_and_timed_absences_keep_their_zone_across_a_dst_change(
     assert works["午後休"]["start"] == {"dateTime": "2026-12-31T13:00:00", "timeZone": "Asia/Seoul"}
     assert works["NY"]["start"] == {"dateTime": "2027-03-13T09:00:00", "timeZone": "America/New_York"}
     assert works["NY"]["end"] == {"dateTime": "2027-03-15T18:00:00", "timeZone": "America/New_York"}
+
+
+# ------------------------------------------------------------------------------------------- verify
+
+
+def test_verify_proves_the_naver_works_calendar_credentials(
+    stack: LocalStack, admin: Api, member: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN naver_works_calendar with the tenant's service account
+    tenant = new_works_calendar_tenant(stack, sandbox, [member.user_id])
+    enable_works_calendar(admin, tenant)
+
+    # WHEN the admin verifies it
+    verified = ok(admin.post("/admin/integrations/naver_works_calendar/verify"))
+
+    # THEN a calendar-scope token was issued
+    assert verified["status"]["state"] == "ok", verified["status"]
+    (token_call,) = [r for r in sandbox.requests("naver_works") if r["path"].endswith("/token")]
+    assert token_call["body"]["scope"] == "calendar" and token_call["status"] == 200
+
+    # WHEN the client secret is wrong
+    wrong = {**tenant.settings(), "client_secret": "not-the-secret"}
+    ok(admin.put("/admin/integrations/naver_works_calendar", {"enabled": True, "settings": wrong}))
+    refused = ok(admin.post("/admin/integrations/naver_works_calendar/verify"))
+
+    # THEN the status is an error, and says nothing of the secret
+    assert refused["status"]["state"] == "error"
+    assert "not-the-secret" not in str(refused)
+
+
+def test_verify_proves_the_google_oauth_client(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN google_calendar in user-consent mode with the company's OAuth client
+    workspace = enable_google_calendar(stack, admin, sandbox, f"{company_id}.example")
+
+    # WHEN the admin verifies it
+    verified = ok(admin.post("/admin/integrations/google_calendar/verify"))
+
+    # THEN Google accepted the client (only the made-up code was refused)
+    assert verified["status"]["state"] == "ok", verified["status"]
+
+    # WHEN the uploaded client file has a wrong secret
+    client = json.loads(json.dumps(workspace.client_json))
+    client["web"]["client_secret"] = "GOCSPX-wrong"
+    settings = {
+        "auth_mode": "user_consent",
+        "company_domain": f"{company_id}.example",
+        "oauth_client_json": json.dumps(client),
+    }
+    ok(admin.put("/admin/integrations/google_calendar", {"enabled": True, "settings": settings}))
+    refused = ok(admin.post("/admin/integrations/google_calendar/verify"))
+
+    # THEN the status is an error
+    assert (refused["status"]["state"], refused["status"]["code"]) == ("error", "invalid_client")
