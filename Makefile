@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 COMPANY ?= acme
 ROLE ?= member
 
-.PHONY: run test demo bench token lint validate build unit integration browser clean
+.PHONY: run test demo bench token redrive lint validate build unit integration browser clean
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench: $(VENV)/.installed
 ## make token COMPANY=acme USER=someone@acme.example ROLE=admin: a dev token for the running local stack.
 token: $(VENV)/.installed
 	@$(PY) -m infra.local_stack.token --company "$(COMPANY)" --user "$(USER)" --role "$(ROLE)"
+
+## make redrive DLQ=SendSlackDLQ: move a dead-letter queue's messages back to their queue (running local stack;
+## add STACK=<name> for a deployed one).
+redrive: $(VENV)/.installed
+	$(PY) -m infra.redrive "$(DLQ)" $(if $(STACK),--stack-name "$(STACK)")
 
 ## make build: sam build (deployable artifacts in .aws-sam/).
 build: $(SAM_VENV)/.installed

@@ -46,20 +46,16 @@ class StorageSettings(ProviderEndpoints):
     SETTINGS_CACHE_SECONDS: float = 30.0
 
 
-class RouterSettings(StorageSettings):
-    """The router: WorkplaceEventsQueue in, one send queue per provider out."""
+class StageQueues(_EnvModel):
+    """The queues of the pipeline's stages: where the router sends jobs, and where a replay goes back to."""
 
-    IDEMPOTENCY_TABLE_NAME: str = Field(min_length=1)
-    EVENTS_DLQ_URL: str = Field(min_length=1)
-    MAX_RECEIVE_COUNT: int = Field(default=5, ge=1)
     SEND_SLACK_QUEUE_URL: str | None = None
     SEND_GOOGLE_CHAT_QUEUE_URL: str | None = None
     SEND_LINE_QUEUE_URL: str | None = None
     SEND_NAVER_WORKS_QUEUE_URL: str | None = None
     SEND_KAKAO_QUEUE_URL: str | None = None
-    # Absence events: the registry of their states and the calendar worker's queue.
-    ABSENCES_TABLE_NAME: str | None = None
     CALENDAR_QUEUE_URL: str | None = None
+    WORKPLACE_EVENTS_QUEUE_URL: str | None = None
 
     def send_queue_urls(self) -> dict[str, str]:
         """Channel id → queue URL, for the channels that have a sender deployed."""
@@ -71,6 +67,21 @@ class RouterSettings(StorageSettings):
             "kakao": self.SEND_KAKAO_QUEUE_URL,
         }
         return {channel: url for channel, url in urls.items() if url}
+
+    def replay_queue_urls(self) -> dict[str, str]:
+        """Stage → queue URL a replayed failure goes back to: `events`, `calendar` and the channels."""
+        urls = {"events": self.WORKPLACE_EVENTS_QUEUE_URL, "calendar": self.CALENDAR_QUEUE_URL}
+        return {**self.send_queue_urls(), **{stage: url for stage, url in urls.items() if url}}
+
+
+class RouterSettings(StorageSettings, StageQueues):
+    """The router: WorkplaceEventsQueue in, one send queue per provider (and the calendar queue) out."""
+
+    IDEMPOTENCY_TABLE_NAME: str = Field(min_length=1)
+    EVENTS_DLQ_URL: str = Field(min_length=1)
+    MAX_RECEIVE_COUNT: int = Field(default=5, ge=1)
+    # Absence events: the registry of their states.
+    ABSENCES_TABLE_NAME: str | None = None
 
 
 class SenderSettings(StorageSettings):
@@ -99,8 +110,8 @@ class CalendarSettings(StorageSettings):
     ABSENCE_LEASE_SECONDS: float = 60.0
 
 
-class ApiSettings(StorageSettings):
-    """The settings API."""
+class ApiSettings(StorageSettings, StageQueues):
+    """The settings API (the stage queues: where an admin's replay of a failure goes)."""
 
     WORKPLACE_JWT_ISSUER: str = Field(min_length=1)
     WORKPLACE_JWT_AUDIENCE: str = Field(min_length=1)

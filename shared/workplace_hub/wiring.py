@@ -33,7 +33,7 @@ from workplace_hub.config import (
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import ConfigurationError
 from workplace_hub.pipeline.calendar_worker import CalendarWorker
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, JobQueues
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker
 from workplace_hub.providers import SENDERS
@@ -106,7 +106,7 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
         links=links,
         deliveries=deliveries,
         send_queues={channel: JobQueue(sqs, url) for channel, url in settings.send_queue_urls().items()},
-        dead_letters=DeadLetters(sqs, settings.EVENTS_DLQ_URL, "router"),
+        dead_letters=DeadLetters(sqs, settings.EVENTS_DLQ_URL, "router", log=deliveries, replay_queue="events"),
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         guard=guard,
         idempotency_config=config,
@@ -128,7 +128,7 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         deliveries=deliveries,
         keyring=keyring,
         queue=JobQueue(sqs, settings.SEND_QUEUE_URL),
-        dead_letters=DeadLetters(sqs, settings.SEND_DLQ_URL, f"send_{channel}"),
+        dead_letters=DeadLetters(sqs, settings.SEND_DLQ_URL, f"send_{channel}", log=deliveries, replay_queue=channel),
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         lease_seconds=settings.CLAIM_LEASE_SECONDS,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
@@ -184,7 +184,9 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
         sync=sync,
         deliveries=deliveries,
         queue=JobQueue(sqs, settings.CALENDAR_QUEUE_URL),
-        dead_letters=DeadLetters(sqs, settings.CALENDAR_DLQ_URL, "register_calendars"),
+        dead_letters=DeadLetters(
+            sqs, settings.CALENDAR_DLQ_URL, "register_calendars", log=deliveries, replay_queue="calendar"
+        ),
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         lease_seconds=settings.ABSENCE_LEASE_SECONDS,
     )
@@ -245,6 +247,7 @@ def build_api(settings: ApiSettings | None = None) -> Any:
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
         hub_public_url=settings.HUB_PUBLIC_URL,
         google_chat_base=settings.GOOGLE_CHAT_BASE,
+        replay_queues=JobQueues(_aws("sqs"), settings.replay_queue_urls()),
     )
     return create_app(services)
 

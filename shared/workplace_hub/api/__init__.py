@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from workplace_hub.api import company, deliveries, errors, integrations, links, notification_settings
+from workplace_hub.api import company, deliveries, errors, failures, integrations, links, notification_settings
 from workplace_hub.api.services import ApiServices
 
 OPENAPI_PATH = "/openapi.json"
@@ -22,7 +22,7 @@ def create_app(services: ApiServices) -> APIGatewayHttpResolver:
         security=[{"workplaceJwt": []}],
     )
     errors.register(app)
-    for module in (integrations, notification_settings, links, deliveries, company):
+    for module in (integrations, notification_settings, links, deliveries, failures, company):
         module.register(app, services)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)

@@ -41,3 +41,4 @@ class ApiServices:
     platform_credentials: Callable[[], dict[str, Any]]
     hub_public_url: str
     google_chat_base: str
+    replay_queues: Any = None  # JobQueues: where POST /admin/failures/replay puts failures back

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.observability import logger
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason, message_identity
 from workplace_hub.pipeline.worker import JobPostponedError, backoff_seconds
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
 from workplace_hub.storage.deliveries import (
@@ -20,6 +20,7 @@ from workplace_hub.storage.deliveries import (
     DeliveryKey,
     DeliveryStatus,
     NewDelivery,
+    Replay,
     final_records,
 )
 
@@ -57,7 +58,9 @@ class CalendarWorker:
         try:
             job = CalendarJob.model_validate_json(record.body)
         except ValidationError as exc:
-            self._dead_letters.send(record.body, invalid_job_reason("calendar job", exc))
+            company_id, event_id = message_identity(record.body)
+            reason = invalid_job_reason("calendar job", exc)
+            self._dead_letters.send(record.body, reason, company_id=company_id, event_id=event_id)
             return
         logger.append_keys(company_id=job.company_id, event_id=job.event_id, absence_id=job.absence_id)
         receive_count = int(record.attributes.approximate_receive_count)
@@ -69,7 +72,14 @@ class CalendarWorker:
         if delay is None:
             return
         if last_attempt:
-            self._dead_letters.send(record.body, "calendar job: the absence stayed busy until the last attempt")
+            self._dead_letters.send(
+                record.body,
+                "calendar job: the absence stayed busy until the last attempt",
+                company_id=job.company_id,
+                event_id=job.event_id,
+                item=job.event_type,
+                replayable=True,
+            )
             return
         self._queue.postpone(record.receipt_handle, delay)
         raise JobPostponedError(f"retrying in {delay:.0f}s")
@@ -89,7 +99,13 @@ class CalendarWorker:
             if self._registry.get(job.company_id, job.absence_id) is None:
                 # The router records the state before it enqueues the job: this job was not made by it.
                 logger.warning("calendar job for an unknown absence")
-                self._dead_letters.send(job.model_dump_json(), "calendar job: unknown absence")
+                self._dead_letters.send(
+                    job.model_dump_json(),
+                    "calendar job: unknown absence",
+                    company_id=job.company_id,
+                    event_id=job.event_id,
+                    item=job.event_type,
+                )
                 return None
             logger.info("absence busy: another worker is reconciling it")
             return BUSY_RETRY_SECONDS
@@ -129,10 +145,26 @@ class CalendarWorker:
                     outcome.reason,
                     error_code=outcome.error_code,
                     action=outcome.action,
+                    replay=self._replay(state, outcome),
                 )
                 for outcome in outcomes
             ]
         )
+
+    @staticmethod
+    def _replay(state: AbsenceState, outcome: CalendarOutcome) -> Replay | None:
+        """A failed calendar can be tried again (POST /admin/failures/replay): the absence's job once more."""
+        if outcome.status != DeliveryStatus.FAILED:
+            return None
+        job = CalendarJob(
+            company_id=state.company_id,
+            absence_id=state.absence_id,
+            user_id=state.user_id,
+            event_id=state.event_id,
+            event_type=state.event_type,
+            channels=[outcome.channel],
+        )
+        return Replay("calendar", job.model_dump_json())
 
     def _record_superseded(self, job: CalendarJob, state: AbsenceState) -> None:
         """The job's own event lost to a newer one before it was applied: say so on its records (those not

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from workplace_hub.errors import HubError
+from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
+from workplace_hub.observability import logger
+from workplace_hub.storage.deliveries import Replay
+
+COMPANY_ID_RE = re.compile(COMPANY_ID_PATTERN)
+EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 
 _SEND_BATCH_LIMIT = 10
 MAX_VISIBILITY_SECONDS = 12 * 3600
@@ -19,14 +26,36 @@ class EnqueueError(HubError):
 
 
 class DeadLetters:
-    """Puts a message on a dead-letter queue together with the reason it could not be processed."""
+    """Puts a message on a dead-letter queue together with the reason it could not be processed, and (when the
+    message names its company) records it in that company's delivery log, where its admin sees it and may
+    replay it (`GET /admin/failures`)."""
 
-    def __init__(self, sqs_client: Any, queue_url: str, source: str) -> None:
+    def __init__(
+        self,
+        sqs_client: Any,
+        queue_url: str,
+        source: str,
+        *,
+        log: Any = None,  # DeliveriesRepository
+        replay_queue: str | None = None,
+    ) -> None:
         self._sqs = sqs_client
         self._queue_url = queue_url
         self._source = source
+        self._log = log
+        self._replay_queue = replay_queue  # the stage a replay goes back to (see Replay)
 
-    def send(self, body: str, reason: str) -> None:
+    def send(
+        self,
+        body: str,
+        reason: str,
+        *,
+        company_id: str | None = None,
+        event_id: str | None = None,
+        item: str = "",
+        replayable: bool = False,
+    ) -> None:
+        """`replayable`: the same message could succeed later (the failure was not the message's fault)."""
         # The reason never carries secrets: callers build it from field names and error codes.
         self._sqs.send_message(
             QueueUrl=self._queue_url,
@@ -37,6 +66,42 @@ class DeadLetters:
                 "failed_at": {"DataType": "String", "StringValue": datetime.now(UTC).isoformat()},
             },
         )
+        if self._log is None or not company_id:
+            return
+        replay = Replay(self._replay_queue, body) if replayable and self._replay_queue else None
+        try:
+            self._log.add_dead_letter(company_id, event_id or "unknown", item, self._source, reason, replay)
+        except Exception:  # the message is safe on the DLQ; only the admin's view of it is missing
+            logger.exception("dead letter not recorded in the delivery log")
+
+
+def message_identity(body: str) -> tuple[str | None, str | None]:
+    """(company_id, event_id) of a message body when it names them plausibly, else None: to record a dead
+    letter under its company even when the message is otherwise invalid."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    company, event = document.get("company_id"), document.get("event_id")
+    company = company if isinstance(company, str) and COMPANY_ID_RE.fullmatch(company) else None
+    event = event if isinstance(event, str) and EVENT_ID_RE.fullmatch(event) else None
+    return company, event
+
+
+class JobQueues:
+    """The stage queues by name (`events`, `calendar`, a channel): where a replayed failure goes back to."""
+
+    def __init__(self, sqs_client: Any, urls: dict[str, str]) -> None:
+        self._sqs = sqs_client
+        self._urls = urls
+
+    def send(self, stage: str, body: str) -> None:
+        url = self._urls.get(stage)
+        if url is None:
+            raise EnqueueError(f"no queue for {stage!r} is deployed")
+        self._sqs.send_message(QueueUrl=url, MessageBody=body)
 
 
 class JobQueue:

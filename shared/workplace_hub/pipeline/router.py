@@ -13,7 +13,7 @@ from workplace_hub.errors import InvalidEventError
 from workplace_hub.events import AbsenceCancelledEvent, AbsenceUpsertedEvent, NotificationEvent, parse_event
 from workplace_hub.jobs import CalendarJob, SendJob, recipients_per_job
 from workplace_hub.observability import logger, metrics
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, message_identity
 from workplace_hub.routing import known_addresses, plan_deliveries
 from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
 from workplace_hub.storage.deliveries import (
@@ -71,12 +71,22 @@ class EventRouter:
         except InvalidEventError as exc:
             logger.warning("event rejected", extra={"reason": exc.reason, "message_id": record.message_id})
             metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-            self._dead_letters.send(record.body, f"invalid event: {exc.reason}")
+            company_id, event_id = message_identity(record.body)
+            self._dead_letters.send(
+                record.body, f"invalid event: {exc.reason}", company_id=company_id, event_id=event_id
+            )
             return
         logger.append_keys(company_id=event.company_id, event_id=event.event_id, event_type=event.type)
         if not isinstance(event, NotificationEvent) and self._calendar_queue is None:
             # No calendar worker deployed: keep the event, with why, for a redrive once there is one.
-            self._dead_letters.send(record.body, f"{event.type}: calendar registration is not deployed")
+            self._dead_letters.send(
+                record.body,
+                f"{event.type}: calendar registration is not deployed",
+                company_id=event.company_id,
+                event_id=event.event_id,
+                item=event.type,
+                replayable=True,
+            )
             return
         try:
             if isinstance(event, NotificationEvent):
@@ -87,7 +97,14 @@ class EventRouter:
             # Unexpected failure: let SQS retry; on the last attempt keep the event with the reason.
             if int(record.attributes.approximate_receive_count) >= self._max_receive_count:
                 logger.exception("routing failed on the last attempt; dead-lettered")
-                self._dead_letters.send(record.body, f"routing failed: {type(exc).__name__}: {str(exc)[:300]}")
+                self._dead_letters.send(
+                    record.body,
+                    f"routing failed: {type(exc).__name__}: {str(exc)[:300]}",
+                    company_id=event.company_id,
+                    event_id=event.event_id,
+                    item=event.item if isinstance(event, NotificationEvent) else event.type,
+                    replayable=True,
+                )
                 return
             raise
 

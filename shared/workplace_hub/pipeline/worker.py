@@ -27,12 +27,27 @@ from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason, message_identity
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
-from workplace_hub.storage.deliveries import ClaimOutcome, DeliveriesRepository, DeliveryKey, DeliveryStatus, Outcome
+from workplace_hub.storage.deliveries import (
+    ClaimOutcome,
+    DeliveriesRepository,
+    DeliveryKey,
+    DeliveryStatus,
+    Outcome,
+    Replay,
+)
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
+
+
+def replay_of(job: SendJob, user_id: str) -> Replay:
+    """The job again, for one recipient: what replaying their failed delivery puts on the channel's queue."""
+    recipients = [r for r in job.recipients if r.user_id == user_id]
+    # No address: the sender reads the employee's link again, which they may have fixed since.
+    single = job.model_copy(update={"recipients": recipients, "addresses": {}})
+    return Replay(job.channel, single.model_dump_json(exclude_none=True))
 
 
 class JobPostponedError(HubError):
@@ -91,6 +106,7 @@ class DeliveryWorker:
         self._lease_seconds = lease_seconds
         self._platform_credentials = platform_credentials
         self._pending: list[Outcome] = []
+        self._job: SendJob | None = None
         # The longest one provider call may take (connect + read timeouts, and some margin).
         self._call_budget_seconds = call_budget_seconds
 
@@ -99,10 +115,18 @@ class DeliveryWorker:
         try:
             job = SendJob.model_validate_json(record.body)
         except ValidationError as exc:
-            self._dead_letters.send(record.body, invalid_job_reason("send job", exc))
+            company_id, event_id = message_identity(record.body)
+            reason = invalid_job_reason("send job", exc)
+            self._dead_letters.send(record.body, reason, company_id=company_id, event_id=event_id)
             return
         if job.channel != self._sender.channel:
-            self._dead_letters.send(record.body, f"send job for {job.channel} on the {self._sender.channel} queue")
+            self._dead_letters.send(
+                record.body,
+                f"send job for {job.channel} on the {self._sender.channel} queue",
+                company_id=job.company_id,
+                event_id=job.event_id,
+                item=job.item,
+            )
             return
         logger.append_keys(company_id=job.company_id, event_id=job.event_id, channel=job.channel)
         receive_count = int(record.attributes.approximate_receive_count)
@@ -118,6 +142,7 @@ class DeliveryWorker:
     def deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
         self._pending = []
+        self._job = job
         try:
             return self._deliver(job, last_attempt=last_attempt, time_left=time_left)
         finally:
@@ -260,8 +285,12 @@ class DeliveryWorker:
         return address
 
     def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:
-        # Written together when the job's turn ends (see deliver), one transaction per 100 records.
-        self._pending.append(Outcome(key, status, **details))
+        # Written together when the job's turn ends (see deliver).
+        replay = None
+        if status == DeliveryStatus.FAILED and details.get("reason") != "outcome_unknown":
+            # An admin may try it again later (POST /admin/failures/replay). Not when it may have been sent.
+            replay = replay_of(self._job, key.user_id) if self._job is not None else None
+        self._pending.append(Outcome(key, status, **details, replay=replay))
         metrics.add_metric(name=f"Deliveries{status.value.capitalize()}", unit=MetricUnit.Count, value=1)
         if status != DeliveryStatus.SENT:
             logger.info("delivery not sent", extra={"user_id": key.user_id, "status": status.value, **details})

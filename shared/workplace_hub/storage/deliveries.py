@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,9 +37,15 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
+    # A message a stage could not process, kept on its dead-letter queue (the record says why) ...
+    DEAD_LETTERED = "dead_lettered"
+    # ... and one an admin has since replayed.
+    REPLAYED = "replayed"
 
 
 FINAL_STATUSES = frozenset({DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED})
+FAILURE_STATUSES = frozenset({DeliveryStatus.FAILED, DeliveryStatus.DEAD_LETTERED})
+DEAD_LETTER_CHANNEL = "dead_letter"
 
 
 def final_records(statuses: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
@@ -74,12 +81,31 @@ class Outcome:
     reason: str | None = None
     error_code: str | None = None
     provider_message_id: str | None = None
+    # How to try a failed delivery again (see Replay); None: it cannot be replayed.
+    replay: Replay | None = None
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What an admin's replay puts back on a queue: `queue` is a stage (`events`, `calendar`, or a channel)
+    whose URL the API knows; `body` the message. Kept on failure records only; never shown by the API."""
+
+    queue: str
+    body: str
+
+    def item(self) -> dict[str, str]:
+        return {"queue": self.queue, "body": self.body}
 
 
 def _finish_update(outcome: Outcome) -> dict[str, Any]:
     values: dict[str, Any] = {":status": outcome.status.value, ":now": utc_now_iso()}
     sets = ["#status = :status", "updated_at = :now"]
     removes = ["lease_until"]
+    if outcome.replay is None:
+        removes.append("replay")
+    else:
+        sets.append("replay = :replay")
+        values[":replay"] = outcome.replay.item()
     for name in ("reason", "error_code", "provider_message_id"):
         value = getattr(outcome, name)
         if value is None:
@@ -105,6 +131,7 @@ class NewDelivery:
     reason: str | None = None
     error_code: str | None = None
     action: str | None = None  # calendar records: `registered` or `removed`
+    replay: Replay | None = None
 
 
 PUBLIC_FIELDS = (
@@ -120,6 +147,7 @@ PUBLIC_FIELDS = (
     "attempts",
     "created_at",
     "updated_at",
+    "replayed_at",
 )
 
 
@@ -178,6 +206,8 @@ class DeliveriesRepository:
                     value = getattr(record, name)
                     if value:
                         item[name] = value
+                if record.replay is not None:
+                    item["replay"] = record.replay.item()
                 batch.put_item(Item=item)
         self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
 
@@ -279,6 +309,93 @@ class DeliveriesRepository:
         item = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
         return _public(item) if item else None
 
+    def add_dead_letter(
+        self, company_id: str, event_id: str, item: str, source: str, reason: str, replay: Replay | None
+    ) -> DeliveryKey:
+        """Record a message a stage dead-lettered, so the company's admin can see (and replay) it."""
+        key = DeliveryKey(company_id, event_id, "", f"{DEAD_LETTER_CHANNEL}:{source}:{uuid.uuid4().hex[:12]}")
+        self.add_many([NewDelivery(key, item, DeliveryStatus.DEAD_LETTERED, reason[:1000], replay=replay)])
+        return key
+
+    def failures(
+        self,
+        company_id: str,
+        *,
+        event_id: str | None = None,
+        item: str | None = None,
+        channel: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the company's failed deliveries and dead letters, newest first (by the time the
+        delivery was recorded). `channel` also matches a dead letter's stage (`router`, `send_slack`...)."""
+        kwargs: dict[str, Any] = {"Limit": limit}
+        if event_id:
+            partition = ("pk", f"{company_id}#{event_id}")
+            kwargs["KeyConditionExpression"] = Key("pk").eq(partition[1])
+        else:
+            partition = ("gsi1pk", company_id)
+            condition = Key("gsi1pk").eq(company_id)
+            # gsi1sk starts with the record's creation time; "~" sorts after every character of a key.
+            if since or until:
+                condition = condition & Key("gsi1sk").between(since or "", (until or "9999") + "~")
+            kwargs.update(IndexName="ByCompany", ScanIndexForward=False, KeyConditionExpression=condition)
+        wanted = Attr("status").is_in([s.value for s in FAILURE_STATUSES])
+        if item:
+            wanted = wanted & Attr("item").eq(item)
+        if channel:
+            wanted = wanted & (
+                Attr("channel").eq(channel) | Attr("channel").begins_with(f"{DEAD_LETTER_CHANNEL}:{channel}:")
+            )
+        kwargs["FilterExpression"] = wanted
+        if next_token:
+            start_key = _decode_token(next_token)
+            if start_key.get(partition[0]) != partition[1]:
+                raise SettingsValidationError("next_token", "does not belong to this listing")
+            kwargs["ExclusiveStartKey"] = start_key
+        self.reads += 1
+        page = self._table.query(**kwargs)
+        items = [_public(found) for found in page["Items"]]
+        last = page.get("LastEvaluatedKey")
+        return items, (_encode_token(last) if last else None)
+
+    def reopen(self, key: DeliveryKey) -> Replay | None:
+        """Take a failure's replay: a failed delivery becomes `queued` again (its sender may claim it), a dead
+        letter `replayed`. Only one caller wins; None when it is no (replayable) failure any more."""
+        dead_letter = key.channel.startswith(f"{DEAD_LETTER_CHANNEL}:")
+        expected = DeliveryStatus.DEAD_LETTERED if dead_letter else DeliveryStatus.FAILED
+        new = DeliveryStatus.REPLAYED if dead_letter else DeliveryStatus.QUEUED
+        try:
+            old = self._table.update_item(
+                Key=key.key(),
+                UpdateExpression=(
+                    "SET #status = :new, replayed_at = :now, updated_at = :now, "
+                    "replays = if_not_exists(replays, :zero) + :one REMOVE reason, error_code"
+                ),
+                ConditionExpression="#status = :expected AND attribute_exists(replay)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":new": new.value,
+                    ":expected": expected.value,
+                    ":now": utc_now_iso(),
+                    ":zero": 0,
+                    ":one": 1,
+                },
+                ReturnValues="ALL_OLD",
+            )["Attributes"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        self.writes += 1
+        return Replay(str(old["replay"]["queue"]), str(old["replay"]["body"]))
+
+    def restore(self, key: DeliveryKey, status: DeliveryStatus, reason: str, replay: Replay) -> None:
+        """Put a failure back, replayable, after its replay could not be enqueued."""
+        self._update(_finish_update(Outcome(key, status, reason, replay=replay)))
+
     def search(
         self,
         company_id: str,
@@ -322,6 +439,8 @@ class DeliveriesRepository:
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     result = {name: item[name] for name in PUBLIC_FIELDS if name in item}
+    if item.get("status") in FAILURE_STATUSES:
+        result["replayable"] = "replay" in item
     if "attempts" in result:
         result["attempts"] = int(result["attempts"])
     return result
