@@ -174,7 +174,7 @@ def test_accept_later_instant_with_smaller_local_time_wins(registry: AbsenceRegi
 def test_accept_older_upsert_superseded_and_state_unchanged(registry: AbsenceRegistry) -> None:
     # GIVEN an absence in its newest state, already registered in a calendar
     upsert(registry, "evt-2", "2026-11-28T12:00:00+09:00", title="new")
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", version_of(at("2026-11-28T12:00:00+09:00")))
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-2")
     before = current(registry)
 
     # WHEN an upsert that occurred earlier arrives late
@@ -209,7 +209,7 @@ def test_accept_equal_instants_larger_event_id_wins(
 def test_accept_same_event_again_accepted_for_redelivery(registry: AbsenceRegistry) -> None:
     # GIVEN an accepted upsert with a registration already written
     upsert(registry, "evt-1")
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", version_of(at(NOON_JST)))
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-1")
 
     # WHEN WORKPLACE delivers the same event again
     acceptance = upsert(registry, "evt-1")
@@ -218,7 +218,7 @@ def test_accept_same_event_again_accepted_for_redelivery(registry: AbsenceRegist
     assert acceptance == Acceptance.ACCEPTED
     state = current(registry)
     assert state.event_id == "evt-1"
-    assert state.registrations == {"google_calendar": Registration("g-1", True, version_of(at(NOON_JST)))}
+    assert state.registrations == {"google_calendar": Registration("g-1", True, "evt-1")}
 
 
 def test_accept_same_event_redelivered_after_a_newer_one_is_superseded(registry: AbsenceRegistry) -> None:
@@ -237,7 +237,7 @@ def test_accept_same_event_redelivered_after_a_newer_one_is_superseded(registry:
 def test_accept_cancel_wins_over_a_newer_upsert(registry: AbsenceRegistry) -> None:
     # GIVEN an absence whose latest upsert occurred at 13:00, registered in a calendar
     upsert(registry, "evt-2", "2026-11-28T13:00:00+09:00")
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", 1)
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-1")
 
     # WHEN a cancellation stamped earlier (12:00) arrives
     acceptance = cancel(registry, "evt-c", "2026-11-28T12:00:00+09:00")
@@ -491,43 +491,43 @@ def test_intend_records_an_unapplied_registration(registry: AbsenceRegistry) -> 
     registry.intend(COMPANY, ABSENCE_ID, "google_calendar", "g-1")
 
     # THEN the registry names the event, not yet applied
-    assert current(registry).registrations == {"google_calendar": Registration("g-1", False, 0)}
+    assert current(registry).registrations == {"google_calendar": Registration("g-1", False, "")}
 
 
 def test_intend_keeps_an_existing_registrations_applied_flag(registry: AbsenceRegistry) -> None:
     # GIVEN a calendar that holds the event as of version 7
     upsert(registry, "evt-1")
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", 7)
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-7")
 
     # WHEN the worker intends to update it
     registry.intend(COMPANY, ABSENCE_ID, "google_calendar", "g-1")
 
     # THEN the registration still says applied at version 7 (the event does exist)
-    assert current(registry).registrations["google_calendar"] == Registration("g-1", True, 7)
+    assert current(registry).registrations["google_calendar"] == Registration("g-1", True, "evt-7")
 
 
 def test_applied_and_removed_update_only_their_calendar(registry: AbsenceRegistry) -> None:
     # GIVEN an absence registered in two calendars
     upsert(registry, "evt-1")
     registry.intend(COMPANY, ABSENCE_ID, "google_calendar", "g-1")
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", 5)
-    registry.applied(COMPANY, ABSENCE_ID, "naver_works_calendar:c-77f0", "w-1", 5)
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-5")
+    registry.applied(COMPANY, ABSENCE_ID, "naver_works_calendar:c-77f0", "w-1", "evt-5")
 
     # WHEN one is re-applied at a newer version and the other removed
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", 6)
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-6")
     registry.removed(COMPANY, ABSENCE_ID, "naver_works_calendar:c-77f0")
 
     # THEN the map holds exactly the remaining one, at the new version
-    assert current(registry).registrations == {"google_calendar": Registration("g-1", True, 6)}
+    assert current(registry).registrations == {"google_calendar": Registration("g-1", True, "evt-6")}
 
 
 def test_removed_of_an_unregistered_calendar_is_harmless(registry: AbsenceRegistry) -> None:
     # GIVEN an absence registered in Google only
     upsert(registry, "evt-1")
-    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", 5)
+    registry.applied(COMPANY, ABSENCE_ID, "google_calendar", "g-1", "evt-5")
 
     # WHEN a calendar it was never in is removed
     registry.removed(COMPANY, ABSENCE_ID, "naver_works_calendar")
 
     # THEN the other registration is untouched
-    assert current(registry).registrations == {"google_calendar": Registration("g-1", True, 5)}
+    assert current(registry).registrations == {"google_calendar": Registration("g-1", True, "evt-5")}

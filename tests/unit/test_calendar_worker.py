@@ -542,7 +542,7 @@ def test_worker_newer_event_accepted_mid_run_is_reconciled_before_releasing(
     state = calendars.registry.get(COMPANY, ABSENCE_ID)
     assert state is not None and state.event_id == "evt-2"
     assert all(
-        registration.applied and registration.version == state.version for registration in state.registrations.values()
+        registration.applied and registration.state == state.event_id for registration in state.registrations.values()
     )
     assert lease_owner(calendars) is None
 

@@ -3,7 +3,7 @@
 For each calendar the state wants: skip with a reason when the integration is off or the employee lacks the
 link; otherwise record the event id in the registry, then create-or-update the event (a deterministic id:
 a repeat is an update). For each calendar registered before but no longer wanted (or every one, once the
-absence is cancelled): delete the event, then forget it. A calendar already at the state's version is not
+absence is cancelled): delete the event, then forget it. A calendar that already holds this state is not
 called again, so redeliveries and retries cost no provider calls.
 """
 
@@ -134,7 +134,7 @@ class AbsenceCalendarSync:
             writer = self._writers[ref.provider]
             event_id = writer.event_id(context, ref, absence)
             registered = state.registrations.get(ref.channel)
-            if registered == Registration(event_id, applied=True, version=state.version):
+            if registered == Registration(event_id, applied=True, state=state.event_id):
                 result.outcomes.append(CalendarOutcome(ref.channel, DeliveryStatus.SENT, REGISTERED))
                 continue
             if registered and registered.event_id != event_id:
@@ -145,7 +145,7 @@ class AbsenceCalendarSync:
                 self._registry.removed(state.company_id, state.absence_id, ref.channel)
             self._registry.intend(state.company_id, state.absence_id, ref.channel, event_id)
             if attempt(ref, REGISTERED, lambda w=writer, c=context, r=ref, e=event_id: w.upsert(c, r, absence, e)):
-                self._registry.applied(state.company_id, state.absence_id, ref.channel, event_id, state.version)
+                self._registry.applied(state.company_id, state.absence_id, ref.channel, event_id, state.event_id)
                 result.outcomes.append(CalendarOutcome(ref.channel, DeliveryStatus.SENT, REGISTERED))
                 metrics.add_metric(name="CalendarEventsWritten", unit=MetricUnit.Count, value=1)
 

@@ -3,10 +3,11 @@
 One item per `<company>#<absence_id>`:
 - `version` (occurred_at in epoch microseconds) and `event_id` of the event that set the state, `state`
   (`active` or `cancelled`), `targets` (the calendars the absence should be in) and `absence` (its JSON);
-- `registrations`: calendar → `{"event_id", "applied", "version"}`, the mapping absence × calendar →
-  external event. It is written BEFORE the provider call (`applied: false`), so a crash after the call
-  still leaves a record of the event to update or remove; the event id itself is deterministic, so a
-  repeated call never creates a second event.
+- `registrations`: calendar → `{"event_id", "applied", "state"}`, the mapping absence × calendar →
+  external event, and which state (the `event_id` of the WORKPLACE event) the calendar holds. It is
+  written BEFORE the provider call (`applied: false`), so a crash after the call still leaves a record of
+  the event to update or remove; the event id itself is deterministic, so a repeated call never creates a
+  second event.
 - `lease_owner` / `lease_until`: one worker at a time reconciles an absence.
 
 Ordering (contract "Delivery guarantees"): a later `occurred_at` wins (ties: the larger event_id), an older
@@ -45,9 +46,11 @@ def version_of(moment: datetime) -> int:
 
 @dataclass(frozen=True)
 class Registration:
-    event_id: str
+    event_id: str  # the external event
     applied: bool
-    version: int
+    # The WORKPLACE event whose state the calendar holds ("" before it was applied). Not the version: two
+    # events can share an occurred_at instant, and the later event_id of them must still be written.
+    state: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def _key(company_id: str, absence_id: str) -> dict[str, str]:
 
 def _state(item: dict[str, Any]) -> AbsenceState:
     registrations = {
-        calendar: Registration(str(entry["event_id"]), bool(entry.get("applied")), int(entry.get("version", 0)))
+        calendar: Registration(str(entry["event_id"]), bool(entry.get("applied")), str(entry.get("state", "")))
         for calendar, entry in (item.get("registrations") or {}).items()
     }
     absence = item.get("absence")
@@ -234,16 +237,16 @@ class AbsenceRegistry:
             Key=_key(company_id, absence_id),
             UpdateExpression="SET registrations.#cal = if_not_exists(registrations.#cal, :entry)",
             ExpressionAttributeNames={"#cal": calendar},
-            ExpressionAttributeValues={":entry": {"event_id": event_id, "applied": False, "version": 0}},
+            ExpressionAttributeValues={":entry": {"event_id": event_id, "applied": False, "state": ""}},
         )
 
-    def applied(self, company_id: str, absence_id: str, calendar: str, event_id: str, version: int) -> None:
-        """The calendar holds the event as of `version`."""
+    def applied(self, company_id: str, absence_id: str, calendar: str, event_id: str, state: str) -> None:
+        """The calendar holds the event as the state set by WORKPLACE event `state` says."""
         self._table.update_item(
             Key=_key(company_id, absence_id),
             UpdateExpression="SET registrations.#cal = :entry",
             ExpressionAttributeNames={"#cal": calendar},
-            ExpressionAttributeValues={":entry": {"event_id": event_id, "applied": True, "version": version}},
+            ExpressionAttributeValues={":entry": {"event_id": event_id, "applied": True, "state": state}},
         )
 
     def removed(self, company_id: str, absence_id: str, calendar: str) -> None:

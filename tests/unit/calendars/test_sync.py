@@ -22,7 +22,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from workplace_hub.storage.absences import AbsenceState, Registration, version_of
+from workplace_hub.storage.absences import AbsenceState, Registration
 from workplace_hub.storage.deliveries import DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
@@ -170,13 +170,13 @@ def test_sync_upsert_creates_the_event_in_every_target_calendar(
     assert json.loads(opened_client) == json.loads(GOOGLE_CALENDAR_SETTINGS["oauth_client_json"])
     assert works.calls[0].context.credentials["private_key"] == WORKS_CALENDAR_SETTINGS["private_key"]
     assert (google.calls[0].context.user_id, google.calls[0].context.absence_id) == (TARO, ABSENCE_ID)
-    # ... each outcome is sent/registered, and the registry knows every event at the state's version
+    # ... each outcome is sent/registered, and the registry knows every event holds the state
     assert summary(result) == {channel: sent(REGISTERED) for channel in ALL_CALENDARS}
     assert (result.retry_needed, result.retry_after, result.calls) == (False, None, 3)
     assert current(calendars).registrations == {
-        GOOGLE: Registration(GOOGLE_ID, True, state.version),
-        WORKS: Registration(WORKS_ID, True, state.version),
-        WORKS_PERSONAL: Registration(WORKS_PERSONAL_ID, True, state.version),
+        GOOGLE: Registration(GOOGLE_ID, True, state.event_id),
+        WORKS: Registration(WORKS_ID, True, state.event_id),
+        WORKS_PERSONAL: Registration(WORKS_PERSONAL_ID, True, state.event_id),
     }
 
 
@@ -207,14 +207,28 @@ def test_sync_newer_state_updates_the_event_under_the_same_id(
     state = accept_upsert(calendars, "evt-2", T2, targets=[GOOGLE], title="new")
     result = sync.sync(state, last_attempt=False)
 
-    # THEN the same event is updated (no second event), and its registration moves to the new version
+    # THEN the same event is updated (no second event), and its registration moves to the new state
     assert google.actions() == [("upsert", GOOGLE, GOOGLE_ID), ("upsert", GOOGLE, GOOGLE_ID)]
     assert list(google.events) == [(GOOGLE, GOOGLE_ID)]
     assert google.events[(GOOGLE, GOOGLE_ID)].title == "new"
     assert summary(result) == {GOOGLE: sent(REGISTERED)}
-    assert current(calendars).registrations[GOOGLE] == Registration(
-        GOOGLE_ID, True, version_of(datetime.fromisoformat(T2))
-    )
+    assert current(calendars).registrations[GOOGLE] == Registration(GOOGLE_ID, True, "evt-2")
+
+
+def test_sync_a_state_of_the_same_instant_with_a_larger_event_id_is_written_too(
+    calendars: HubStack, sync: AbsenceCalendarSync, google: FakeCalendarWriter
+) -> None:
+    # GIVEN an absence synced to Google
+    sync.sync(accept_upsert(calendars, "evt-1", T1, targets=[GOOGLE], title="first"), last_attempt=False)
+
+    # WHEN another upsert of the very same instant (it wins by its larger event_id) changes the title
+    state = accept_upsert(calendars, "evt-9", T1, targets=[GOOGLE], title="second")
+    assert state.event_id == "evt-9" and state.version == current(calendars).version
+    sync.sync(state, last_attempt=False)
+
+    # THEN the calendar is updated to it (the state, not only the instant, says what the calendar holds)
+    assert google.events[(GOOGLE, GOOGLE_ID)].title == "second"
+    assert current(calendars).registrations[GOOGLE] == Registration(GOOGLE_ID, True, "evt-9")
 
 
 def test_sync_calendar_no_longer_wanted_is_deleted_and_forgotten(
@@ -280,9 +294,7 @@ def test_sync_changed_event_id_deletes_the_old_event_before_writing_the_new_one(
     new_id = GOOGLE_ID + "-ooo"
     assert google.actions()[1:] == [("delete", GOOGLE, GOOGLE_ID), ("upsert", GOOGLE, new_id)]
     assert list(google.events) == [(GOOGLE, new_id)]
-    assert current(calendars).registrations == {
-        GOOGLE: Registration(new_id, True, version_of(datetime.fromisoformat(T2)))
-    }
+    assert current(calendars).registrations == {GOOGLE: Registration(new_id, True, "evt-2")}
     assert summary(result) == {GOOGLE: sent(REGISTERED)}
 
 
@@ -322,7 +334,7 @@ def test_sync_registers_the_event_before_the_provider_call(
     sync.sync(accept_upsert(calendars, targets=[GOOGLE]), last_attempt=False)
 
     # THEN during the call the registry already named the event, not yet applied
-    assert seen == [Registration(GOOGLE_ID, False, 0)]
+    assert seen == [Registration(GOOGLE_ID, False, "")]
 
 
 def test_sync_crash_after_the_provider_call_leaves_the_event_registered_for_removal(
@@ -338,7 +350,7 @@ def test_sync_crash_after_the_provider_call_leaves_the_event_registered_for_remo
     with pytest.raises(TimeoutError):
         sync.sync(accept_upsert(calendars, targets=[GOOGLE]), last_attempt=False)
     assert list(google.events) == [(GOOGLE, GOOGLE_ID)]
-    assert current(calendars).registrations == {GOOGLE: Registration(GOOGLE_ID, False, 0)}
+    assert current(calendars).registrations == {GOOGLE: Registration(GOOGLE_ID, False, "")}
     google.on_call = None
 
     # WHEN the absence is cancelled later
@@ -389,9 +401,7 @@ def test_sync_integration_turned_off_skipped_and_registration_kept_on_removal(
         GOOGLE: ("skipped", REMOVED, "calendar_disabled", None),
         WORKS: sent(REMOVED),
     }
-    assert current(calendars).registrations == {
-        GOOGLE: Registration(GOOGLE_ID, True, version_of(datetime.fromisoformat(T1)))
-    }
+    assert current(calendars).registrations == {GOOGLE: Registration(GOOGLE_ID, True, "evt-1")}
     assert (GOOGLE, GOOGLE_ID) in google.events
 
 
@@ -450,7 +460,7 @@ def test_sync_retryable_error_records_retrying_and_blocks_the_provider_for_the_r
     assert list(google.events) == [(GOOGLE, GOOGLE_ID)]
     assert (result.retry_needed, result.retry_after, result.calls) == (True, 30, 2)
     assert current(calendars).registrations[GOOGLE].applied
-    assert current(calendars).registrations[WORKS] == Registration(WORKS_ID, False, 0)
+    assert current(calendars).registrations[WORKS] == Registration(WORKS_ID, False, "")
 
 
 def test_sync_retryable_error_without_retry_after_leaves_the_delay_to_the_worker(
