@@ -95,6 +95,8 @@ class SenderSettings(StorageSettings):
     # Longer than the function timeout, shorter than the queue's visibility timeout: a claim left by
     # a crashed attempt has expired by the time SQS hands the job out again.
     CLAIM_LEASE_SECONDS: float = 60.0
+    # Provider rate limits shared by all containers (unset: each container only reacts to 429s).
+    RATE_LIMITS_TABLE_NAME: str | None = None
 
 
 class CalendarSettings(StorageSettings):

@@ -37,6 +37,7 @@ from workplace_hub.pipeline.queues import DeadLetters, JobQueue, JobQueues
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker
 from workplace_hub.providers import SENDERS
+from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
@@ -133,6 +134,11 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         lease_seconds=settings.CLAIM_LEASE_SECONDS,
         platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
         call_budget_seconds=settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2,
+        limiter=(
+            SharedRateLimiter(_aws("dynamodb").Table(settings.RATE_LIMITS_TABLE_NAME))
+            if settings.RATE_LIMITS_TABLE_NAME
+            else None
+        ),
     )
 
 

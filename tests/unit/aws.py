@@ -159,6 +159,7 @@ def build_stack() -> HubStack:
     links_table = create_table_from_template(dynamodb, "LinksTable", "links")
     deliveries_table = create_table_from_template(dynamodb, "DeliveriesTable", "deliveries")
     absences_table = create_table_from_template(dynamodb, "AbsencesTable", "absences")
+    create_table_from_template(dynamodb, "RateLimitsTable", "rate_limits")
     key_id = kms.create_key(Description="hub key")["KeyMetadata"]["KeyId"]
     settings_repository = SettingsRepository(settings_table)
     keyring = Keyring(kms, key_id, settings_repository)

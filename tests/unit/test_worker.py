@@ -46,9 +46,9 @@ TARO_SLACK = DeliveryKey(COMPANY, EVENT_ID, TARO, "slack")
 
 
 def make_worker(
-    stack: HubStack, sender: FakeSender, platform_credentials: Callable[[], dict[str, Any]] = dict
+    stack: HubStack, sender: FakeSender, platform_credentials: Callable[[], dict[str, Any]] = dict, **extra: Any
 ) -> DeliveryWorker:
-    """The worker as wiring.build_worker assembles it, with a fake sender."""
+    """The worker as wiring.build_worker assembles it, with a fake sender (`extra`: limiter, sleep)."""
     return DeliveryWorker(
         sender=sender,  # type: ignore[arg-type]
         settings=CachedSettings(stack.settings_repository, 30.0),
@@ -61,6 +61,7 @@ def make_worker(
         max_receive_count=MAX_RECEIVE_COUNT,
         lease_seconds=LEASE_SECONDS,
         platform_credentials=platform_credentials,
+        **extra,
     )
 
 

@@ -29,6 +29,7 @@ from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason, message_identity
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
+from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
 from workplace_hub.storage.deliveries import (
     ClaimOutcome,
@@ -48,6 +49,11 @@ def replay_of(job: SendJob, user_id: str) -> Replay:
     # No address: the sender reads the employee's link again, which they may have fixed since.
     single = job.model_copy(update={"recipients": recipients, "addresses": {}})
     return Replay(job.channel, single.model_dump_json(exclude_none=True))
+
+
+# A wait for the shared rate limit this short happens in place; a longer one postpones the rest of the job.
+INLINE_WAIT_SECONDS = 1.0
+PACE_ATTEMPTS = 5
 
 
 class JobPostponedError(HubError):
@@ -93,6 +99,8 @@ class DeliveryWorker:
         lease_seconds: float,
         platform_credentials: Callable[[], dict[str, Any]] = dict,
         call_budget_seconds: float = 15.0,
+        limiter: SharedRateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._sender = sender
         self._settings = settings
@@ -109,6 +117,8 @@ class DeliveryWorker:
         self._job: SendJob | None = None
         # The longest one provider call may take (connect + read timeouts, and some margin).
         self._call_budget_seconds = call_budget_seconds
+        self._limiter = limiter
+        self._sleep = sleep
 
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
@@ -206,7 +216,7 @@ class DeliveryWorker:
             for start in range(0, len(group), self._sender.max_batch):
                 batch = group[start : start + self._sender.max_batch]
                 destinations = [destination for _, destination, _ in batch]
-                postponed = self._postponement(attempt, time_left)
+                postponed = self._postponement(attempt, time_left) or self._pace(credentials, destinations, time_left)
                 if postponed is not None:
                     outcomes: dict[str, SendReceipt | ProviderError] = {d.user_id: postponed for d in destinations}
                 else:
@@ -236,6 +246,24 @@ class DeliveryWorker:
         if time_left is not None and time_left() < self._call_budget_seconds:
             return RetryableProviderError(self._sender.channel, "out_of_time", retry_after=0)
         return None
+
+    def _pace(
+        self, credentials: dict[str, Any], destinations: list[Destination], time_left: Callable[[], float] | None
+    ) -> ProviderError | None:
+        """Wait for the provider's shared rate limit (briefly, in place), or say when to try again."""
+        limit = self._sender.rate_limit(credentials, destinations) if self._limiter is not None else None
+        if limit is None or self._limiter is None:
+            return None
+        wait = 0.0
+        for _ in range(PACE_ATTEMPTS):
+            wait = self._limiter.acquire(limit)
+            if wait <= 0:
+                return None
+            out_of_time = time_left is not None and time_left() - wait < self._call_budget_seconds
+            if wait > INLINE_WAIT_SECONDS or out_of_time:
+                break
+            self._sleep(wait)
+        return RetryableProviderError(self._sender.channel, "rate_limited_locally", retry_after=wait)
 
     def _record_outcome(
         self, key: DeliveryKey, outcome: SendReceipt | ProviderError, last_attempt: bool, attempt: _Attempt

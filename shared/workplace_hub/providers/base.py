@@ -20,6 +20,7 @@ import requests
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import PermanentProviderError, ProviderError, RetryableProviderError
 from workplace_hub.http import provider_request
+from workplace_hub.rate_limits import RateLimit
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,11 @@ class Sender(ABC):
 
     def find_address(self, credentials: dict[str, Any], user_id: str) -> str | None:
         """The address of an employee who has not linked, found by the provider (default: cannot)."""
+        return None
+
+    def rate_limit(self, credentials: dict[str, Any], destinations: list[Destination]) -> RateLimit | None:
+        """The provider's limit the next send_batch call counts against (shared by all containers through
+        SharedRateLimiter), or None when the hub need not pace it."""
         return None
 
     def on_save(self, credentials: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from workplace_hub.providers.base import (
     button_label,
     error_for_status,
 )
+from workplace_hub.rate_limits import RateLimit, fingerprint
 
 # Google Chat limits: the whole message ≤ 32,000 bytes; keep the text well inside.
 FALLBACK_MAX = 4000
@@ -77,6 +78,12 @@ class GoogleChatSender(Sender):
 
     channel = "google_chat"
     api_docs = "https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create"
+
+    def rate_limit(self, credentials: dict[str, Any], destinations: list[Destination]) -> RateLimit | None:
+        """Per space: 60 writes a minute (providers.md §2.3; webhooks maybe stricter, ~1/s), so 1/s."""
+        address = destinations[0].address if destinations else ""
+        space = urlsplit(address).path.rstrip("/").split("/")[-2] if "/spaces/" in address else address
+        return RateLimit(f"google_chat:{fingerprint(space)}", 1.0, 5)
 
     def build_request(
         self, notification: Notification, destination: Destination, credentials: dict[str, Any]

@@ -32,6 +32,7 @@ from workplace_hub.providers.base import (
     parse_retry_after,
 )
 from workplace_hub.providers.naver_works_auth import PROVIDER, WorksTokenProvider, is_legacy, require
+from workplace_hub.rate_limits import RateLimit
 
 # Link content: contentText, linkText and link ≤ 1,000 characters each; text content ≤ 2,000 (bot-send-link,
 # bot-send-text; the 1.0 text push has the same 2,000). The 1.0 link content is assumed to match (UNCONFIRMED).
@@ -229,6 +230,12 @@ class NaverWorksSender(Sender):
             return build_legacy_push_request(base, credentials, destination.address, token, notification)
         (bot_id,) = require(credentials, "bot_id")
         return build_message_request(self._endpoints.WORKS_API_BASE, bot_id, destination.address, token, notification)
+
+    def rate_limit(self, credentials: dict[str, Any], destinations: list[Destination]) -> RateLimit | None:
+        """Per API and domain: 240 requests a minute on paid plans (60 on the free one, whose rare 429s the
+        retries absorb). Paced at the paid plan's rate, with a burst well under a minute's allowance."""
+        domain = str(credentials.get("domain_id") or credentials.get("api_id") or "")
+        return RateLimit(f"naver_works:{domain}:message", 4.0, 60)
 
     def parse_response(self, response: requests.Response) -> SendReceipt:
         # 2.0 answers 201, 1.0 answers 200; neither returns a message id.

@@ -25,6 +25,7 @@ from workplace_hub.providers.base import (
     button_label,
     error_for_status,
 )
+from workplace_hub.rate_limits import RateLimit, fingerprint
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -124,6 +125,11 @@ class SlackSender(Sender):
 
     def parse_response(self, response: requests.Response) -> SendReceipt:
         return SendReceipt(provider_message_id=_read_ok(response).get("ts"))
+
+    def rate_limit(self, credentials: dict[str, Any], destinations: list[Destination]) -> RateLimit | None:
+        """chat.postMessage: about one message a second per channel (an employee's DM), short bursts allowed."""
+        channel = destinations[0].address if destinations else ""
+        return RateLimit(f"slack:{fingerprint(credentials.get('bot_token', ''))}:{channel}", 1.0, 3)
 
     def find_address(self, credentials: dict[str, Any], user_id: str) -> str | None:
         """When the WORKPLACE user ID is an e-mail, Slack may know the member behind it."""
