@@ -1,4 +1,4 @@
-"""Entry point of `make bench`: one local stack, the four parts, tables on stdout, JSON in .local/."""
+"""Entry point of `make bench`: one local stack, the five parts, tables on stdout, JSON in .local/."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     # workplace_hub.observability builds the shared Logger/Metrics from the environment at import,
     # and the stack imports it first under a function's environment (service name, metrics
     # namespace), as Lambda does.
-    from infra.bench import aws_calls, provider_calls, throughput
+    from infra.bench import aws_calls, provider_calls, shared_limits, throughput
     from infra.bench.aws_calls import Instrumented
     from infra.bench.containers import load_container
     from infra.bench.scenario import Scenario
@@ -94,6 +94,10 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
         stack, template, stack.resolver, recipients=args.provider_recipients, works_recipients=args.works_recipients
     )
     _say(out, report.provider_calls(figures["provider_calls"]))
+    _say(out)
+
+    figures["shared_limits"] = shared_limits.run(stack, template, stack.resolver)
+    _say(out, report.shared_limits(figures["shared_limits"]))
     _say(out)
     return figures
 
