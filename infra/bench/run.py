@@ -1,4 +1,4 @@
-"""Entry point of `make bench`: one local stack, the five parts, tables on stdout, JSON in .local/."""
+"""Entry point of `make bench`: one local stack, the six parts, tables on stdout, JSON in .local/."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--works-recipients", type=int, default=200, help="recipients of each NAVER WORKS event (part 4)"
     )
+    parser.add_argument("--storm-seconds", type=float, default=60.0, help="length of company A's 429 storm (part 6)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     return parser.parse_args(argv)
 
@@ -57,7 +58,7 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     # workplace_hub.observability builds the shared Logger/Metrics from the environment at import,
     # and the stack imports it first under a function's environment (service name, metrics
     # namespace), as Lambda does.
-    from infra.bench import aws_calls, provider_calls, shared_limits, throughput
+    from infra.bench import aws_calls, fairness, provider_calls, shared_limits, throughput
     from infra.bench.aws_calls import Instrumented
     from infra.bench.containers import load_container
     from infra.bench.scenario import Scenario
@@ -98,6 +99,10 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
 
     figures["shared_limits"] = shared_limits.run(stack, template, stack.resolver)
     _say(out, report.shared_limits(figures["shared_limits"]))
+    _say(out)
+
+    figures["fairness"] = fairness.run(stack, template, stack.resolver, seconds=args.storm_seconds)
+    _say(out, report.fairness(figures["fairness"]))
     _say(out)
     return figures
 
