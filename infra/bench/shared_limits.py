@@ -35,10 +35,13 @@ COMPANY = "benchlimits"
 PER_SECOND, BURST = 1.0, 5
 
 
-def _without_table(template: dict[str, Any]) -> dict[str, Any]:
-    """The template with the sender deployed without RATE_LIMITS_TABLE_NAME."""
+def without_shared_limits(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with every sender deployed without RATE_LIMITS_TABLE_NAME (each container then only
+    reacts to the provider's 429s)."""
     changed = copy.deepcopy(template)
-    changed["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"].pop("RATE_LIMITS_TABLE_NAME")
+    for resource in changed["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        variables.pop("RATE_LIMITS_TABLE_NAME", None)
     return changed
 
 
@@ -127,7 +130,7 @@ def run(
     bench.sandbox.set_limits("google_chat", enabled=True, burst=BURST, per_second=PER_SECOND)
     Admin(stack, COMPANY).call("PUT", "/admin/integrations/google_chat", {"enabled": True, "settings": {}})
     try:
-        without = _run(bench, _without_table(template), resolver, containers, jobs)
+        without = _run(bench, without_shared_limits(template), resolver, containers, jobs)
         shared = _run(bench, template, resolver, containers, jobs)
     finally:
         bench.sandbox.set_limits("google_chat", enabled=False)
