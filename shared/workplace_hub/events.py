@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,8 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -24,9 +27,25 @@ EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 COMPANY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 ITEM_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+_VERSION_CODE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){0,2}")  # what an unsupported version may look like
 
 Locale = Literal["ja", "ko", "en"]
 Product = Literal["workplace", "collabo"]
+
+# A date, or a date-time: the contract's timestamps are RFC 3339 text. Left to itself pydantic also reads
+# numbers and numeric strings as Unix times.
+_RFC3339_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}.*)?", re.DOTALL)
+
+
+def _rfc3339_text(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and _RFC3339_TEXT.fullmatch(value)):
+        return value
+    raise ValueError("must be RFC 3339 text (a date, or a date-time with an offset)")
+
+
+# Given as RFC 3339 text (which pydantic then parses): a date-time with an offset; a date or such a date-time.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+DateOrTimestamp = Annotated[AwareDatetime | date, BeforeValidator(_rfc3339_text)]
 
 
 class _ContractModel(BaseModel):
@@ -55,7 +74,7 @@ class _Envelope(_ContractModel):
     version: Literal["1"]
     event_id: str = Field(pattern=EVENT_ID_PATTERN)
     company_id: str = Field(pattern=COMPANY_ID_PATTERN)
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     product: Product = "workplace"
 
 
@@ -70,11 +89,12 @@ class NotificationEvent(_Envelope):
     @field_validator("recipients")
     @classmethod
     def _unique_recipients(cls, recipients: list[Recipient]) -> list[Recipient]:
-        seen: set[str] = set()
-        for recipient in recipients:
-            if recipient.user_id in seen:
-                raise ValueError(f"user_id {recipient.user_id!r} appears twice")
-            seen.add(recipient.user_id)
+        first: dict[str, int] = {}
+        for index, recipient in enumerate(recipients):
+            if recipient.user_id in first:
+                # Positions, not the user_id: reasons go to logs and the DLQ and never carry values.
+                raise ValueError(f"recipients {first[recipient.user_id]} and {index} have the same user_id")
+            first[recipient.user_id] = index
         return recipients
 
 
@@ -92,11 +112,11 @@ class Absence(_ContractModel):
     user_id: str = Field(min_length=1, max_length=256)
     kind: Literal["vacation", "half_day_am", "half_day_pm", "business_trip", "remote", "sick", "other"]
     title: str = Field(default="", max_length=200)
-    all_day: bool
+    all_day: StrictBool  # true or false, not 1 or "true"
     # Date-times first: a date-only string is no date-time (no offset), and a midnight date-time must
     # stay a date-time rather than collapse into a date.
-    start: AwareDatetime | date = Field(union_mode="left_to_right")
-    end: AwareDatetime | date = Field(union_mode="left_to_right")
+    start: DateOrTimestamp = Field(union_mode="left_to_right")
+    end: DateOrTimestamp = Field(union_mode="left_to_right")
     timezone: str
     calendars: list[CalendarTarget] = Field(max_length=20)
 
@@ -106,7 +126,7 @@ class Absence(_ContractModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
+            raise ValueError("must be an IANA time zone name like Asia/Tokyo") from None
         return value
 
     @model_validator(mode="after")
@@ -154,10 +174,18 @@ def parse_event(raw: str) -> NotificationEvent | AbsenceUpsertedEvent | AbsenceC
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidEventError(f"body is not JSON: {exc.msg} at position {exc.pos}") from None
+    except (ValueError, RecursionError):
+        # Valid JSON Python will not read: a number of more than 4300 digits, or nesting deeper than the
+        # interpreter's recursion limit. Still the message's fault, never a crash of the batch.
+        raise InvalidEventError("body is not JSON the hub can read (a number too long or nesting too deep)") from None
     if not isinstance(document, dict):
         raise InvalidEventError("body is not a JSON object")
-    if document.get("version") != "1":
-        raise InvalidEventError(f"unsupported version {str(document.get('version'))[:20]!r} (expected '1')")
+    version = document.get("version")
+    if version != "1":
+        # A version number is a code and is shown; anything else is a value, and reasons never repeat values
+        # (the DLQ keeps the whole message).
+        shown = f" {version!r}" if isinstance(version, str) and _VERSION_CODE.fullmatch(version) else ""
+        raise InvalidEventError(f"unsupported version{shown} (expected '1')")
     if document.get("type") not in EVENT_TYPES:
         raise InvalidEventError(f"type: must be one of {', '.join(EVENT_TYPES)}")
     try:

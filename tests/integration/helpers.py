@@ -6,6 +6,9 @@ folders' conftest.py files in one session, and a bare `from conftest import ...`
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -16,8 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
 
+from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 
@@ -103,6 +109,85 @@ def new_space() -> str:
 
 def user(company_id: str, name: str) -> str:
     return f"{name}@{company_id}.example"
+
+
+# ------------------------------------------------------------------------------------------- tokens
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token_claims(stack: LocalStack, company_id: str, /, **overrides: Any) -> dict[str, Any]:
+    """The claims of a valid admin token of the stack's issuer; an override of None leaves that claim out."""
+    now = int(time.time())
+    claims = {
+        "iss": stack.issuer.issuer,
+        "aud": stack.issuer.audience,
+        "sub": user(company_id, "admin"),
+        "company_id": company_id,
+        "role": "admin",
+        "iat": now,
+        "exp": now + 600,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def signed_by_issuer(stack: LocalStack, claims: dict[str, Any]) -> str:
+    """Any claims, signed with the stack issuer's own key (so only the claims can make it invalid)."""
+    return jwt.encode(claims, stack.issuer._key, algorithm="RS256", headers={"kid": stack.issuer.kid})
+
+
+def _signed_by_stranger(stack: LocalStack, company_id: str) -> str:
+    """Right claims, the stack issuer's kid, but signed by a key the issuer never published."""
+    stranger, _ = rsa_key_pair("token-stranger")
+    return jwt.encode(token_claims(stack, company_id), stranger, algorithm="RS256", headers={"kid": stack.issuer.kid})
+
+
+def _unsigned(stack: LocalStack, company_id: str) -> str:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": stack.issuer.kid}).encode())
+    return f"{header}.{_b64(json.dumps(token_claims(stack, company_id)).encode())}."
+
+
+def _hmac_with_public_key(stack: LocalStack, company_id: str) -> str:
+    """The classic algorithm confusion: HS256 keyed with the issuer's public key."""
+    public_pem = stack.issuer._key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": stack.issuer.kid}).encode())
+    payload = _b64(json.dumps(token_claims(stack, company_id)).encode())
+    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def _reissued_with_unknown_kid(stack: LocalStack, company_id: str) -> str:
+    return jwt.encode(
+        token_claims(stack, company_id), stack.issuer._key, algorithm="RS256", headers={"kid": "someone-elses-key"}
+    )
+
+
+# Authorization header values the gateway must refuse (None: no header at all), by case name.
+BAD_AUTHORIZATION: dict[str, Callable[[LocalStack, str], str | None]] = {
+    "missing": lambda stack, co: None,
+    "empty bearer": lambda stack, co: "Bearer ",
+    "not a bearer scheme": lambda stack, co: f"Basic {stack.token(co, user(co, 'admin'), 'admin')}",
+    "garbage": lambda stack, co: "Bearer not.a.jwt",
+    "expired": lambda stack, co: "Bearer " + stack.issuer.mint(co, user(co, "admin"), "admin", ttl=-3600),
+    "wrong audience": lambda stack, co: "Bearer " + stack.token(co, user(co, "admin"), "admin", aud="another-app"),
+    "wrong issuer": lambda stack, co: (
+        "Bearer " + stack.token(co, user(co, "admin"), "admin", iss="https://evil.example/issuer")
+    ),
+    "no sub": lambda stack, co: "Bearer " + signed_by_issuer(stack, token_claims(stack, co, sub=None)),
+    "no expiry": lambda stack, co: "Bearer " + signed_by_issuer(stack, token_claims(stack, co, exp=None)),
+    "not valid yet": lambda stack, co: (
+        "Bearer " + stack.token(co, user(co, "admin"), "admin", nbf=int(time.time()) + 3600)
+    ),
+    "signed by another key with the issuer's kid": lambda stack, co: "Bearer " + _signed_by_stranger(stack, co),
+    "alg none": lambda stack, co: "Bearer " + _unsigned(stack, co),
+    "HS256 keyed with the public key": lambda stack, co: "Bearer " + _hmac_with_public_key(stack, co),
+    "unknown kid": lambda stack, co: "Bearer " + _reissued_with_unknown_kid(stack, co),
+}
 
 
 # ------------------------------------------------------------------------------------------- set-up

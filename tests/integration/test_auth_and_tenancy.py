@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import time
 from collections.abc import Callable
 from typing import Any
 
-import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.helpers import (
+    BAD_AUTHORIZATION,
     Api,
     enable_slack,
     new_member_id,
@@ -26,85 +19,13 @@ from tests.integration.helpers import (
     notification,
     ok,
     route,
+    signed_by_issuer,
+    token_claims,
     user,
     wait_for_deliveries,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _claims(stack: LocalStack, company_id: str, /, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        "iss": stack.issuer.issuer,
-        "aud": stack.issuer.audience,
-        "sub": user(company_id, "admin"),
-        "company_id": company_id,
-        "role": "admin",
-        "iat": now,
-        "exp": now + 600,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def _signed_by_stranger(stack: LocalStack, company_id: str) -> str:
-    """Right claims, the stack issuer's kid, but signed by a key the issuer never published."""
-    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return jwt.encode(_claims(stack, company_id), stranger, algorithm="RS256", headers={"kid": stack.issuer.kid})
-
-
-def _unsigned(stack: LocalStack, company_id: str) -> str:
-    header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": stack.issuer.kid}).encode())
-    return f"{header}.{_b64(json.dumps(_claims(stack, company_id)).encode())}."
-
-
-def _hmac_with_public_key(stack: LocalStack, company_id: str) -> str:
-    """The classic algorithm confusion: HS256 keyed with the issuer's public key."""
-    public_pem = stack.issuer._key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": stack.issuer.kid}).encode())
-    payload = _b64(json.dumps(_claims(stack, company_id)).encode())
-    signature = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64(signature)}"
-
-
-def _reissued_with_unknown_kid(stack: LocalStack, company_id: str) -> str:
-    return jwt.encode(
-        _claims(stack, company_id), stack.issuer._key, algorithm="RS256", headers={"kid": "someone-elses-key"}
-    )
-
-
-# Each case: the Authorization header value (None: no header at all).
-BAD_AUTHORIZATION: dict[str, Callable[[LocalStack, str], str | None]] = {
-    "missing": lambda stack, co: None,
-    "empty bearer": lambda stack, co: "Bearer ",
-    "not a bearer scheme": lambda stack, co: f"Basic {stack.token(co, user(co, 'admin'), 'admin')}",
-    "garbage": lambda stack, co: "Bearer not.a.jwt",
-    "expired": lambda stack, co: "Bearer " + stack.issuer.mint(co, user(co, "admin"), "admin", ttl=-3600),
-    "wrong audience": lambda stack, co: "Bearer " + stack.token(co, user(co, "admin"), "admin", aud="another-app"),
-    "wrong issuer": lambda stack, co: (
-        "Bearer " + stack.token(co, user(co, "admin"), "admin", iss="https://evil.example/issuer")
-    ),
-    "no sub": lambda stack, co: (
-        "Bearer " + jwt.encode(_claims(stack, co, sub=None), stack.issuer._key, "RS256", {"kid": stack.issuer.kid})
-    ),
-    "no expiry": lambda stack, co: (
-        "Bearer " + jwt.encode(_claims(stack, co, exp=None), stack.issuer._key, "RS256", {"kid": stack.issuer.kid})
-    ),
-    "not valid yet": lambda stack, co: (
-        "Bearer " + stack.token(co, user(co, "admin"), "admin", nbf=int(time.time()) + 3600)
-    ),
-    "signed by another key with the issuer's kid": lambda stack, co: "Bearer " + _signed_by_stranger(stack, co),
-    "alg none": lambda stack, co: "Bearer " + _unsigned(stack, co),
-    "HS256 keyed with the public key": lambda stack, co: "Bearer " + _hmac_with_public_key(stack, co),
-    "unknown kid": lambda stack, co: "Bearer " + _reissued_with_unknown_kid(stack, co),
-}
 
 
 def _raw(stack: LocalStack, method: str, path: str, authorization: str | None, body: Any = None) -> requests.Response:
@@ -161,9 +82,7 @@ def test_tokens_without_a_usable_company_or_role_are_refused(
     stack: LocalStack, company_id: str, overrides: dict[str, Any]
 ) -> None:
     # GIVEN a correctly signed token whose company_id or role the hub cannot use
-    token = jwt.encode(
-        _claims(stack, company_id, **overrides), stack.issuer._key, algorithm="RS256", headers={"kid": stack.issuer.kid}
-    )
+    token = signed_by_issuer(stack, token_claims(stack, company_id, **overrides))
 
     # WHEN it calls an admin route and an employee route
     admin_answer = _raw(stack, "GET", "/admin/integrations", f"Bearer {token}")

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel, ConfigDict
 
 from workplace_hub.api.auth import require_admin
+from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
 
 
@@ -18,13 +19,13 @@ class CompanyProfile(BaseModel):
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
-    @app.get("/admin/company", tags=["admin"])
+    @app.get("/admin/company", tags=["admin"], responses=responses(*ADMIN))
     def get_company() -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         return {"company_id": company.company_id, "product": company.product}
 
-    @app.put("/admin/company", tags=["admin"])
+    @app.put("/admin/company", tags=["admin"], responses=responses(*ADMIN, *BODY))
     def put_company(profile: CompanyProfile) -> dict:
         admin = require_admin(app, services)
         services.settings.save_product(admin.company_id, profile.product)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from workplace_hub.api.auth import current_principal, require_admin
+from workplace_hub.api.errors import ADMIN, responses
 from workplace_hub.api.services import ApiServices
 from workplace_hub.events import EVENT_ID_PATTERN
 from workplace_hub.storage.deliveries import DeliveryStatus
@@ -19,7 +20,7 @@ NextToken = Annotated[str | None, Query(max_length=2048)]
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
-    @app.get("/admin/deliveries", tags=["admin"])
+    @app.get("/admin/deliveries", tags=["admin"], responses=responses(400, *ADMIN))
     def admin_deliveries(
         event_id: EventId = None,
         user_id: UserId = None,
@@ -38,7 +39,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         )
         return {"deliveries": items, "next_token": token}
 
-    @app.get("/me/deliveries", tags=["me"])
+    @app.get("/me/deliveries", tags=["me"], responses=responses(400))
     def my_deliveries(
         event_id: EventId = None,
         status: DeliveryStatus | None = None,

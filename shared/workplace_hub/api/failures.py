@@ -13,11 +13,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from workplace_hub.api.auth import require_admin
+from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
-from workplace_hub.events import EVENT_ID_PATTERN, ITEM_PATTERN
+from workplace_hub.events import EVENT_ID_PATTERN, ITEM_PATTERN, Timestamp
 from workplace_hub.observability import logger
 from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
 
@@ -25,7 +26,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 EventId = Annotated[str | None, Query(pattern=EVENT_ID_PATTERN)]
 Item = Annotated[str | None, Query(pattern=ITEM_PATTERN)]
 Channel = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")]
-Moment = Annotated[AwareDatetime | None, Query()]
+Moment = Annotated[Timestamp | None, Query()]  # RFC 3339 text, not a Unix time
 NextToken = Annotated[str | None, Query(max_length=2048)]
 REPLAY_PAGE = 100
 
@@ -38,9 +39,9 @@ class ReplayRequest(BaseModel):
     event_id: str | None = Field(default=None, pattern=EVENT_ID_PATTERN)
     item: str | None = Field(default=None, pattern=ITEM_PATTERN)
     channel: str | None = Field(default=None, pattern=r"^[a-z_]{1,40}$", description="a channel or a stage")
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
-    dry_run: bool = Field(default=False, description="only say what would be replayed")
+    since: Timestamp | None = None
+    until: Timestamp | None = None
+    dry_run: StrictBool = Field(default=False, description="only say what would be replayed")
     limit: int = Field(default=100, ge=1, le=1000, description="replay at most this many")
 
 
@@ -56,7 +57,7 @@ def _key(company_id: str, failure: dict[str, Any]) -> DeliveryKey:
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
-    @app.get("/admin/failures", tags=["admin"])
+    @app.get("/admin/failures", tags=["admin"], responses=responses(400, *ADMIN))
     def list_failures(
         event_id: EventId = None,
         item: Item = None,
@@ -81,7 +82,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         )
         return {"failures": failures, "next_token": token}
 
-    @app.post("/admin/failures/replay", tags=["admin"])
+    @app.post("/admin/failures/replay", tags=["admin"], responses=responses(*ADMIN, *BODY))
     def replay_failures(request: ReplayRequest) -> dict:
         """Put the matching replayable failures back on their queues (or, with `dry_run`, list them)."""
         admin = require_admin(app, services)

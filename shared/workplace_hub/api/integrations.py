@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from workplace_hub.api.auth import require_admin
+from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import ConflictError, ProviderError, UnusableSettingsError
@@ -30,7 +31,7 @@ class IntegrationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool
+    enabled: StrictBool  # true or false: not 0, 1, "yes" or "off"
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -72,18 +73,18 @@ def _derive_on_save(
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
-    @app.get("/admin/integrations", tags=["admin"])
+    @app.get("/admin/integrations", tags=["admin"], responses=responses(*ADMIN))
     def list_integrations() -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
         return {"integrations": [_view(services, company, integration) for integration in Integration]}
 
-    @app.get("/admin/integrations/<integration>", tags=["admin"])
+    @app.get("/admin/integrations/<integration>", tags=["admin"], responses=responses(*ADMIN))
     def get_integration(integration: Integration) -> dict:
         admin = require_admin(app, services)
         return _view(services, services.settings.load(admin.company_id), integration)
 
-    @app.put("/admin/integrations/<integration>", tags=["admin"])
+    @app.put("/admin/integrations/<integration>", tags=["admin"], responses=responses(400, *ADMIN, *BODY))
     def put_integration(integration: Integration, update: IntegrationUpdate) -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
@@ -100,7 +101,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         logger.info("integration saved", extra={"integration": integration.value, "enabled": stored.enabled})
         return _view(services, services.settings.load(admin.company_id), integration)
 
-    @app.delete("/admin/integrations/<integration>", tags=["admin"])
+    @app.delete("/admin/integrations/<integration>", tags=["admin"], responses=responses(*ADMIN))
     def delete_integration(integration: Integration) -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)
@@ -113,7 +114,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         logger.info("integration disabled and secrets erased", extra={"integration": integration.value})
         return _view(services, services.settings.load(admin.company_id), integration)
 
-    @app.post("/admin/integrations/<integration>/verify", tags=["admin"])
+    @app.post("/admin/integrations/<integration>/verify", tags=["admin"], responses=responses(*ADMIN, 409))
     def verify_integration(integration: Integration) -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)

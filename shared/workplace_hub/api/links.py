@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.api.auth import current_principal, require_admin
+from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.link_test import Messenger, send_test_message
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
@@ -122,18 +123,18 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
-    @app.get("/me/links", tags=["me"])
+    @app.get("/me/links", tags=["me"], responses=responses())
     def get_my_links() -> dict:
         me = current_principal(app, services)
         return _view(services, me.company_id, me.user_id)
 
-    @app.put("/me/links", tags=["me"])
+    @app.put("/me/links", tags=["me"], responses=responses(400, *BODY))
     def put_my_links(update: MyLinksUpdate) -> dict:
         me = current_principal(app, services)
         _apply(services, me.company_id, me.user_id, update)
         return _view(services, me.company_id, me.user_id)
 
-    @app.get("/admin/links", tags=["admin"])
+    @app.get("/admin/links", tags=["admin"], responses=responses(*ADMIN))
     def list_links(limit: Annotated[int, Query(ge=1, le=200)] = 50, next_token: str | None = None) -> dict:
         """Per employee and channel: linked, not_linked, needs_relink or blocked, with the reason."""
         admin = require_admin(app, services)
@@ -146,13 +147,13 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
             "next_token": token,
         }
 
-    @app.post("/me/links/<channel>/test", tags=["me"])
+    @app.post("/me/links/<channel>/test", tags=["me"], responses=responses(409))
     def test_my_link(channel: Messenger) -> dict:
         """Send a test message to the caller on that channel, so they see the link works."""
         me = current_principal(app, services)
         return send_test_message(services, me.company_id, me.user_id, channel.value)
 
-    @app.put("/admin/users/<user_id>/links", tags=["admin"])
+    @app.put("/admin/users/<user_id>/links", tags=["admin"], responses=responses(400, *ADMIN, *BODY))
     def put_user_links(user_id: Annotated[str, Path(min_length=1, max_length=256)], update: AdminLinksUpdate) -> dict:
         admin = require_admin(app, services)
         _apply(services, admin.company_id, user_id, update)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from workplace_hub.api.auth import require_admin
+from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import ITEM_CATALOG, MESSENGERS, Integration
 from workplace_hub.errors import ConflictError
@@ -38,12 +39,12 @@ def _document(company: CompanySettings) -> dict:
 
 
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
-    @app.get("/admin/notification-settings", tags=["admin"])
+    @app.get("/admin/notification-settings", tags=["admin"], responses=responses(*ADMIN))
     def get_notification_settings() -> dict:
         admin = require_admin(app, services)
         return _document(services.settings.load(admin.company_id))
 
-    @app.put("/admin/notification-settings", tags=["admin"])
+    @app.put("/admin/notification-settings", tags=["admin"], responses=responses(*ADMIN, 409, *BODY))
     def put_notification_settings(routing: NotificationRouting) -> dict:
         admin = require_admin(app, services)
         company = services.settings.load(admin.company_id)

@@ -80,7 +80,7 @@ def message_identity(body: str) -> tuple[str | None, str | None]:
     letter under its company even when the message is otherwise invalid."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return None, None
     if not isinstance(document, dict):
         return None, None

@@ -340,7 +340,7 @@ class DeliveriesRepository:
             condition = Key("gsi1pk").eq(company_id)
             # gsi1sk starts with the record's creation time; "~" sorts after every character of a key.
             if since or until:
-                condition = condition & Key("gsi1sk").between(since or "", (until or "9999") + "~")
+                condition = condition & Key("gsi1sk").between(since or "0000", (until or "9999") + "~")
             kwargs.update(IndexName="ByCompany", ScanIndexForward=False, KeyConditionExpression=condition)
         wanted = Attr("status").is_in([s.value for s in FAILURE_STATUSES])
         if item:
