@@ -35,7 +35,7 @@ from workplace_hub.integration_settings import effective
 from workplace_hub.jobs import SendJob
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
-from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError, backoff_seconds
+from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError, backoff_seconds, retry_delay
 from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.settings import CachedSettings
@@ -726,3 +726,27 @@ def test_worker_job_carrying_addresses_reads_no_links(slack: HubStack, sender: F
     # THEN the message went to that member ID without reading the links table
     assert [m.destination.address for m in sender.sent] == ["U0FROMJOB1"]
     assert slack.links.reads == reads
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "receive_count", "expected"),
+    [
+        (5.0, 1, 5.0),  # the first failure: the provider's word
+        (5.0, 2, 15.0),  # it keeps saying "5 s": the backoff grows past it
+        (5.0, 4, 60.0),
+        (120.0, 2, 120.0),  # a longer Retry-After still wins
+        (None, 1, 15.0),  # no word from the provider: the backoff alone
+        (None, 3, 60.0),
+        (5.0, 20, 900.0),  # capped
+    ],
+)
+def test_retry_delay_honours_retry_after_and_backs_off_when_a_provider_keeps_refusing(
+    retry_after: float | None, receive_count: int, expected: float
+) -> None:
+    assert retry_delay(retry_after, receive_count) == expected
+
+
+def test_eight_attempts_ride_out_a_long_429_storm() -> None:
+    # A provider answering 429 "Retry-After: 5" to every attempt: the queue's 8 attempts span a quarter of an hour,
+    # not 40 seconds.
+    assert sum(retry_delay(5.0, count) for count in range(1, 8)) >= 15 * 60

@@ -13,7 +13,7 @@ from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.observability import logger
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason, message_identity
-from workplace_hub.pipeline.worker import JobPostponedError, backoff_seconds
+from workplace_hub.pipeline.worker import JobPostponedError, retry_delay
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
 from workplace_hub.storage.deliveries import (
     DeliveriesRepository,
@@ -116,7 +116,7 @@ class CalendarWorker:
                 result = self._sync.sync(state, last_attempt=last_attempt, time_left=time_left)
                 self._record(state, result.outcomes)
                 if result.retry_needed:
-                    delay = result.retry_after if result.retry_after is not None else backoff_seconds(receive_count)
+                    delay = retry_delay(result.retry_after, receive_count)
                     break
                 if self._registry.release(job.company_id, job.absence_id, owner, state.event_id):
                     released = True

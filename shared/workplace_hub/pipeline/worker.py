@@ -70,6 +70,20 @@ def idempotency_key(job: SendJob, destinations: list[Destination]) -> str:
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a52-4d43-4b55-9a57-3f0c7d2b9e11")
 
 
+def retry_delay(retry_after: float | None, receive_count: int) -> float:
+    """How long a job waits before its next attempt.
+
+    The provider's Retry-After on the first failure; from the second on, at least the growing backoff too,
+    so that a provider that keeps answering "in 5 s" for a long outage or 429 storm does not use up the
+    queue's maxReceiveCount in under a minute (8 attempts then span more than a quarter of an hour).
+    """
+    if retry_after is None:
+        return backoff_seconds(receive_count)
+    if receive_count <= 1:
+        return retry_after
+    return max(retry_after, backoff_seconds(receive_count - 1))
+
+
 def backoff_seconds(receive_count: int) -> float:
     """Delay before the next attempt when the provider did not say: 15 s, 30 s, 60 s, ... up to 15 min."""
     return float(min(900, 15 * 2 ** max(0, receive_count - 1)))
@@ -146,7 +160,7 @@ class DeliveryWorker:
         )
         attempt = self.deliver(job, last_attempt=receive_count >= self._max_receive_count, time_left=time_left)
         if attempt.retry_needed:
-            delay = attempt.retry_after if attempt.retry_after is not None else backoff_seconds(receive_count)
+            delay = retry_delay(attempt.retry_after, receive_count)
             self._queue.postpone(record.receipt_handle, delay)
             raise JobPostponedError(f"retrying in {delay:.0f}s")
 
