@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import requests
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
+from infra.template import load_template
 from tests.integration.helpers import (
     BAD_AUTHORIZATION,
     Api,
@@ -105,7 +107,46 @@ ADMIN_ROUTES: list[tuple[str, str, Any]] = [
     ("PUT", "/admin/company", {"product": "collabo"}),
     ("PUT", "/admin/users/hanako@example.com/links", {"google_workspace_id": "hanako@example.com"}),
     ("GET", "/admin/deliveries", None),
+    ("GET", "/admin/links", None),
+    ("GET", "/admin/failures", None),
+    ("POST", "/admin/failures/replay", {}),
 ]
+
+
+def _template_routes() -> list[tuple[str, str]]:
+    """(method, path) of every HttpApi route in template.yaml, paths as templates (`/admin/users/{user_id}`)."""
+    routes = []
+    for resource in load_template()["Resources"].values():
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                routes.append((event["Properties"]["Method"], event["Properties"]["Path"]))
+    return routes
+
+
+def _matches(template_path: str, path: str) -> bool:
+    return re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template_path), path) is not None
+
+
+def test_every_admin_route_of_the_template_is_in_the_member_check() -> None:
+    # GIVEN every /admin route the template deploys
+    admin_routes = {(m, p) for m, p in _template_routes() if p.startswith("/admin/")}
+
+    # THEN each is called by the member-vs-admin test below (a new admin route without it fails here)
+    unchecked = {
+        (method, path)
+        for method, path in admin_routes
+        if not any(m == method and _matches(path, concrete) for m, concrete, _ in ADMIN_ROUTES)
+    }
+    assert unchecked == set()
+
+
+def test_no_employee_route_names_a_user_or_a_company() -> None:
+    # GIVEN every /me route: the employee is always the token's, so no path can point at another one
+    me_routes = [path for _, path in _template_routes() if path.startswith("/me")]
+
+    # THEN no path parameter can name a user or a company
+    assert me_routes
+    assert [path for path in me_routes if re.search(r"\{(user|company)[^}]*\}", path)] == []
 
 
 def _call(api: Api, method: str, path: str, body: Any) -> requests.Response:
