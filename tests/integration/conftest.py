@@ -16,6 +16,7 @@ from infra.sandbox import SandboxClient
 
 # Test modules import these from tests.integration.helpers; re-exported here for older callers.
 from tests.integration.helpers import Api, DeadLetterQueue, notification, user, wait_for
+from tests.integration.secrets_sweep import ACTIVE, SecretsSweep, captured_session_logs
 
 __all__ = ["Api", "notification", "wait_for"]
 
@@ -35,11 +36,51 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         local.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_leaks_in_the_whole_session(stack: LocalStack) -> Iterator[None]:
+    """The whole integration session is swept for leaked secrets (tests/integration/secrets_sweep.py): its
+    teardown fails the run, naming the place, if any secret shows in a log line, an API response or a dead
+    letter."""
+    sweep = SecretsSweep()
+    ACTIVE.append(sweep)
+    with captured_session_logs(sweep.logs):
+        yield
+    ACTIVE.remove(sweep)
+    sweep.note_provider_requests(SandboxClient(stack.sandbox.url).requests())
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
+    dead_letters: list[str] = []
+    for logical_id, url in stack.queues.items():
+        if logical_id.endswith("DLQ"):
+            dead_letters += _all_messages(sqs, url)
+    leaks = sweep.leaks(dead_letters)
+    assert leaks == {}, f"secrets leaked: {leaks}"
+
+
+def _all_messages(sqs: Any, url: str) -> list[str]:
+    """Bodies and reasons of every message on a queue (received with a short visibility, then left there)."""
+    texts: list[str] = []
+    seen: set[str] = set()
+    for _ in range(100):
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            return texts
+        for message in fresh:
+            seen.add(message["MessageId"])
+            reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
+            texts += [message["Body"], reason]
+    return texts
+
+
 @pytest.fixture
 def sandbox(stack: LocalStack) -> Iterator[SandboxClient]:
     client = SandboxClient(stack.sandbox.url)
     client.reset()
     yield client
+    for sweep in ACTIVE:  # the providers' secrets the hub received in this test (the log is reset next)
+        sweep.note_provider_requests(client.requests())
     client.reset()
 
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
+from tests.integration import secrets_sweep
 
 FINAL_STATUSES = frozenset({"sent", "skipped", "failed"})
 MESSAGE_URL = "https://acme.workplace.example/approvals/8812"
@@ -74,18 +75,21 @@ class Api:
         self.session.headers["Authorization"] = f"Bearer {stack.token(company_id, user_id, role)}"
         self.responses: list[requests.Response] = []  # every answer, for the secrets-never-leak checks
 
-    def _keep(self, response: requests.Response) -> requests.Response:
+    def _keep(self, response: requests.Response, body: Any = None) -> requests.Response:
         self.responses.append(response)
+        for sweep in secrets_sweep.ACTIVE:
+            sweep.note_request(body, self.session.headers.get("Authorization"))
+            sweep.note_response(response.text)
         return response
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self._keep(self.session.get(self.base + path, timeout=10, **kwargs))
 
     def put(self, path: str, body: Any) -> requests.Response:
-        return self._keep(self.session.put(self.base + path, json=body, timeout=10))
+        return self._keep(self.session.put(self.base + path, json=body, timeout=10), body)
 
     def post(self, path: str, body: Any = None) -> requests.Response:
-        return self._keep(self.session.post(self.base + path, json=body, timeout=10))
+        return self._keep(self.session.post(self.base + path, json=body, timeout=10), body)
 
     def delete(self, path: str) -> requests.Response:
         return self._keep(self.session.delete(self.base + path, timeout=10))

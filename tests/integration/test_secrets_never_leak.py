@@ -159,3 +159,26 @@ def test_no_secret_appears_in_logs_responses_errors_or_dead_letters(
     }
     leaks = [(secret, place) for secret, value in secrets.items() for place, text in places.items() if value in text]
     assert leaks == [], leaks
+
+
+def test_the_session_sweep_finds_a_secret_wherever_it_shows() -> None:
+    # GIVEN a sweep that was told of a bot token, a PEM key and a webhook token, as the tests hand them over
+    from tests.integration.secrets_sweep import SecretsSweep, captured_session_logs
+    from workplace_hub.observability import logger
+
+    sweep = SecretsSweep()
+    token = new_slack_token()
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
+    sweep.note_request({"settings": {"bot_token": token, "private_key": pem}}, None)
+    webhook = "https://chat.example/v1/spaces/A/messages?key=k&token=T0KEN-abcdef12"
+    sweep.note_request({"google_chat_webhook_url": webhook}, None)
+
+    # WHEN the hub logs one, an API answer shows another, and a dead letter carries the third
+    with captured_session_logs(sweep.logs):
+        logger.info("oops", extra={"detail": token})
+    sweep.note_response('{"error": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"}')
+
+    # THEN each place is named
+    assert set(sweep.leaks(["reason: T0KEN-abcdef12"])) == {"logs", "API responses", "dead letters"}
+    # AND what is clean passes
+    assert SecretsSweep().leaks(["nothing here"]) == {}
