@@ -350,16 +350,7 @@ class DeliveriesRepository:
                 Attr("channel").eq(channel) | Attr("channel").begins_with(f"{DEAD_LETTER_CHANNEL}:{channel}:")
             )
         kwargs["FilterExpression"] = wanted
-        if next_token:
-            start_key = _decode_token(next_token)
-            if start_key.get(partition[0]) != partition[1]:
-                raise SettingsValidationError("next_token", "does not belong to this listing")
-            kwargs["ExclusiveStartKey"] = start_key
-        self.reads += 1
-        page = self._table.query(**kwargs)
-        items = [_public(found) for found in page["Items"]]
-        last = page.get("LastEvaluatedKey")
-        return items, (_encode_token(last) if last else None)
+        return self._page(kwargs, partition, next_token)
 
     def reopen(self, key: DeliveryKey) -> Replay | None:
         """Take a failure's replay: a failed delivery becomes `queued` again (its sender may claim it), a dead
@@ -424,6 +415,12 @@ class DeliveriesRepository:
         kwargs["KeyConditionExpression"] = condition
         if status:
             kwargs["FilterExpression"] = Attr("status").eq(status)
+        return self._page(kwargs, partition, next_token)
+
+    def _page(
+        self, kwargs: dict[str, Any], partition: tuple[str, str], next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Run one page of a listing query; `next_token` continues it (and only a listing of `partition`)."""
         if next_token:
             start_key = _decode_token(next_token)
             # A token only continues a listing of the same partition: no peeking into other companies.
