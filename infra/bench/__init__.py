@@ -6,6 +6,11 @@
 4. Provider HTTP calls per notification for one 1,000-recipient event on LINE (push/multicast) and
    KakaoTalk AlimTalk (SENS send), and on NAVER WORKS (bot messages and token exchanges; 200 recipients
    per event by default, two events), with each event's delivery outcomes.
+5. Provider 429s with and without the shared rate limit, four Google Chat sender containers at once.
+6. Fairness: company B's latency while company A's Slack answers 429 for a minute.
+7. Per-notification cost of the hub vs Apprise vs a bare `requests` loop on Slack, Google Chat and LINE.
+8. End-to-end throughput, latency and each function's peak memory for 100 events x 100 recipients over the five
+   messengers, the router and senders each in a process of their own.
 
 Run with `python -m infra.bench` (PYTHONPATH=<checkout>:<checkout>/shared); see `run.py`.
 """

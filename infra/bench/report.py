@@ -1,4 +1,4 @@
-"""Plain-text tables for the four parts (figures with their targets next to them)."""
+"""Plain-text tables for the eight parts (figures with their targets next to them)."""
 
 from __future__ import annotations
 
@@ -498,4 +498,231 @@ def fairness(result: dict[str, Any]) -> str:
         "provider's Retry-After instead of holding the sender, and A's own messages arrive once its Slack "
         "recovers (A's latency is the storm's length)."
     )
+    return "\n".join(lines)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def versus_apprise(result: dict[str, Any]) -> str:
+    channels, overall = result["channels"], result["overall"]
+    rows = []
+    for figures in [*channels.values(), {**overall, "label": "overall"}]:
+        rows.append(
+            [
+                figures["label"],
+                f"{figures['hub_ms']:.3f}",
+                f"{figures['apprise_ms']:.3f}",
+                f"{figures['floor_ms']:.3f}",
+                f"{figures['hub_vs_floor']:.2f}x",
+                f"{figures['apprise_vs_floor']:.2f}x",
+                f"{figures['hub_vs_apprise']:.2f}x",
+                _yes(figures["target_hub_within_1_5x_floor"]),
+                _yes(figures["target_hub_faster_than_apprise"]),
+            ]
+        )
+    delivery = []
+    for figures in [*channels.values(), {**overall, "label": "overall"}]:
+        row = [figures["label"]]
+        for side in ("hub", "apprise", "floor"):
+            row.append(
+                f"{figures[f'{side}_accepted']}/{figures[f'{side}_notifications']}"
+                f" ({figures[f'{side}_requests']} req, {figures[f'{side}_http_2xx']} 2xx)"
+            )
+        delivery.append(row)
+    split = [
+        [
+            figures["label"],
+            f"{figures['hub_router_ms']:.3f}",
+            f"{figures['hub_sender_ms']:.3f}",
+            f"{figures['hub_mapping_ms_not_counted']:.3f}",
+            f"{figures['hub_aws_calls_per_notification']:.2f}"
+            f" ({figures['hub_aws_calls_by_operation'].get('dynamodb UpdateItem DeliveriesTable', 0):.2f})",
+            f"{figures['apprise_build_ms']:.3f}",
+            ", ".join(f"{status} x{n}" for status, n in sorted(figures["apprise_statuses"].items())),
+        ]
+        for figures in channels.values()
+    ]
+    recipients = result["recipients"]
+    lines = [
+        "7. Per notification: hub vs Apprise vs the floor, the same notification to the same people on the same"
+        " sandbox endpoints",
+        f"   {result['rounds']} rounds x {result['events_per_round']} events x {recipients} recipients per channel and"
+        f" side (rate limits off); the side going first rotates; medians of the rounds' figures; Apprise"
+        f" {result['apprise_version']}",
+        table(
+            [
+                "channel",
+                "hub ms",
+                "Apprise ms",
+                "floor ms",
+                "hub/floor",
+                "Apprise/floor",
+                "hub/Apprise",
+                "hub <= 1.5x floor",
+                "hub faster than Apprise",
+            ],
+            rows,
+            "lrrrrrrrr",
+        ),
+        "  overall = every channel's notifications together (per round: all time / all notifications).",
+        f"  per-round hub/floor (overall): {', '.join(f'{r:.2f}' for r in overall['hub_vs_floor_per_round'])};"
+        f" Apprise/floor: {', '.join(f'{r:.2f}' for r in overall['apprise_vs_floor_per_round'])}",
+        "",
+        "  Taken by the sandbox's fakes (notifications taken / sent; requests and HTTP 2xx answers in its log):",
+        table(["channel", "hub", "Apprise", "floor"], delivery, "llll"),
+        "",
+        "  Per notification inside the sides (ms; the hub's AWS calls as counts):",
+        table(
+            [
+                "channel",
+                "hub router",
+                "hub sender",
+                "hub: mapping SQS (not counted)",
+                "hub AWS calls*",
+                "Apprise: building Apprise()",
+                "Apprise notify() results",
+            ],
+            split,
+            "lrrrrrl",
+        ),
+    ]
+    lines += _wrap(
+        "* AWS calls per notification of the router and the sender (botocore hooks, as in part 3); in brackets the "
+        "delivery record's claim and outcome writes (UpdateItem DeliveriesTable), the same on every channel whether "
+        "the provider call is per recipient or one multicast."
+    )
+    lines += _wrap(
+        "hub = router + sender handlers in-process (part 2's method; senders without the shared rate limit). "
+        "LINE: the hub multicasts (one call per event for up to 500 userIds, its real behaviour) and the floor posts "
+        "that same multicast; Apprise's LINE plugin pushes one call per userId. Slack and Google Chat are one call "
+        "per recipient for all three. Apprise opens a new connection per request (requests.post without a "
+        "session); the hub and the floor keep theirs alive. Apprise's messages are its own (Slack legacy "
+        "attachments, Google Chat and LINE plain text); the hub's are Block Kit, a cardsV2 card and a Flex bubble."
+    )
+    if result["slack_fake_shim_messages"]:
+        lines += _wrap(
+            f"The sandbox's Slack fake refuses attachments-only messages (no_text) where Slack accepts them; for "
+            f"this part it took them as Slack does ({result['slack_fake_shim_messages']} of Apprise's messages "
+            "needed that; see versus_apprise.py).",
+        )
+    lines.append(f"  part 7 took {result['seconds']:.0f} s (set-up included)")
+    return "\n".join(lines)
+
+
+def end_to_end(result: dict[str, Any]) -> str:
+    latency = result["latency"]
+    wall = result["wall_seconds"]
+    headline = [
+        [
+            "notifications (events x recipients)",
+            f"{result['notifications']:,} ({result['events']} x {result['recipients']})",
+        ],
+        ["delivery records sent", f"{result['sent']:,}"],
+        ["wall time, first event queued -> last record sent", f"{wall:.1f} s" if wall else "-"],
+        ["notifications sent per second", f"{result['notifications_per_second']:.1f}" if wall else "-"],
+        [
+            "latency, event queued -> record sent (p50 / p99 / max)",
+            f"{latency.get('p50', '-')} / {latency.get('p99', '-')} / {latency.get('max', '-')} s",
+        ],
+        ["queueing the events (SendMessageBatch x10 each)", f"{result['publish_seconds']:.2f} s"],
+    ]
+    channels = []
+    for figures in result["channels"].values():
+        others = {k: v for k, v in figures["statuses"].items() if k != "sent"}
+        lat = figures["latency"]
+        requests_ = figures["provider_requests"]
+        channels.append(
+            [
+                figures["label"],
+                figures["events"],
+                figures["notifications"],
+                figures["sent"],
+                ", ".join(f"{k} {v}" for k, v in sorted(others.items())) or "-",
+                lat.get("p50", "-"),
+                lat.get("p99", "-"),
+                lat.get("max", "-"),
+                figures["last_sent_after"] if figures["last_sent_after"] is not None else "-",
+                f"{requests_['requests']} ({requests_['http_2xx']} 2xx)",
+            ]
+        )
+    functions = []
+    for logical_id, figures in result["functions"].items():
+        functions.append(
+            [
+                logical_id,
+                figures["invocations"] if figures["invocations"] is not None else "-",
+                figures["records"] if figures["records"] is not None else "-",
+                figures["failed_records"] if figures["failed_records"] is not None else "-",
+                f"{figures['function_seconds']:.1f}",
+                f"{figures['cpu_seconds']:.1f}",
+                f"{figures['cold_start_seconds']:.2f}",
+                f"{figures['rss_after_cold_start_mib']:.0f}",
+                f"{figures['peak_rss_mib']:.0f}" if figures["peak_rss_mib"] is not None else "-",
+                figures["memory_size_mb"],
+            ]
+        )
+    lines = [
+        f"8. End to end: {result['events']} events x {result['recipients']} recipients over five messengers (one"
+        " company each, events in turn), all queued at once",
+        "   router + 5 senders, one process each (real handlers fed by event source mappings), against the stack's moto"
+        " and sandbox; rate limits off",
+        table(["", "figure"], headline, "lr"),
+        "",
+        table(
+            [
+                "channel",
+                "events",
+                "notifications",
+                "sent",
+                "other records",
+                "p50 s",
+                "p99 s",
+                "max s",
+                "last sent at s",
+                "provider requests",
+            ],
+            channels,
+            "lrrrlrrrrr",
+        ),
+        "",
+        "  Each function's process (peak RSS = VmHWM, Lambda's \"Max Memory Used\" measure; MemorySize from the"
+        " template):",
+        table(
+            [
+                "function",
+                "invocations",
+                "records",
+                "failed",
+                "handler s",
+                "CPU s",
+                "start s",
+                "RSS after start MiB",
+                "peak RSS MiB",
+                "MemorySize MB",
+            ],
+            functions,
+            "lrrrrrrrrr",
+        ),
+    ]
+    lines += _wrap(
+        "start s = from the process's entry to its container loaded (imports, the handler module and the clients it "
+        "builds at module scope), before the run. "
+        f"A bare spawned interpreter's RSS here: {result['bare_interpreter_rss_mib']:.0f} MiB (in every figure above). "
+        f"CPU over the run: the function processes {result['function_processes_cpu_seconds']:.0f} s, this process "
+        f"(moto, the sandbox, the benchmark's polling) {result['stack_process_cpu_seconds']:.0f} s"
+        + (f" ({result['stack_process_cpu_seconds'] / wall:.0%} of one CPU over the wall time)" if wall else "")
+        + f", on {result['cpus']} CPUs. Latency includes the wait in the backlog: every event was queued at the start."
+    )
+    foreign = sorted({m for f in result["functions"].values() for m in f["foreign_modules"]})
+    if foreign:
+        lines.append(f"  NOTE: the function processes also loaded {', '.join(foreign)} (their RSS includes it)")
+    errors = [f"{logical_id}: {f['error']}" for logical_id, f in result["functions"].items() if f.get("error")]
+    lines += [f"  ERROR in {error}" for error in errors]
+    if result["timed_out"]:
+        lines.append(f"  NOTE: the queues had not drained after {result['patience']:.0f} s; figures are partial")
+    if result["leftover_messages_before"]:
+        lines.append(f"  messages already on the queues before the run: {result['leftover_messages_before']}")
+    lines.append(f"  part 8 took {result['seconds']:.0f} s (set-up {result['setup_seconds']:.0f} s)")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Entry point of `make bench`: one local stack, the six parts, tables on stdout, JSON in .local/."""
+"""Entry point of `make bench`: one local stack, the eight parts, tables on stdout, JSON in .local/."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ from infra.template import ROOT, load_template
 
 OUTPUT = ROOT / ".local" / "bench.json"
 FUNCTION_LOG = ROOT / ".local" / "bench-function-logs.jsonl"
+PROCESS_LOG = ROOT / ".local" / "bench-function-process-logs.jsonl"  # part 8's function processes
+
+
+PARTS = frozenset(range(1, 9))
+
+
+def _parts(text: str) -> frozenset[int]:
+    parts = frozenset(int(part) for part in text.split(",") if part.strip())
+    if not parts or not parts <= PARTS:
+        raise argparse.ArgumentTypeError(f"parts are numbers 1-8, not {text!r}")
+    return parts | ({2, 3} if parts & {2, 3} else frozenset())
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -36,6 +47,22 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--works-recipients", type=int, default=200, help="recipients of each NAVER WORKS event (part 4)"
     )
     parser.add_argument("--storm-seconds", type=float, default=60.0, help="length of company A's 429 storm (part 6)")
+    parser.add_argument("--apprise-rounds", type=int, default=6, help="rounds of hub, floor and Apprise (part 7)")
+    parser.add_argument(
+        "--apprise-events-per-round", type=int, default=2, help="events per channel, side and round (part 7)"
+    )
+    parser.add_argument("--apprise-recipients", type=int, default=50, help="recipients per event (part 7)")
+    parser.add_argument("--e2e-events", type=int, default=100, help="events of the end-to-end run (part 8)")
+    parser.add_argument("--e2e-recipients", type=int, default=100, help="recipients per event (part 8)")
+    parser.add_argument(
+        "--e2e-patience", type=float, default=900.0, help="seconds part 8 waits for the queues to drain"
+    )
+    parser.add_argument(
+        "--parts",
+        type=_parts,
+        default=PARTS,
+        help="which parts to run, e.g. 7,8 (default: all; 2 and 3 run together)",
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     return parser.parse_args(argv)
 
@@ -58,7 +85,15 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     # workplace_hub.observability builds the shared Logger/Metrics from the environment at import,
     # and the stack imports it first under a function's environment (service name, metrics
     # namespace), as Lambda does.
-    from infra.bench import aws_calls, fairness, provider_calls, shared_limits, throughput
+    from infra.bench import (
+        aws_calls,
+        end_to_end,
+        fairness,
+        provider_calls,
+        shared_limits,
+        throughput,
+        versus_apprise,
+    )
     from infra.bench.aws_calls import Instrumented
     from infra.bench.containers import load_container
     from infra.bench.scenario import Scenario
@@ -75,38 +110,68 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     _say(out, f"local stack: moto {stack.aws_endpoint_url}, sandbox {stack.sandbox.url}")
     _say(out)
 
-    figures["cold_import"] = cold_import.run(template, stack.resolver, args.repetitions)
-    _say(out, report.cold_imports(figures["cold_import"], args.repetitions))
-    _say(out)
+    if 1 in args.parts:
+        figures["cold_import"] = cold_import.run(template, stack.resolver, args.repetitions)
+        _say(out, report.cold_imports(figures["cold_import"], args.repetitions))
+        _say(out)
 
-    # Parts 2-4 measure the hub's own cost against providers whose rate limits are off: the senders run without
-    # the shared rate limit too (it would pace the 50 recipients' repeated messages). Part 5 measures it.
+    # Parts 2-4, 7 and 8 measure the hub's own cost against providers whose rate limits are off: the senders run
+    # without the shared rate limit too (it would pace the recipients' repeated messages). Part 5 measures it.
     unpaced = shared_limits.without_shared_limits(template)
-    scenario = Scenario.setup(stack, args.recipients)
-    router = Instrumented(load_container(unpaced, stack.resolver, "RouterFunction"), scenario)
-    sender = Instrumented(load_container(unpaced, stack.resolver, "SendSlackFunction"), scenario)
-    figures["aws_calls"] = aws_calls.run(scenario, router, sender)  # first: the containers are still cold
-    figures["throughput"] = throughput.run(
-        scenario, router, sender, rounds=args.rounds, events_per_round=args.events_per_round
-    )
-    _say(out, report.throughput(figures["throughput"]))
-    _say(out)
-    _say(out, report.aws_calls(figures["aws_calls"]))
-    _say(out)
+    if 2 in args.parts:
+        scenario = Scenario.setup(stack, args.recipients)
+        router = Instrumented(load_container(unpaced, stack.resolver, "RouterFunction"), scenario)
+        sender = Instrumented(load_container(unpaced, stack.resolver, "SendSlackFunction"), scenario)
+        figures["aws_calls"] = aws_calls.run(scenario, router, sender)  # first: the containers are still cold
+        figures["throughput"] = throughput.run(
+            scenario, router, sender, rounds=args.rounds, events_per_round=args.events_per_round
+        )
+        _say(out, report.throughput(figures["throughput"]))
+        _say(out)
+        _say(out, report.aws_calls(figures["aws_calls"]))
+        _say(out)
 
-    figures["provider_calls"] = provider_calls.run(
-        stack, unpaced, stack.resolver, recipients=args.provider_recipients, works_recipients=args.works_recipients
-    )
-    _say(out, report.provider_calls(figures["provider_calls"]))
-    _say(out)
+    if 4 in args.parts:
+        figures["provider_calls"] = provider_calls.run(
+            stack, unpaced, stack.resolver, recipients=args.provider_recipients, works_recipients=args.works_recipients
+        )
+        _say(out, report.provider_calls(figures["provider_calls"]))
+        _say(out)
 
-    figures["shared_limits"] = shared_limits.run(stack, template, stack.resolver)
-    _say(out, report.shared_limits(figures["shared_limits"]))
-    _say(out)
+    if 5 in args.parts:
+        figures["shared_limits"] = shared_limits.run(stack, template, stack.resolver)
+        _say(out, report.shared_limits(figures["shared_limits"]))
+        _say(out)
 
-    figures["fairness"] = fairness.run(stack, template, stack.resolver, seconds=args.storm_seconds)
-    _say(out, report.fairness(figures["fairness"]))
-    _say(out)
+    if 6 in args.parts:
+        figures["fairness"] = fairness.run(stack, template, stack.resolver, seconds=args.storm_seconds)
+        _say(out, report.fairness(figures["fairness"]))
+        _say(out)
+
+    if 7 in args.parts:
+        figures["versus_apprise"] = versus_apprise.run(
+            stack,
+            unpaced,
+            stack.resolver,
+            rounds=args.apprise_rounds,
+            events_per_round=args.apprise_events_per_round,
+            recipients=args.apprise_recipients,
+        )
+        _say(out, report.versus_apprise(figures["versus_apprise"]))
+        _say(out)
+
+    if 8 in args.parts:
+        figures["end_to_end"] = end_to_end.run(
+            stack,
+            unpaced,
+            stack.resolver,
+            events=args.e2e_events,
+            recipients=args.e2e_recipients,
+            patience=args.e2e_patience,
+            log_path=PROCESS_LOG,
+        )
+        _say(out, report.end_to_end(figures["end_to_end"]))
+        _say(out)
     return figures
 
 
@@ -117,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "parameters": {k: _jsonable(v) for k, v in vars(args).items()},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     FUNCTION_LOG.parent.mkdir(parents=True, exist_ok=True)
@@ -133,9 +198,18 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
     figures["seconds"] = round(time.monotonic() - started, 1)
     args.output.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-    _say(out, f"figures written to {_relative(args.output)}; function logs in {_relative(FUNCTION_LOG)}")
+    logs = _relative(FUNCTION_LOG) + (f" and {_relative(PROCESS_LOG)}" if 8 in args.parts else "")
+    _say(out, f"figures written to {_relative(args.output)}; function logs in {logs}")
     _say(out, f"total {figures['seconds']:.0f} s")
     return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, frozenset):
+        return sorted(value)
+    return value
 
 
 def _relative(path: Path) -> str:
