@@ -601,12 +601,6 @@ def versus_apprise(result: dict[str, Any]) -> str:
         "session); the hub and the floor keep theirs alive. Apprise's messages are its own (Slack legacy "
         "attachments, Google Chat and LINE plain text); the hub's are Block Kit, a cardsV2 card and a Flex bubble."
     )
-    if result["slack_fake_shim_messages"]:
-        lines += _wrap(
-            f"The sandbox's Slack fake refuses attachments-only messages (no_text) where Slack accepts them; for "
-            f"this part it took them as Slack does ({result['slack_fake_shim_messages']} of Apprise's messages "
-            "needed that; see versus_apprise.py).",
-        )
     lines.append(f"  part 7 took {result['seconds']:.0f} s (set-up included)")
     return "\n".join(lines)
 

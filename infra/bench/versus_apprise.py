@@ -32,11 +32,7 @@ throttling is off for fairness: `request_rate_per_sec` (the minimum seconds betw
 plugin, enforced by `URLBase.throttle()` before each request; Slack 1.2, Google Chat and LINE 5.5 by
 default) is set to 0 on the same three classes. Retries stay at Apprise's default (none).
 
-The Slack fake refuses Apprise's messages as they are: Apprise's bot payloads carry only `attachments` (no
-top-level `text` or `blocks`), which Slack accepts but infra/sandbox/slack.py answers with `no_text`. For this
-part only, the sandbox's SlackFake instance takes an `attachments`-only message the way Slack does (their
-text stands in for `text`; everything else is checked as before), and the shim is removed afterwards. The
-report says so; the hub's messages never need it.
+Apprise's Slack messages carry only legacy `attachments`; the sandbox's Slack fake takes those as Slack does.
 
 Acceptance is counted from the sandbox's request log after every side's run (the log is cleared before it):
 HTTP 2xx answers, and the notifications the provider took (Slack `ok: true`, Google Chat 200, LINE 200 with
@@ -135,35 +131,6 @@ def apprise_at(sandbox_url: str) -> Iterator[None]:
                     delattr(cls, name)  # it was inherited
                 else:
                     setattr(cls, name, value)
-
-
-@contextlib.contextmanager
-def slack_fake_takes_attachments(stack: LocalStack) -> Iterator[dict[str, int]]:
-    """The sandbox's Slack fake accepts an `attachments`-only chat.postMessage, as Slack does (module doc)."""
-    fake = stack.sandbox.providers["slack"]
-    original = fake._post_message  # type: ignore[attr-defined]
-    used = {"messages": 0}
-
-    def post_message(workspace: Any, args: dict[str, Any]) -> Any:
-        attachments = args.get("attachments")
-        if (
-            not args.get("text")
-            and not args.get("blocks")
-            and isinstance(attachments, list)
-            and attachments
-            and all(isinstance(a, dict) for a in attachments)
-        ):
-            text = "\n".join(str(a.get("fallback") or a.get("text") or a.get("title") or "") for a in attachments)
-            if text.strip():
-                used["messages"] += 1
-                args = {**args, "text": text}
-        return original(workspace, args)
-
-    fake._post_message = post_message  # type: ignore[attr-defined]
-    try:
-        yield used
-    finally:
-        del fake._post_message  # type: ignore[attr-defined]
 
 
 def apprise_urls(audience: Audience) -> list[str]:
@@ -331,7 +298,7 @@ def run(
     floor_session = requests.Session()
     per_round: list[dict[str, Any]] = []
     warm_up: dict[str, Any] = {}
-    with apprise_at(stack.sandbox.url), slack_fake_takes_attachments(stack) as shim:
+    with apprise_at(stack.sandbox.url):
         check_redirect(stack.sandbox.url, list(audiences.values()))
         for channel in channels:  # cold starts, first connections and settings caches: not measured
             bench.sandbox.clear_requests()
@@ -339,7 +306,6 @@ def run(
             run_floor(floor_calls(channel.audience, endpoints, 1), floor_session)
             run_apprise(urls[channel.name], 1)
             warm_up[channel.name] = accepted(bench.sandbox.requests(channel.name), channel.name)
-        shim["messages"] = 0
         for index in range(rounds):
             order = SIDES[index % len(SIDES) :] + SIDES[: index % len(SIDES)]
             result: dict[str, Any] = {"order": list(order), "channels": {}}
@@ -358,7 +324,6 @@ def run(
                     figures[side]["notifications"] = events_per_round * len(channel.audience.recipients)
                 result["channels"][channel.name] = figures
             per_round.append(result)
-        shim_messages = shim["messages"]
     floor_session.close()
     bench.sandbox.close()
     summary = summarize(per_round, channels)
@@ -367,7 +332,6 @@ def run(
         events_per_round=events_per_round,
         recipients=recipients,
         warm_up=warm_up,
-        slack_fake_shim_messages=shim_messages,
         apprise_version=apprise.__version__,
         seconds=round(time.monotonic() - started, 1),
     )

@@ -246,7 +246,13 @@ class SlackFake(FakeProvider):
                 blocks = json.loads(blocks) if blocks else None
             except ValueError:
                 return _error("invalid_blocks_format")
-        if not text and not blocks:
+        attachments = args.get("attachments")
+        if isinstance(attachments, str):  # form-encoded: a JSON string too
+            try:
+                attachments = json.loads(attachments) if attachments else None
+            except ValueError:
+                return _error("invalid_attachments")
+        if not text and not blocks and not _attachments_text(attachments):
             return _error("no_text")
         if len(text) > MAX_TEXT:
             return _error("msg_too_long")
@@ -285,3 +291,13 @@ class SlackFake(FakeProvider):
 
 def _error(code: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return json_response(status, {"ok": False, "error": code}, headers)
+
+
+def _attachments_text(attachments: Any) -> str:
+    """What legacy `attachments` show (Slack accepts a message with only them, e.g. Apprise's)."""
+    if not isinstance(attachments, list):
+        return ""
+    parts = [
+        str(a.get("fallback") or a.get("text") or a.get("title") or "") for a in attachments if isinstance(a, dict)
+    ]
+    return "\n".join(parts).strip()

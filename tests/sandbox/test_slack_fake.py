@@ -334,3 +334,9 @@ def test_keep_alive_session_is_fast(api, control: SandboxClient):
         assert api("chat.postMessage", {"channel": "C0GENERAL", "text": "x"}).status_code == 200
     # Without TCP_NODELAY every response stalls ~40 ms (2 s in total).
     assert time.monotonic() - started < 1.0
+
+
+def test_a_message_with_only_legacy_attachments_is_accepted_like_slack_does(api):
+    shown = api("chat.postMessage", {"channel": "C0GENERAL", "attachments": [{"fallback": "hi", "text": "hi"}]})
+    assert shown.json()["ok"] is True
+    assert error_of(api("chat.postMessage", {"channel": "C0GENERAL", "attachments": [{}]})) == "no_text"
