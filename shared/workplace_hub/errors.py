@@ -94,6 +94,11 @@ class RetryableProviderError(ProviderError):
         self.retry_after = retry_after
 
 
+class OutcomeUnknownError(RetryableProviderError):
+    """The request went out but its answer did not come back (a read timeout): the provider may have acted on
+    it. Safe to repeat only where the provider deduplicates (LINE's retry key, a calendar's event id)."""
+
+
 class PermanentProviderError(ProviderError):
     """The provider refused this message for good (bad target, bad body): record it as failed."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from workplace_hub.errors import RetryableProviderError
+from workplace_hub.errors import OutcomeUnknownError, RetryableProviderError
 
 
 def provider_request(
@@ -23,7 +23,9 @@ def provider_request(
     """`session.request`, with `<prefix>timeout` / `<prefix>connection_error` raised as retryable."""
     try:
         return session.request(method, url, timeout=timeout, **kwargs)
-    except requests.Timeout:
-        raise RetryableProviderError(provider, f"{code_prefix}timeout", detail="no answer in time") from None
+    except requests.ConnectTimeout:  # nothing was sent
+        raise RetryableProviderError(provider, f"{code_prefix}timeout", detail="could not connect in time") from None
+    except requests.Timeout:  # sent, the answer lost: the provider may have acted on it
+        raise OutcomeUnknownError(provider, f"{code_prefix}timeout", detail="no answer in time") from None
     except requests.ConnectionError:
         raise RetryableProviderError(provider, f"{code_prefix}connection_error", detail="could not connect") from None

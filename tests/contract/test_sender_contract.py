@@ -35,6 +35,7 @@ from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
+    OutcomeUnknownError,
     PermanentProviderError,
     ProviderError,
     RetryableProviderError,
@@ -554,7 +555,7 @@ def _network_outcomes(table: ProviderTable) -> tuple[Outcome, ...]:
             "read_timeout",
             "network",
             (lambda: requests.ReadTimeout(f"Read timed out. (url: {url})"),),
-            RetryableProviderError,
+            OutcomeUnknownError,  # retryable, but the provider may have acted on it
         ),
         Outcome(
             "connect_timeout",

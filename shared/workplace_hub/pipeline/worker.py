@@ -19,6 +19,7 @@ from workplace_hub.errors import (
     HubError,
     IntegrationCredentialsError,
     NeedsRelinkError,
+    OutcomeUnknownError,
     ProviderError,
     RetryableProviderError,
 )
@@ -130,6 +131,8 @@ class DeliveryWorker:
         self._platform_credentials = platform_credentials
         self._pending: list[Outcome] = []
         self._job: SendJob | None = None
+        self._claimed: set[DeliveryKey] = set()  # this attempt's claims ...
+        self._called: set[DeliveryKey] = set()  # ... and those the provider was called for
         # The longest one provider call may take (connect + read timeouts, and some margin).
         self._call_budget_seconds = call_budget_seconds
         self._limiter = limiter
@@ -168,8 +171,16 @@ class DeliveryWorker:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
         self._pending = []
         self._job = job
+        self._claimed, self._called = set(), set()
         try:
             return self._deliver(job, last_attempt=last_attempt, time_left=time_left)
+        except Exception:
+            # Stopped before calling the provider for some claimed deliveries (a throttled write, say): give
+            # those back for the job's next attempt, rather than leave them `sending` to be written off later.
+            recorded = {outcome.key for outcome in self._pending}
+            for key in sorted(self._claimed - self._called - recorded, key=lambda k: k.user_id):
+                self._pending.append(Outcome(key, DeliveryStatus.RETRYING, reason="interrupted"))
+            raise
         finally:
             outcomes, self._pending = self._pending, []
             self._deliveries.finish_many(outcomes)
@@ -216,6 +227,7 @@ class DeliveryWorker:
                 continue
             destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
             claimed.append((key, destination, recipient.locale))
+            self._claimed.add(key)
         by_locale: dict[str, list[tuple[DeliveryKey, Destination, str]]] = defaultdict(list)
         for entry in claimed:
             by_locale[entry[2]].append(entry)
@@ -235,6 +247,7 @@ class DeliveryWorker:
                 if postponed is not None:
                     outcomes: dict[str, SendReceipt | ProviderError] = {d.user_id: postponed for d in destinations}
                 else:
+                    self._called.update(key for key, _, _ in batch)
                     outcomes = self._sender.send_batch(
                         notification, destinations, credentials, idempotency_key=idempotency_key(job, destinations)
                     )
@@ -285,6 +298,9 @@ class DeliveryWorker:
     ) -> None:
         if isinstance(outcome, SendReceipt):
             self._record(key, DeliveryStatus.SENT, provider_message_id=outcome.provider_message_id)
+        elif isinstance(outcome, OutcomeUnknownError) and not self._sender.idempotent_retries:
+            # The provider may have posted it: at most once means not trying again.
+            self._record(key, DeliveryStatus.FAILED, reason="outcome_unknown", error_code=outcome.code)
         elif isinstance(outcome, RetryableProviderError):
             if last_attempt:
                 self._record(key, DeliveryStatus.FAILED, reason="retries_exhausted", error_code=outcome.code)

@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -273,6 +273,9 @@ class DeliveriesRepository:
             return ClaimOutcome.MISSING
         if current["status"] in FINAL_STATUSES:
             return ClaimOutcome.ALREADY_FINAL
+        if current["status"] != DeliveryStatus.SENDING.value:
+            # Claimable again since our try (an admin's replay reopened it): its own job will claim it.
+            return ClaimOutcome.IN_FLIGHT
         if int(current.get("lease_until", 0)) < now:
             return ClaimOutcome.LEASE_EXPIRED
         return ClaimOutcome.IN_FLIGHT
@@ -303,7 +306,15 @@ class DeliveriesRepository:
             return [call(item) for item in items]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=_PARALLEL_CALLS, thread_name_prefix="deliveries")
-        return list(self._pool.map(call, items))
+        # Every call runs even when one fails (map would drop the ones not started yet): a throttled write must
+        # not leave the job's other outcomes unwritten. The first failure is raised once all are done.
+        futures = [self._pool.submit(call, item) for item in items]
+        wait(futures)
+        for future in futures:
+            error = future.exception()
+            if error is not None:
+                raise error
+        return [future.result() for future in futures]
 
     def get(self, key: DeliveryKey) -> dict[str, Any] | None:
         item = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")

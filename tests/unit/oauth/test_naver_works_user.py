@@ -17,6 +17,7 @@ from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
+    OutcomeUnknownError,
     PermanentProviderError,
     ProviderError,
     RetryableProviderError,
@@ -224,7 +225,7 @@ def test_refresh_takes_a_rotated_refresh_token() -> None:
         (http_response(200, {"token_type": "Bearer"}), RetryableProviderError, "invalid_token_response"),
         (http_response(200, text="not json"), RetryableProviderError, "invalid_token_response"),
         (requests.ConnectTimeout("slow"), RetryableProviderError, "timeout"),
-        (requests.ReadTimeout("slow"), RetryableProviderError, "timeout"),
+        (requests.ReadTimeout("slow"), OutcomeUnknownError, "timeout"),  # still retryable: a subclass
         (requests.ConnectionError("refused"), RetryableProviderError, "connection_error"),
     ],
 )
@@ -390,7 +391,7 @@ def test_entries_without_a_calendar_id_are_skipped() -> None:
          RetryableProviderError, "TOO_MANY_REQUESTS"),
         (http_response(502, text="bad gateway"), RetryableProviderError, "http_502"),
         (http_response(200, text="not json"), RetryableProviderError, "invalid_response"),
-        (requests.ReadTimeout("slow"), RetryableProviderError, "timeout"),
+        (requests.ReadTimeout("slow"), OutcomeUnknownError, "timeout"),  # still retryable: a subclass
     ],
 )  # fmt: skip
 def test_calendar_errors_are_mapped(response: Any, error_type: type, code: str) -> None:

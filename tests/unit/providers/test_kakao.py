@@ -14,6 +14,7 @@ from tests.unit.fakes import FakeSession
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
+    OutcomeUnknownError,
     PermanentProviderError,
     ProviderError,
     RetryableProviderError,
@@ -449,7 +450,7 @@ def test_send_batch_splits_more_than_100_recipients():
         (gateway_error(429, "429", "Too Many Requests"), RetryableProviderError, "rate_limited"),
         (gateway_error(500, "500", "Internal"), RetryableProviderError, "http_500"),
         (http_response(502, text="<html>bad gateway</html>"), RetryableProviderError, "http_502"),
-        (requests.Timeout(), RetryableProviderError, "timeout"),
+        (requests.Timeout(), OutcomeUnknownError, "timeout"),  # the request may have gone through
         (requests.ConnectionError(), RetryableProviderError, "connection_error"),
     ],
 )
