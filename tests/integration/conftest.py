@@ -15,8 +15,8 @@ from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 
 # Test modules import these from tests.integration.helpers; re-exported here for older callers.
-from tests.integration.helpers import Api, DeadLetterQueue, notification, user, wait_for
-from tests.integration.secrets_sweep import ACTIVE, SecretsSweep, captured_session_logs
+from tests.integration.helpers import Api, DeadLetterQueue, notification, tee_logs, user, wait_for
+from tests.integration.secrets_sweep import ACTIVE, SecretsSweep
 
 __all__ = ["Api", "notification", "wait_for"]
 
@@ -43,7 +43,7 @@ def no_secret_leaks_in_the_whole_session(stack: LocalStack) -> Iterator[None]:
     letter."""
     sweep = SecretsSweep()
     ACTIVE.append(sweep)
-    with captured_session_logs(sweep.logs):
+    with tee_logs(sweep.logs):
         yield
     ACTIVE.remove(sweep)
     sweep.note_provider_requests(SandboxClient(stack.sandbox.url).requests())

@@ -339,13 +339,26 @@ class _Tee(io.TextIOBase):
 
 @contextmanager
 def captured_logs(level: int = logging.INFO) -> Iterator[io.StringIO]:
-    """Everything the hub logs meanwhile, as written.
+    """Everything the hub logs meanwhile, as written (see `tee_logs`); the root logger lowered to `level`."""
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    previous_level = root.level
+    root.setLevel(min(level, previous_level) if previous_level else level)
+    try:
+        with tee_logs(buffer, level):
+            yield buffer
+    finally:
+        root.setLevel(previous_level)
+
+
+@contextmanager
+def tee_logs(buffer: io.StringIO, level: int = logging.NOTSET) -> Iterator[None]:
+    """Copy every log line into `buffer` meanwhile.
 
     Powertools' Logger writes JSON lines to the stdout stream it found when it was created (not the one
     capfd/capsys install later), so each plain StreamHandler is tee'd into the buffer; a handler on the
     root logger at `level` adds every other library's records, tracebacks included.
     """
-    buffer = io.StringIO()
     swapped: list[tuple[logging.StreamHandler, Any]] = []
     loggers = [logging.getLogger()] + [
         logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
@@ -358,14 +371,11 @@ def captured_logs(level: int = logging.INFO) -> Iterator[io.StringIO]:
     catch_all = logging.StreamHandler(buffer)
     catch_all.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     catch_all.setLevel(level)
-    previous_level = root.level
     root.addHandler(catch_all)
-    root.setLevel(min(level, previous_level) if previous_level else level)
     try:
-        yield buffer
+        yield
     finally:
         root.removeHandler(catch_all)
-        root.setLevel(previous_level)
         for handler, stream in swapped:
             handler.setStream(stream)
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -103,32 +100,6 @@ class SecretsSweep:
             if hits:
                 found[place] = [f"{hit[:4]}…({len(hit)} chars)" for hit in hits]
         return found
-
-
-@contextmanager
-def captured_session_logs(buffer: io.StringIO) -> Iterator[None]:
-    """Tee every plain stream handler of every logger (powertools' included) into `buffer`, and catch every
-    other record at DEBUG through the root logger."""
-    from tests.integration.helpers import _Tee
-
-    swapped: list[tuple[logging.StreamHandler, Any]] = []
-    loggers = [logging.getLogger()] + [
-        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
-    ]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if type(handler) is logging.StreamHandler and not isinstance(handler.stream, io.StringIO):
-                swapped.append((handler, handler.setStream(_Tee(handler.stream, buffer))))
-    root = logging.getLogger()
-    catch_all = logging.StreamHandler(buffer)
-    catch_all.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    root.addHandler(catch_all)
-    try:
-        yield
-    finally:
-        root.removeHandler(catch_all)
-        for handler, stream in swapped:
-            handler.setStream(stream)
 
 
 # The active sweep of this session (the conftest fixture sets it); helpers.Api reports to it.

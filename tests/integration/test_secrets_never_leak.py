@@ -163,7 +163,8 @@ def test_no_secret_appears_in_logs_responses_errors_or_dead_letters(
 
 def test_the_session_sweep_finds_a_secret_wherever_it_shows() -> None:
     # GIVEN a sweep that was told of a bot token, a PEM key and a webhook token, as the tests hand them over
-    from tests.integration.secrets_sweep import SecretsSweep, captured_session_logs
+    from tests.integration.helpers import tee_logs
+    from tests.integration.secrets_sweep import SecretsSweep
     from workplace_hub.observability import logger
 
     sweep = SecretsSweep()
@@ -174,7 +175,7 @@ def test_the_session_sweep_finds_a_secret_wherever_it_shows() -> None:
     sweep.note_request({"google_chat_webhook_url": webhook}, None)
 
     # WHEN the hub logs one, an API answer shows another, and a dead letter carries the third
-    with captured_session_logs(sweep.logs):
+    with tee_logs(sweep.logs):
         logger.info("oops", extra={"detail": token})
     sweep.note_response('{"error": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"}')
 
