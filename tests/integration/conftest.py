@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from infra.local_stack import LocalStack
+from infra.local_stack.aws import client as local_client
 from infra.sandbox import SandboxClient
 
 # Test modules import these from tests.integration.helpers; re-exported here for older callers.
@@ -36,18 +37,36 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         local.stop()
 
 
+# The sweep of this session and its stack, until the verdict after the last integration test.
+_SWEEPING: list[tuple[LocalStack, SecretsSweep]] = []
+HERE = Path(__file__).parent
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_secret_leaks_in_the_whole_session(stack: LocalStack) -> Iterator[None]:
-    """The whole integration session is swept for leaked secrets (tests/integration/secrets_sweep.py): its
-    teardown fails the run, naming the place, if any secret shows in a log line, an API response or a dead
-    letter."""
+    """The whole integration session is swept for leaked secrets (tests/integration/secrets_sweep.py); the
+    verdict comes after the last integration test (pytest_runtest_teardown below), which then fails, naming
+    the place, if any secret showed in a log line, an API response or a dead letter."""
     sweep = SecretsSweep()
     ACTIVE.append(sweep)
+    _SWEEPING.append((stack, sweep))
     with tee_logs(sweep.logs):
         yield
+    if sweep in ACTIVE:
+        ACTIVE.remove(sweep)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last integration test (before other folders' tests run, whose mocks may patch botocore)."""
+    if nextitem is not None and Path(str(nextitem.fspath)).is_relative_to(HERE):
+        return
+    if not _SWEEPING:
+        return
+    stack, sweep = _SWEEPING.pop()
     ACTIVE.remove(sweep)
     sweep.note_provider_requests(SandboxClient(stack.sandbox.url).requests())
-    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
+    # The stack's own region and credentials, whatever the environment says by now.
+    sqs = local_client("sqs", stack.aws_endpoint_url)
     dead_letters: list[str] = []
     for logical_id, url in stack.queues.items():
         if logical_id.endswith("DLQ"):
