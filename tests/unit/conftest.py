@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from tests.unit.absences import configure_calendars
 from tests.unit.aws import REGION, HubStack, boto3_session, build_stack
-from tests.unit.fakes import FakeKms, MemoryDataKeyStore
+from tests.unit.fakes import FakeCalendarWriter, FakeKms, MemoryDataKeyStore
 from tests.unit.netguard import block_network
 from workplace_hub.crypto import Keyring
 
@@ -80,3 +81,19 @@ def store() -> MemoryDataKeyStore:
 def keyring(store: MemoryDataKeyStore) -> Keyring:
     """A Keyring on a fake KMS and the in-memory key store (fast; test_crypto.py uses moto KMS instead)."""
     return Keyring(FakeKms(), "fake-key", store)
+
+
+@pytest.fixture
+def calendars(stack: HubStack) -> HubStack:
+    """acme: NAVER WORKS Calendar (API 2.0 service account) and Google Calendar (employee consent) on."""
+    return configure_calendars(stack)
+
+
+@pytest.fixture
+def google() -> FakeCalendarWriter:
+    return FakeCalendarWriter("google")
+
+
+@pytest.fixture
+def works() -> FakeCalendarWriter:
+    return FakeCalendarWriter("naver_works")

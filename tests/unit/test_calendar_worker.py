@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import pytest
 
+from tests.unit.absences import (
+    ABSENCE_ID,
+    GOOGLE,
+    T1,
+    T2,
+    T3,
+    WORKS,
+    accept_cancel_of,
+    accept_upsert_of,
+)
 from tests.unit.aws import HubStack
-from tests.unit.builders import COMPANY, TARO, body, google_oauth_client_json, rsa_private_key_pem, sqs_record
-from tests.unit.builders import absence as absence_document
+from tests.unit.builders import COMPANY, TARO, body, sqs_record
 from tests.unit.fakes import CalendarCall, FakeCalendarWriter
 from workplace_hub.calendars.sync import AbsenceCalendarSync
-from workplace_hub.catalog import Integration
 from workplace_hub.errors import RetryableProviderError
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.pipeline.calendar_worker import BUSY_RETRY_SECONDS, MAX_ROUNDS, CalendarWorker
@@ -22,26 +29,9 @@ from workplace_hub.pipeline.worker import JobPostponedError, backoff_seconds
 from workplace_hub.storage.absences import Acceptance
 from workplace_hub.storage.settings import CachedSettings
 
-ABSENCE_ID = "abs-5531"
-GOOGLE = "google_calendar"
-WORKS = "naver_works_calendar"
 GOOGLE_ID = f"google-{ABSENCE_ID}-default"
 MAX_RECEIVE_COUNT = 8
 LEASE_SECONDS = 60.0
-T1 = "2026-11-28T09:20:00+09:00"
-T2 = "2026-11-28T09:30:00+09:00"
-T3 = "2026-11-28T09:40:00+09:00"
-
-WORKS_CALENDAR_SETTINGS = {
-    "api_version": "2.0",
-    "domain_id": "10000001",
-    "admin_email": "admin@acme.example",
-    "client_id": "clientIdABC123",
-    "client_secret": "SECRETclientSecretXYZ",
-    "service_account": "ab1cd.serviceaccount@acme.example",
-    "private_key": rsa_private_key_pem(),
-}
-GOOGLE_CALENDAR_SETTINGS = {"oauth_client_json": google_oauth_client_json(), "company_domain": "acme.example"}
 
 
 class LambdaContextStub:
@@ -79,32 +69,12 @@ def make_worker(stack: HubStack, google: FakeCalendarWriter, works: FakeCalendar
 def accept_upsert(
     stack: HubStack, event_id: str = "evt-1", occurred_at: str = T1, targets: list[str] | None = None, **overrides: Any
 ) -> Acceptance:
-    """Accept an upsert of Taro's absence, as the router does before it enqueues the job."""
-    return stack.registry.accept(
-        company_id=COMPANY,
-        absence_id=ABSENCE_ID,
-        user_id=TARO,
-        event_id=event_id,
-        event_type="absence.upserted",
-        occurred_at=datetime.fromisoformat(occurred_at),
-        cancelled=False,
-        targets=list([GOOGLE, WORKS] if targets is None else targets),
-        absence=absence_document(**overrides),
-    )
+    """Accept an upsert of Taro's absence (default: Google and the NAVER WORKS default calendar)."""
+    return accept_upsert_of(stack, event_id, occurred_at, [GOOGLE, WORKS] if targets is None else targets, **overrides)
 
 
 def accept_cancel(stack: HubStack, event_id: str = "evt-c", occurred_at: str = T3) -> Acceptance:
-    return stack.registry.accept(
-        company_id=COMPANY,
-        absence_id=ABSENCE_ID,
-        user_id=TARO,
-        event_id=event_id,
-        event_type="absence.cancelled",
-        occurred_at=datetime.fromisoformat(occurred_at),
-        cancelled=True,
-        targets=[],
-        absence=None,
-    )
+    return accept_cancel_of(stack, event_id, occurred_at)
 
 
 def calendar_job(
@@ -159,24 +129,6 @@ def records(stack: HubStack, event_id: str) -> dict[str, tuple[str, str | None, 
 def lease_owner(stack: HubStack) -> str | None:
     item = stack.dynamodb.Table("absences").get_item(Key={"pk": f"{COMPANY}#{ABSENCE_ID}"})["Item"]
     return item.get("lease_owner")
-
-
-@pytest.fixture
-def calendars(stack: HubStack) -> HubStack:
-    """acme: NAVER WORKS Calendar and Google Calendar on."""
-    stack.configure(COMPANY, Integration.NAVER_WORKS_CALENDAR, WORKS_CALENDAR_SETTINGS)
-    stack.configure(COMPANY, Integration.GOOGLE_CALENDAR, GOOGLE_CALENDAR_SETTINGS)
-    return stack
-
-
-@pytest.fixture
-def google() -> FakeCalendarWriter:
-    return FakeCalendarWriter("google")
-
-
-@pytest.fixture
-def works() -> FakeCalendarWriter:
-    return FakeCalendarWriter("naver_works")
 
 
 @pytest.fixture

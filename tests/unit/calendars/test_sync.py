@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
 
+from tests.unit.absences import (
+    ABSENCE_ID,
+    GOOGLE,
+    GOOGLE_CALENDAR_SETTINGS,
+    T1,
+    T2,
+    T3,
+    WORKS,
+    WORKS_CALENDAR_SETTINGS,
+    accept_cancel_of,
+    accept_upsert_of,
+)
 from tests.unit.aws import HubStack
-from tests.unit.builders import COMPANY, TARO, google_oauth_client_json, rsa_private_key_pem
-from tests.unit.builders import absence as absence_document
+from tests.unit.builders import COMPANY, TARO
 from tests.unit.fakes import CalendarCall, FakeCalendarWriter
 from workplace_hub.calendars.sync import REGISTERED, REMOVED, AbsenceCalendarSync, SyncResult
 from workplace_hub.catalog import Integration
@@ -26,27 +36,9 @@ from workplace_hub.storage.absences import AbsenceState, Registration
 from workplace_hub.storage.deliveries import DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
-ABSENCE_ID = "abs-5531"
-GOOGLE = "google_calendar"
-WORKS = "naver_works_calendar"
 WORKS_PERSONAL = "naver_works_calendar:c-77f0"
 # The calendars of the contract's example absence (builders.absence), as the router names them.
 ALL_CALENDARS = [WORKS, WORKS_PERSONAL, GOOGLE]
-T1 = "2026-11-28T09:20:00+09:00"
-T2 = "2026-11-28T09:30:00+09:00"
-T3 = "2026-11-28T09:40:00+09:00"
-
-WORKS_CALENDAR_SETTINGS = {
-    "api_version": "2.0",
-    "domain_id": "10000001",
-    "admin_email": "admin@acme.example",
-    "client_id": "clientIdABC123",
-    "client_secret": "SECRETclientSecretXYZ",
-    "service_account": "ab1cd.serviceaccount@acme.example",
-    "private_key": rsa_private_key_pem(),
-}
-GOOGLE_CALENDAR_SETTINGS = {"oauth_client_json": google_oauth_client_json(), "company_domain": "acme.example"}
-
 Summary = dict[str, tuple[str, str, str | None, str | None]]
 
 
@@ -75,32 +67,12 @@ def accept_upsert(
     stack: HubStack, event_id: str = "evt-1", occurred_at: str = T1, targets: list[str] | None = None, **overrides: Any
 ) -> AbsenceState:
     """Accept an upsert of Taro's absence (as the router does) and return the state the worker would read."""
-    stack.registry.accept(
-        company_id=COMPANY,
-        absence_id=ABSENCE_ID,
-        user_id=TARO,
-        event_id=event_id,
-        event_type="absence.upserted",
-        occurred_at=datetime.fromisoformat(occurred_at),
-        cancelled=False,
-        targets=list(ALL_CALENDARS if targets is None else targets),
-        absence=absence_document(**overrides),
-    )
+    accept_upsert_of(stack, event_id, occurred_at, ALL_CALENDARS if targets is None else targets, **overrides)
     return current(stack)
 
 
 def accept_cancel(stack: HubStack, event_id: str = "evt-c", occurred_at: str = T3) -> AbsenceState:
-    stack.registry.accept(
-        company_id=COMPANY,
-        absence_id=ABSENCE_ID,
-        user_id=TARO,
-        event_id=event_id,
-        event_type="absence.cancelled",
-        occurred_at=datetime.fromisoformat(occurred_at),
-        cancelled=True,
-        targets=[],
-        absence=None,
-    )
+    accept_cancel_of(stack, event_id, occurred_at)
     return current(stack)
 
 
@@ -119,24 +91,6 @@ def summary(result: SyncResult) -> Summary:
 
 def sent(action: str) -> tuple[str, str, None, None]:
     return (DeliveryStatus.SENT.value, action, None, None)
-
-
-@pytest.fixture
-def calendars(stack: HubStack) -> HubStack:
-    """acme: NAVER WORKS Calendar (API 2.0 service account) and Google Calendar (employee consent) on."""
-    stack.configure(COMPANY, Integration.NAVER_WORKS_CALENDAR, WORKS_CALENDAR_SETTINGS)
-    stack.configure(COMPANY, Integration.GOOGLE_CALENDAR, GOOGLE_CALENDAR_SETTINGS)
-    return stack
-
-
-@pytest.fixture
-def google() -> FakeCalendarWriter:
-    return FakeCalendarWriter("google")
-
-
-@pytest.fixture
-def works() -> FakeCalendarWriter:
-    return FakeCalendarWriter("naver_works")
 
 
 @pytest.fixture
