@@ -23,7 +23,7 @@ other timings to it the way the template relates them: an invocation's provider 
 the claim lease (60 s) must together stay under the visibility timeout, or a job that comes back after its
 invocation failed finds its own claim still held and leaves that delivery in `sending` for good.
 
-The tests marked xfail pin down product bugs the storm shows; each names the code at fault.
+The last tests look at the storm's hard cases one by one (each found a bug once).
 """
 
 from __future__ import annotations
@@ -192,17 +192,15 @@ class Throttle:
     """A `before-call` handler on the functions' shared DynamoDB client (`wiring._aws`): chosen calls get
     ProvisionedThroughputExceededException, as when DynamoDB throttles for longer than the SDK retries.
 
-    Every `every`-th call, `budget` times, except writes of a delivery's outcome (one lost there would turn the
-    Slack timeout's retry, which a test below counts on, into outcome_unknown); and once each, two chosen calls,
-    so that what a throttle does at those points happens in every run:
-    - "slack rate-limit token": a Slack job's first rate-limit token, after its recipients were claimed and
+    Every `every`-th call, `budget` times; and, so that what a throttle does at these points happens in every run:
+    - "slack rate-limit token" (once): a Slack job's first rate-limit token, after its recipients were claimed and
       before any provider call;
-    - "line outcome": the second write of a LINE multicast's outcomes (the first was made, so that delivery is
-      recorded sent and the others are not), for one of `line_events`: events whose jobs are not copied during
-      the storm, so only the job itself comes back, after the visibility timeout. (A copy arriving in the second
-      after the lease's end would not reclaim the delivery: the claim compares the lease with whole seconds,
-      `_why_not_claimed` with the exact time, and so records failed: outcome_unknown.)
+    - "line outcome" (every try, so the outcomes are lost): the batch write of a LINE multicast's outcomes, for one
+      of `line_events`: events whose jobs are not copied during the storm, so only the job itself comes back,
+      after the visibility timeout, and finds its claims' leases over.
     """
+
+    LINE_OUTCOME_TRIES = 4  # DeliveriesRepository's first try and its three retries
 
     def __init__(self, client: Any, every: int, budget: int, line_events: set[str]) -> None:
         self._client = client
@@ -210,31 +208,29 @@ class Throttle:
         self._budget = budget
         self._line_partitions = line_events
         self._lock = threading.Lock()
-        self._chosen_left = {"slack rate-limit token", "line outcome"}
-        self._line_outcomes: Counter[str] = Counter()
+        self._chosen_left = {"slack rate-limit token": 1, "line outcome": self.LINE_OUTCOME_TRIES}
+        self._line_batch: str | None = None  # the partition whose LINE outcomes are being lost
         self.calls = 0
         self.throttled: list[str] = []
 
     def _chosen(self, operation: str, body: dict[str, Any]) -> str | None:
         table, key = body.get("TableName", ""), body.get("Key", {})
-        status = body.get("ExpressionAttributeValues", {}).get(":status", {}).get("S")
-        if operation != "UpdateItem":
+        if operation == "UpdateItem" and table.endswith("RateLimitsTable"):
+            return "slack rate-limit token" if key.get("pk", {}).get("S", "").startswith("slack:") else None
+        if operation != "BatchWriteItem":
             return None
-        if table.endswith("RateLimitsTable") and key.get("pk", {}).get("S", "").startswith("slack:"):
-            return "slack rate-limit token"
-        partition, sort_key = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
-        if table.endswith("DeliveriesTable") and sort_key.endswith("#line") and status == "sent":
-            self._line_outcomes[partition] += 1
-            if partition in self._line_partitions and self._line_outcomes[partition] == 2:
-                return "line outcome"
+        for table, requests in body.get("RequestItems", {}).items():
+            items = [r.get("PutRequest", {}).get("Item", {}) for r in requests]
+            partitions = {item.get("pk", {}).get("S") for item in items}
+            line_sent = all(item.get("sk", {}).get("S", "").endswith("#line") for item in items) and any(
+                item.get("status", {}).get("S") == "sent" for item in items
+            )
+            if table.endswith("DeliveriesTable") and line_sent and len(partitions) == 1:
+                (partition,) = partitions
+                if partition in self._line_partitions and self._line_batch in (None, partition):
+                    self._line_batch = partition
+                    return "line outcome"
         return None
-
-    @staticmethod
-    def _is_outcome(operation: str, body: dict[str, Any]) -> bool:
-        values = body.get("ExpressionAttributeValues", {})
-        return (
-            operation == "UpdateItem" and body.get("TableName", "").endswith("DeliveriesTable") and ":status" in values
-        )
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         try:
@@ -243,10 +239,10 @@ class Throttle:
             body = {}
         with self._lock:
             self.calls += 1
-            chosen = self._chosen(model.name, body) if self._chosen_left else None
-            if chosen in self._chosen_left:
-                self._chosen_left.discard(chosen)
-            elif self._budget and self.calls % self._every == 0 and not self._is_outcome(model.name, body):
+            chosen = self._chosen(model.name, body)
+            if chosen is not None and self._chosen_left.get(chosen):
+                self._chosen_left[chosen] -= 1
+            elif self._budget and self.calls % self._every == 0:
                 self._budget -= 1
                 chosen = "every n-th call"
             else:
@@ -550,6 +546,8 @@ class Storm:
     race_replay: dict[str, Any] | None = None
     replayed: dict[str, Any] = field(default_factory=dict)
     records_after: list[dict[str, Any]] = field(default_factory=list)
+    records_after_race: list[dict[str, Any]] = field(default_factory=list)
+    attempts_after_race: dict[Key, list[Attempt]] = field(default_factory=dict)
     attempts_after: dict[Key, list[Attempt]] = field(default_factory=dict)
     dead_letters_after: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -702,6 +700,8 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
                 send_all(sqs, stack.queues[SEND_QUEUES[run.raced[2]]], [job_copy(event, run.raced[2])])
                 settle(stack, sqs, company.admin, expected, time.monotonic() + 20)
             run.race_replay = race.answer
+            run.records_after_race = all_records(company.admin)
+            run.attempts_after_race = provider_attempts(sandbox, company, events)
         # every other replayable failure replayed
         run.replayed = ok(company.admin.post("/admin/failures/replay", {}))
         settle(stack, sqs, company.admin, expected, time.monotonic() + 20)
@@ -757,11 +757,10 @@ def test_chaos_the_providers_logs_agree_with_the_records(storm: Storm) -> None:
         k: outcomes[k] for k in storm.attempts if storm.accepted(k) and outcomes[k] not in may_have_been_sent
     }
     assert misrecorded == {}, "accepted by the provider, recorded otherwise"
-    # AND nobody got any notification twice, apart from the two cases the xfail tests below pin down
+    # AND nobody got any notification twice
     twice = {
         k: [(a.status, storm.faults.get(a.fault or ""), a.retry_key) for a in attempts]
         for k, attempts in storm.duplicates().items()
-        if not (storm.after_a_read_timeout(k) or storm.under_another_retry_key(k))
     }
     assert twice == {}, "notifications a provider accepted twice"
 
@@ -836,12 +835,12 @@ def test_chaos_delivering_everything_again_and_replaying_failures_sends_nothing_
     assert {
         k: (accepted_before.get(k, 0), n) for k, n in accepted_after.items() if n != accepted_before.get(k, 0)
     } == {}
-    # AND every record ended as it was (the one replayed during a redelivery: see the xfail test below)
+    # AND every record ended as it was (the one replayed during a redelivery: see the test of that race below)
     outcome = {k: (r["status"], r.get("reason")) for k, (r,) in before.items() if k != storm.raced}
     assert {k: (r["status"], r.get("reason")) for k, (r,) in after.items() if k != storm.raced} == outcome
 
 
-# ------------------------------------------------------------------------------------------- known bugs
+# ------------------------------------------------------------------------------------------- hard cases
 
 
 def test_chaos_a_slack_post_whose_answer_timed_out_is_not_posted_again(storm: Storm) -> None:
@@ -853,18 +852,9 @@ def test_chaos_a_slack_post_whose_answer_timed_out_is_not_posted_again(storm: St
     assert {k: storm.accepted(k) for k in timed_out} == dict.fromkeys(timed_out, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: one failed outcome write leaves the rest of a LINE multicast's outcomes unwritten "
-        "(DeliveriesRepository._parallel uses Executor.map, which cancels the writes not started yet), and the "
-        "retry multicasts to the unrecorded subset under a new X-Line-Retry-Key (worker.idempotency_key hashes "
-        "the recipients claimed on that attempt), so LINE delivers it again"
-    ),
-)
-def test_chaos_a_line_retry_after_a_partly_recorded_multicast_is_not_delivered_again(storm: Storm) -> None:
-    # GIVEN a LINE multicast whose outcome writes were throttled after the first one
-    assert "UpdateItem DeliveriesTable (line outcome)" in storm.throttled
+def test_chaos_a_line_retry_after_a_multicast_whose_outcomes_were_lost_is_not_delivered_again(storm: Storm) -> None:
+    # GIVEN a LINE multicast whose outcome writes were throttled on every try
+    assert storm.throttled.count("BatchWriteItem DeliveriesTable (line outcome)") == Throttle.LINE_OUTCOME_TRIES
 
     # THEN no LINE recipient got a notification twice (every retry of a message reuses its retry key)
     rekeyed = {
@@ -875,15 +865,6 @@ def test_chaos_a_line_retry_after_a_partly_recorded_multicast_is_not_delivered_a
     assert {k: storm.accepted(k) for k in rekeyed if storm.accepted(k) > 1} == {}, rekeyed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: when anything raises between a job's claims and its provider calls (a DynamoDB throttle in "
-        "the rate limiter, a links write, a claim), DeliveryWorker.deliver's finally records only the outcomes "
-        "gathered so far; the other claimed recipients stay `sending` and the next attempt records them failed: "
-        "outcome_unknown (not replayable) although nothing was sent"
-    ),
-)
 def test_chaos_a_storage_error_before_the_provider_call_loses_no_delivery(storm: Storm) -> None:
     # GIVEN a DynamoDB throttle hit a Slack job after its recipients were claimed, before any provider call
     assert "UpdateItem RateLimitsTable (slack rate-limit token)" in storm.throttled
@@ -900,16 +881,6 @@ def test_chaos_a_storage_error_before_the_provider_call_loses_no_delivery(storm:
     assert lost == [], f"{len(lost)} deliveries never sent, recorded failed: outcome_unknown"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: a replay racing a redelivered copy of its job is lost. The copy's claim is refused (the record "
-        "is failed); the replay then reopens it (queued, no lease); DeliveriesRepository._why_not_claimed reads "
-        "that and takes a non-final record without lease_until for an expired lease (LEASE_EXPIRED); the worker "
-        "writes failed: outcome_unknown unconditionally (finish_many), over the replay, whose job then finds the "
-        "record final: never sent, no longer replayable"
-    ),
-)
 def test_chaos_a_failure_replayed_while_a_copy_of_its_job_reads_it_is_still_replayed(storm: Storm) -> None:
     # GIVEN a replayable failure (the stale Slack member ID's), replayed by the admin just after a redelivered copy
     # of its job was refused its claim, before the copy read the record
@@ -918,8 +889,8 @@ def test_chaos_a_failure_replayed_while_a_copy_of_its_job_reads_it_is_still_repl
     raced, before = storm.raced, len(storm.attempts.get(storm.raced, []))
 
     # THEN the replay was carried out: Slack was asked again, and answered as before
-    (record,) = storm.by_key(storm.records_after)[raced]
-    assert (record["status"], record.get("reason"), len(storm.attempts_after.get(raced, [])) - before) == (
+    (record,) = storm.by_key(storm.records_after_race)[raced]
+    assert (record["status"], record.get("reason"), len(storm.attempts_after_race.get(raced, [])) - before) == (
         "failed",
         "needs_relink",
         1,

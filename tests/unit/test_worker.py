@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import (
@@ -359,17 +360,23 @@ def test_worker_expired_lease_records_outcome_unknown_without_sending(slack: Hub
     assert (saved["status"], saved["reason"]) == ("failed", "outcome_unknown")
 
 
-def test_worker_claim_in_flight_left_alone(slack: HubStack, sender: FakeSender) -> None:
-    # GIVEN another worker sending this delivery right now (lease still valid)
+def test_worker_claim_in_flight_left_alone_and_looked_at_again_after_its_lease(
+    slack: HubStack, sender: FakeSender
+) -> None:
+    # GIVEN another attempt sending this delivery right now (lease still valid for 60 s)
     slack.deliveries.claim(TARO_SLACK, LEASE_SECONDS)
     worker = make_worker(slack, sender)
+    changes = visibility_changes(slack)
 
     # WHEN a duplicate job arrives
-    handle(slack, worker, send_job(), receive_count=2)
+    with pytest.raises(JobPostponedError):
+        handle(slack, worker, send_job(), receive_count=2)
 
-    # THEN this worker neither sends nor touches the record
+    # THEN this worker neither sends nor touches the record, and comes back once the lease is over (should that
+    # attempt have died, its job may be this very one: nobody else would settle the record)
     assert sender.attempts == []
     assert record(slack)["status"] == "sending"
+    assert [60 <= change["VisibilityTimeout"] <= 62 for change in changes] == [True]
 
 
 # ---------------------------------------------------------------- skips
@@ -750,3 +757,106 @@ def test_eight_attempts_ride_out_a_long_429_storm() -> None:
     # A provider answering 429 "Retry-After: 5" to every attempt: the queue's 8 attempts span a quarter of an hour,
     # not 40 seconds.
     assert sum(retry_delay(5.0, count) for count in range(1, 8)) >= 15 * 60
+
+
+# ---------------------------------------------------------------- storage errors and retry keys
+
+
+def _throttle_update_of(stack: HubStack, user_id: str) -> list[str]:
+    """DynamoDB throttles the next UpdateItem of `user_id`'s delivery record (as if the SDK's retries ran out)."""
+    hits: list[str] = []
+
+    def throttle(params: dict[str, Any], **_: Any) -> None:
+        if not hits and params.get("Key", {}).get("sk", "").startswith(f"{user_id}#"):
+            hits.append(user_id)
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "Update")
+
+    stack.dynamodb.meta.client.meta.events.register("provide-client-params.dynamodb.UpdateItem", throttle)
+    return hits
+
+
+def test_worker_a_throttled_claim_leaves_that_delivery_for_the_next_attempt(stack: HubStack) -> None:
+    # GIVEN three queued Slack deliveries in one job, and the claim of Hanako's throttled
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    hits = _throttle_update_of(stack, HANAKO)
+    sender = FakeSender("slack")
+    worker = make_worker(stack, sender)
+
+    # WHEN the job is handled, and then comes back
+    with pytest.raises(JobPostponedError):
+        handle(stack, worker, send_job(recipients=[recipient(u) for u in users]))
+    first = sorted(sent.destination.user_id for sent in sender.sent)
+    handle(stack, worker, send_job(recipients=[recipient(u) for u in users]), receive_count=2)
+
+    # THEN the others were sent at once, Hanako on the retry, each once
+    assert hits == [HANAKO]
+    assert first == sorted([TARO, "jiro@acme.example"])
+    assert sorted(sent.destination.user_id for sent in sender.sent) == sorted(users)
+    assert {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack"))["status"] for u in users} == dict.fromkeys(
+        users, "sent"
+    )
+
+
+class _LinksWriteFails(FakeSender):
+    """Finds the first unlinked employee by e-mail, whose link write then fails (a throttled links update)."""
+
+    def find_address(self, credentials: dict[str, Any], user_id: str) -> str | None:
+        raise RuntimeError("links table throttled")
+
+
+def test_worker_stopped_before_any_call_gives_back_every_claim_it_made(stack: HubStack) -> None:
+    # GIVEN a job of three: Taro linked, Hanako and Jiro unlinked, and the lookup for Hanako failing hard
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = [TARO, HANAKO, "jiro@acme.example"]
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    for user in users:
+        queue_delivery(stack, DeliveryKey(COMPANY, EVENT_ID, user, "slack"))
+    worker = make_worker(stack, _LinksWriteFails("slack"))
+
+    # WHEN the job is delivered and stops there
+    with pytest.raises(RuntimeError):
+        worker.deliver(SendJob.model_validate(send_job(recipients=[recipient(u) for u in users])), last_attempt=False)
+
+    # THEN nothing is left `sending` (which the next attempt would write off as outcome_unknown): all wait
+    statuses = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users}
+    assert {u: (r["status"], r.get("reason")) for u, r in statuses.items()} == dict.fromkeys(
+        users, ("retrying", "interrupted")
+    )
+
+
+def test_worker_idempotent_provider_retry_repeats_the_first_calls_retry_key_for_a_partly_recorded_batch(
+    stack: HubStack,
+) -> None:
+    # GIVEN a multicast provider (one call for the job, repeats deduplicated by key), and a first attempt whose
+    # call went out but whose outcome writes were throttled every time; Taro's outcome was recorded later
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    sender = FakeSender("slack", max_batch=500, idempotent_retries=True)
+    worker = make_worker(stack, sender)
+    worker._lease_seconds = -1  # its claims are expired by the time the job comes back
+    job = SendJob.model_validate(send_job(recipients=[recipient(u) for u in users]))
+    throttled: list[int] = []
+
+    def throttle(params: dict[str, Any], **_: Any) -> None:
+        if len(throttled) < 4:
+            throttled.append(len(params["RequestItems"]["deliveries"]))
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "Batch")
+
+    stack.dynamodb.meta.client.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", throttle)
+    with pytest.raises(ClientError):
+        worker.deliver(job, last_attempt=False)
+    assert (len(sender.idempotency_keys), throttled) == (1, [3, 3, 3, 3])
+    (first_key,) = sender.idempotency_keys
+    stack.deliveries.finish(DeliveryKey(COMPANY, EVENT_ID, TARO, "slack"), DeliveryStatus.SENT)
+
+    # WHEN the job comes back
+    worker.deliver(job, last_attempt=False)
+
+    # THEN Hanako and Jiro are asked again in one call under the first call's key (the provider answers
+    # "already accepted"), not under a key of their own, and everyone ends sent
+    assert sender.idempotency_keys[1:] == [first_key]
+    assert sorted(sent.destination.user_id for sent in sender.attempts[3:]) == sorted([HANAKO, "jiro@acme.example"])
+    assert {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack"))["status"] for u in users} == dict.fromkeys(
+        users, "sent"
+    )

@@ -33,6 +33,7 @@ from workplace_hub.providers.base import Destination, Notification, Sender, Send
 from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
 from workplace_hub.storage.deliveries import (
+    Claim,
     ClaimOutcome,
     DeliveriesRepository,
     DeliveryKey,
@@ -60,6 +61,22 @@ PACE_ATTEMPTS = 5
 
 class JobPostponedError(HubError):
     """Some deliveries of this job hit a transient error; SQS redelivers the job after a delay."""
+
+
+def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: int) -> dict[DeliveryKey, str]:
+    """A retry key for each recipient, the same for the recipients of one call (per locale, `max_batch` at a
+    time). A claim stores it only the first time; later attempts send with the stored one."""
+    by_locale: dict[str, list[str]] = defaultdict(list)
+    for recipient in job.recipients:
+        by_locale[recipient.locale].append(recipient.user_id)
+    proposed: dict[DeliveryKey, str] = {}
+    for users in by_locale.values():
+        for start in range(0, len(users), max_batch):
+            call = users[start : start + max_batch]
+            name = f"{job.company_id}|{job.event_id}|{job.channel}|{','.join(call)}"
+            key = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))
+            proposed.update({keys[user_id]: key for user_id in call})
+    return proposed
 
 
 def idempotency_key(job: SendJob, destinations: list[Destination]) -> str:
@@ -93,7 +110,8 @@ def backoff_seconds(receive_count: int) -> float:
 @dataclass
 class _Attempt:
     retry_after: float | None = None
-    retry_needed: bool = False
+    retry_needed: bool = False  # the provider said "later": the job's remaining calls wait too
+    unclaimed: bool = False  # a claim could not be tried (a storage error): the job must come back for it
     credentials_error: str | None = None
 
 
@@ -131,7 +149,7 @@ class DeliveryWorker:
         self._platform_credentials = platform_credentials
         self._pending: list[Outcome] = []
         self._job: SendJob | None = None
-        self._claimed: set[DeliveryKey] = set()  # this attempt's claims ...
+        self._claims: dict[DeliveryKey, Claim] = {}  # this attempt's claims ...
         self._called: set[DeliveryKey] = set()  # ... and those the provider was called for
         # The longest one provider call may take (connect + read timeouts, and some margin).
         self._call_budget_seconds = call_budget_seconds
@@ -162,7 +180,7 @@ class DeliveryWorker:
             (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
         )
         attempt = self.deliver(job, last_attempt=receive_count >= self._max_receive_count, time_left=time_left)
-        if attempt.retry_needed:
+        if attempt.retry_needed or attempt.unclaimed:
             delay = retry_delay(attempt.retry_after, receive_count)
             self._queue.postpone(record.receipt_handle, delay)
             raise JobPostponedError(f"retrying in {delay:.0f}s")
@@ -171,15 +189,15 @@ class DeliveryWorker:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
         self._pending = []
         self._job = job
-        self._claimed, self._called = set(), set()
+        self._claims, self._called = {}, set()
         try:
             return self._deliver(job, last_attempt=last_attempt, time_left=time_left)
         except Exception:
             # Stopped before calling the provider for some claimed deliveries (a throttled write, say): give
             # those back for the job's next attempt, rather than leave them `sending` to be written off later.
             recorded = {outcome.key for outcome in self._pending}
-            for key in sorted(self._claimed - self._called - recorded, key=lambda k: k.user_id):
-                self._pending.append(Outcome(key, DeliveryStatus.RETRYING, reason="interrupted"))
+            for key in sorted(self._claims.keys() - self._called - recorded, key=lambda k: k.user_id):
+                self._record(key, DeliveryStatus.RETRYING, reason="interrupted")
             raise
         finally:
             outcomes, self._pending = self._pending, []
@@ -200,17 +218,32 @@ class DeliveryWorker:
         )
         unknown = [r.user_id for r in job.recipients if r.user_id not in job.addresses]
         links = self._links.get_many(job.company_id, unknown) if unknown else {}
-        claimed: list[tuple[DeliveryKey, Destination, str]] = []
         keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
-        outcomes = self._deliveries.claim_many(
-            list(keys.values()), self._lease_seconds, reclaim_expired=self._sender.idempotent_retries
+        idempotent = self._sender.idempotent_retries
+        claims = self._deliveries.claim_many(
+            list(keys.values()),
+            self._lease_seconds,
+            reclaim_expired=idempotent,
+            retry_keys=proposed_retry_keys(job, keys, self._sender.max_batch) if idempotent else None,
         )
+        self._claims = {key: claim for key, claim in claims.items() if claim.outcome == ClaimOutcome.CLAIMED}
+        claimed: list[tuple[DeliveryKey, Destination, str]] = []
         for recipient in job.recipients:
             key = keys[recipient.user_id]
-            outcome = outcomes[key]
+            outcome = claims[key].outcome
             if outcome == ClaimOutcome.LEASE_EXPIRED:
                 # An earlier attempt died mid-send: it may have been delivered. At most once: do not resend.
-                self._record(key, DeliveryStatus.FAILED, reason="outcome_unknown")
+                self._record(key, DeliveryStatus.FAILED, reason="outcome_unknown", expected=DeliveryStatus.SENDING)
+                continue
+            if outcome == ClaimOutcome.UNAVAILABLE:
+                attempt.unclaimed = True  # left as it was, for the job's next attempt
+                continue
+            if outcome == ClaimOutcome.IN_FLIGHT:
+                # Another attempt holds it. Come back once its lease is over: if that attempt died (its own message
+                # may be this one), nobody else would ever settle the record.
+                attempt.unclaimed = True
+                lease_left = float(claims[key].record.get("lease_until", 0)) - time.time() + 1  # type: ignore[union-attr]
+                attempt.retry_after = max(attempt.retry_after or 0.0, lease_left)
                 continue
             if outcome != ClaimOutcome.CLAIMED:
                 continue
@@ -227,11 +260,12 @@ class DeliveryWorker:
                 continue
             destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
             claimed.append((key, destination, recipient.locale))
-            self._claimed.add(key)
-        by_locale: dict[str, list[tuple[DeliveryKey, Destination, str]]] = defaultdict(list)
+        # One call batch per locale (and, where the provider deduplicates, per stored retry key: a retry repeats
+        # the very request an earlier attempt may have had accepted, so the provider can recognise it).
+        batches: dict[tuple[str, str | None], list[tuple[DeliveryKey, Destination, str]]] = defaultdict(list)
         for entry in claimed:
-            by_locale[entry[2]].append(entry)
-        for locale, group in by_locale.items():
+            batches[(entry[2], self._claims[entry[0]].retry_key)].append(entry)
+        for (locale, retry_key), group in batches.items():
             notification = Notification(
                 event_id=job.event_id,
                 item=job.item,
@@ -249,7 +283,10 @@ class DeliveryWorker:
                 else:
                     self._called.update(key for key, _, _ in batch)
                     outcomes = self._sender.send_batch(
-                        notification, destinations, credentials, idempotency_key=idempotency_key(job, destinations)
+                        notification,
+                        destinations,
+                        credentials,
+                        idempotency_key=retry_key or idempotency_key(job, destinations),
                     )
                 for key, destination, _ in batch:
                     self._record_outcome(key, outcomes[destination.user_id], last_attempt, attempt)
@@ -343,13 +380,19 @@ class DeliveryWorker:
             self._links.update(company_id, user_id, {LOOKUP_MISSED: int(time.time())}, [])
         return address
 
-    def _record(self, key: DeliveryKey, status: DeliveryStatus, **details: str | None) -> None:
-        # Written together when the job's turn ends (see deliver).
+    def _record(
+        self, key: DeliveryKey, status: DeliveryStatus, expected: DeliveryStatus | None = None, **details: str | None
+    ) -> None:
+        # Written together when the job's turn ends (see deliver): over the claimed record, or (a write-off of
+        # an earlier attempt's claim) only while the record still has the `expected` status.
         replay = None
         if status == DeliveryStatus.FAILED and details.get("reason") != "outcome_unknown":
             # An admin may try it again later (POST /admin/failures/replay). Not when it may have been sent.
             replay = replay_of(self._job, key.user_id) if self._job is not None else None
-        self._pending.append(Outcome(key, status, **details, replay=replay))
+        claim = self._claims.get(key)
+        self._pending.append(
+            Outcome(key, status, **details, replay=replay, claimed=claim.record if claim else None, expected=expected)
+        )
         metrics.add_metric(name=f"Deliveries{status.value.capitalize()}", unit=MetricUnit.Count, value=1)
         if status != DeliveryStatus.SENT:
             logger.info("delivery not sent", extra={"user_id": key.user_id, "status": status.value, **details})

@@ -20,13 +20,18 @@ from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from workplace_hub.errors import SettingsValidationError
 from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_WRITE_LIMIT = 25
 _PARALLEL_CALLS = 10
+# Pauses between tries of an outcome write that was throttled (after the SDK's own retries).
+_RETRY_PAUSES = (0.1, 0.3, 0.9)
+_RETRYABLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
+)
 RETENTION_SECONDS = 400 * 24 * 3600
 
 
@@ -56,9 +61,25 @@ def final_records(statuses: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"
     ALREADY_FINAL = "already_final"
-    IN_FLIGHT = "in_flight"
+    IN_FLIGHT = "in_flight"  # another attempt holds it, its lease still running (Claim.record: the record)
+    REOPENED = "reopened"  # queued again since this try (an admin's replay): that replay's job sends it
     LEASE_EXPIRED = "lease_expired"
     MISSING = "missing"
+    # The claim could not be tried (a throttled or failed write): the record is as it was; try again later.
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """How a claim ended; when CLAIMED, `record` is the claimed record as stored (its outcome is written
+    over it, in batches, and it keeps the `retry_key` the first claim stored); when IN_FLIGHT, as read."""
+
+    outcome: ClaimOutcome
+    record: dict[str, Any] | None = None
+
+    @property
+    def retry_key(self) -> str | None:
+        return str(self.record["retry_key"]) if self.record and "retry_key" in self.record else None
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,10 @@ class Outcome:
     provider_message_id: str | None = None
     # How to try a failed delivery again (see Replay); None: it cannot be replayed.
     replay: Replay | None = None
+    # The record as claimed: the outcome is written as a whole record over it (batched). Without it, an update.
+    claimed: dict[str, Any] | None = None
+    # Only write when the record still has this status (an update); None: unconditionally.
+    expected: DeliveryStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,23 @@ class Replay:
         return {"queue": self.queue, "body": self.body}
 
 
+_OUTCOME_FIELDS = ("reason", "error_code", "provider_message_id")
+
+
+def _finished_record(outcome: Outcome) -> dict[str, Any]:
+    """The claimed record with its outcome: what a batch put writes."""
+    assert outcome.claimed is not None
+    item = {k: v for k, v in outcome.claimed.items() if k not in ("lease_until", "replay", *_OUTCOME_FIELDS)}
+    item.update(status=outcome.status.value, updated_at=utc_now_iso())
+    for name in _OUTCOME_FIELDS:
+        value = getattr(outcome, name)
+        if value is not None:
+            item[name] = value
+    if outcome.replay is not None:
+        item["replay"] = outcome.replay.item()
+    return item
+
+
 def _finish_update(outcome: Outcome) -> dict[str, Any]:
     values: dict[str, Any] = {":status": outcome.status.value, ":now": utc_now_iso()}
     sets = ["#status = :status", "updated_at = :now"]
@@ -106,19 +148,23 @@ def _finish_update(outcome: Outcome) -> dict[str, Any]:
     else:
         sets.append("replay = :replay")
         values[":replay"] = outcome.replay.item()
-    for name in ("reason", "error_code", "provider_message_id"):
+    for name in _OUTCOME_FIELDS:
         value = getattr(outcome, name)
         if value is None:
             removes.append(name)
         else:
             sets.append(f"{name} = :{name}")
             values[f":{name}"] = value
-    return {
+    update = {
         "Key": outcome.key.key(),
         "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
         "ExpressionAttributeNames": {"#status": "status"},
         "ExpressionAttributeValues": values,
     }
+    if outcome.expected is not None:
+        update["ConditionExpression"] = "#status = :expected"
+        values[":expected"] = outcome.expected.value
+    return update
 
 
 @dataclass(frozen=True)
@@ -212,7 +258,7 @@ class DeliveriesRepository:
         self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
 
     def _claim_update(
-        self, key: DeliveryKey, lease_seconds: float, now: float, reclaim_expired: bool
+        self, key: DeliveryKey, lease_seconds: float, now: float, reclaim_expired: bool, retry_key: str | None
     ) -> dict[str, Any]:
         """The conditional update that moves a record to `sending` (see `claim`)."""
         condition = "#status IN (:queued, :retrying)"
@@ -225,60 +271,87 @@ class DeliveriesRepository:
             ":zero": 0,
             ":one": 1,
         }
+        sets = (
+            "#status = :sending, lease_until = :lease, updated_at = :now, "
+            "attempts = if_not_exists(attempts, :zero) + :one"
+        )
+        if retry_key is not None:
+            # The first claim's key stays: every later attempt repeats exactly the request that may have gone out.
+            sets += ", retry_key = if_not_exists(retry_key, :retry_key)"
+            values[":retry_key"] = retry_key
         if reclaim_expired:
             condition += " OR (#status = :sending AND lease_until < :epoch)"
             values[":epoch"] = int(now)
         return {
             "Key": key.key(),
-            "UpdateExpression": (
-                "SET #status = :sending, lease_until = :lease, updated_at = :now, "
-                "attempts = if_not_exists(attempts, :zero) + :one"
-            ),
+            "UpdateExpression": "SET " + sets,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
         }
 
     def claim(
-        self, key: DeliveryKey, lease_seconds: float, now: float | None = None, *, reclaim_expired: bool = False
-    ) -> ClaimOutcome:
+        self,
+        key: DeliveryKey,
+        lease_seconds: float,
+        now: float | None = None,
+        *,
+        reclaim_expired: bool = False,
+        retry_key: str | None = None,
+    ) -> Claim:
         """Take the right to send this delivery; exactly one caller wins.
 
         `reclaim_expired` also takes over a claim whose lease ran out (its sender died mid-call); only
-        for providers that deduplicate a repeated request themselves (LINE's retry key).
+        for providers that deduplicate a repeated request themselves (LINE's retry key). `retry_key` is
+        stored with the first claim and kept by later ones (`Claim.retry_key`).
         """
         now = time.time() if now is None else now
         try:
-            self._update(self._claim_update(key, lease_seconds, now, reclaim_expired))
-            return ClaimOutcome.CLAIMED
+            record = self._update(self._claim_update(key, lease_seconds, now, reclaim_expired, retry_key))
+            return Claim(ClaimOutcome.CLAIMED, record)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
         return self._why_not_claimed(key, now)
 
     def claim_many(
-        self, keys: list[DeliveryKey], lease_seconds: float, *, reclaim_expired: bool = False
-    ) -> dict[DeliveryKey, ClaimOutcome]:
+        self,
+        keys: list[DeliveryKey],
+        lease_seconds: float,
+        *,
+        reclaim_expired: bool = False,
+        retry_keys: dict[DeliveryKey, str] | None = None,
+    ) -> dict[DeliveryKey, Claim]:
         """Claim several deliveries at once: the conditional updates run side by side, so a job of ten
         waits about as long as one. (Not a transaction: it would cost twice the writes, and one taken
-        delivery would make the whole job's claim fail.)"""
-        now = time.time()
-        claims = self._parallel(lambda key: self.claim(key, lease_seconds, now, reclaim_expired=reclaim_expired), keys)
-        return dict(zip(keys, claims, strict=True))
+        delivery would make the whole job's claim fail.) A claim that fails (a throttled write) is
+        UNAVAILABLE; the others stand, so the caller knows exactly which records it holds."""
+        now, retry_keys = time.time(), retry_keys or {}
 
-    def _why_not_claimed(self, key: DeliveryKey, now: float) -> ClaimOutcome:
+        def claim(key: DeliveryKey) -> Claim:
+            try:
+                retry_key = retry_keys.get(key)
+                return self.claim(key, lease_seconds, now, reclaim_expired=reclaim_expired, retry_key=retry_key)
+            except (ClientError, BotoCoreError):
+                return Claim(ClaimOutcome.UNAVAILABLE)
+
+        return dict(zip(keys, self._parallel(claim, keys), strict=True))
+
+    def _why_not_claimed(self, key: DeliveryKey, now: float) -> Claim:
         self.reads += 1
         current = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
         if current is None:
-            return ClaimOutcome.MISSING
+            return Claim(ClaimOutcome.MISSING)
         if current["status"] in FINAL_STATUSES:
-            return ClaimOutcome.ALREADY_FINAL
+            return Claim(ClaimOutcome.ALREADY_FINAL)
         if current["status"] != DeliveryStatus.SENDING.value:
             # Claimable again since our try (an admin's replay reopened it): its own job will claim it.
-            return ClaimOutcome.IN_FLIGHT
-        if int(current.get("lease_until", 0)) < now:
-            return ClaimOutcome.LEASE_EXPIRED
-        return ClaimOutcome.IN_FLIGHT
+            return Claim(ClaimOutcome.REOPENED)
+        # Whole seconds, as the claim's condition compares them: a lease the claim saw as live is not expired here.
+        if int(current.get("lease_until", 0)) < int(now):
+            return Claim(ClaimOutcome.LEASE_EXPIRED)
+        return Claim(ClaimOutcome.IN_FLIGHT, current)
 
     def finish(
         self,
@@ -293,13 +366,41 @@ class DeliveriesRepository:
         self.finish_many([Outcome(key, status, reason, error_code, provider_message_id)])
 
     def finish_many(self, outcomes: list[Outcome]) -> None:
-        """Record several outcomes, side by side."""
-        self._parallel(lambda outcome: self._update(_finish_update(outcome)), outcomes)
+        """Record several outcomes: claimed records as whole records, 25 to a batch write; the others (a
+        write-off, a replay put back) as updates side by side. Every write is tried, and tried again when
+        throttled: an outcome lost here leaves its record `sending`, to be written off as outcome_unknown."""
+        whole = [_finished_record(o) for o in outcomes if o.claimed is not None]
+        batches = [whole[i : i + _BATCH_WRITE_LIMIT] for i in range(0, len(whole), _BATCH_WRITE_LIMIT)]
+        updates = [o for o in outcomes if o.claimed is None]
+        calls: list[Callable[[], None]] = [lambda b=batch: self._put_batch(b) for batch in batches]
+        calls += [lambda o=outcome: self._finish_one(o) for outcome in updates]
+        self._parallel(lambda call: _with_retries(call), calls)
 
-    def _update(self, arguments: dict[str, Any]) -> None:
+    def _finish_one(self, outcome: Outcome) -> None:
+        try:
+            self._update(_finish_update(outcome))
+        except ClientError as exc:
+            # A conditional write whose record moved on (a write-off another attempt already made): nothing to do.
+            if outcome.expected is None or exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _put_batch(self, items: list[dict[str, Any]]) -> None:
+        client, requests = self._table.meta.client, [{"PutRequest": {"Item": item}} for item in items]
+        for pause in (*_RETRY_PAUSES, None):
+            self.writes += 1
+            unprocessed = client.batch_write_item(RequestItems={self._table.name: requests}).get("UnprocessedItems")
+            requests = (unprocessed or {}).get(self._table.name, [])
+            if not requests:
+                return
+            if pause is None:
+                break
+            time.sleep(pause)
+        raise RuntimeError(f"{len(requests)} delivery outcomes stayed unprocessed")
+
+    def _update(self, arguments: dict[str, Any]) -> dict[str, Any]:
         self.writes += 1
         # The resource's low-level client (thread-safe, unlike the Table resource) with its value serializer.
-        self._table.meta.client.update_item(TableName=self._table.name, **arguments)
+        return self._table.meta.client.update_item(TableName=self._table.name, **arguments).get("Attributes", {})
 
     def _parallel(self, call: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         if len(items) <= 1:
@@ -443,6 +544,21 @@ class DeliveriesRepository:
         items = [_public(item) for item in page["Items"]]
         last = page.get("LastEvaluatedKey")
         return items, (_encode_token(last) if last else None)
+
+
+def _with_retries(call: Callable[[], None]) -> None:
+    """Run a write, again after a pause when DynamoDB throttled it or failed on its side."""
+    for pause in (*_RETRY_PAUSES, None):
+        try:
+            call()
+            return
+        except ClientError as exc:
+            if pause is None or exc.response["Error"]["Code"] not in _RETRYABLE_CODES:
+                raise
+        except BotoCoreError:
+            if pause is None:
+                raise
+        time.sleep(pause)
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
