@@ -13,10 +13,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.client import RemoteDisconnected
 from typing import Any
 
 import pytest
 import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from tests.unit.builders import (
     SLACK_MEMBER_ID,
@@ -568,6 +570,32 @@ def _network_outcomes(table: ProviderTable) -> tuple[Outcome, ...]:
             "network",
             (lambda: requests.ConnectionError(f"HTTPSConnectionPool: Max retries exceeded with url: {url}"),),
             RetryableProviderError,
+        ),
+        Outcome(  # as requests raises a refused connection: nothing was sent
+            "connection_refused",
+            "network",
+            (
+                lambda: requests.ConnectionError(
+                    MaxRetryError(None, url, NewConnectionError(None, "[Errno 111] Connection refused"))  # type: ignore[arg-type]
+                ),
+            ),
+            RetryableProviderError,
+        ),
+        Outcome(  # as requests raises a connection the provider closed before answering: it may have acted
+            "connection_lost",
+            "network",
+            (
+                lambda: requests.ConnectionError(
+                    ProtocolError("Connection aborted.", RemoteDisconnected("Remote end closed connection"))
+                ),
+            ),
+            OutcomeUnknownError,
+        ),
+        Outcome(
+            "connection_reset",
+            "network",
+            (lambda: requests.ConnectionError(ConnectionResetError(104, "Connection reset by peer")),),
+            OutcomeUnknownError,
         ),
     )
 

@@ -429,6 +429,38 @@ def test_a_permanent_slack_error_fails_the_delivery_with_the_error_code(
     assert ok(admin.get("/admin/integrations/slack"))["status"]["state"] != "error"
 
 
+def test_a_slack_post_whose_connection_broke_before_the_answer_is_not_posted_again(
+    stack: LocalStack,
+    sqs: Any,
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Callable[[Any], None],
+) -> None:
+    # GIVEN a Slack company, and Slack closing the connection of the next post without an answer
+    token = _slack_company(admin, member, sandbox)
+    sandbox.add_fault("slack", "timeout", times=1, match={"token": token}, delay=0, drop=True)
+
+    # WHEN a notification arrives
+    event = notification(company_id, [{"user_id": member.user_id}])
+    send_event(event)
+
+    # THEN the hub cannot know whether Slack posted it: at most once, it records that and does not post again
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(member.user_id, "slack")]
+    assert (record["status"], record["reason"], record["error_code"]) == (
+        "failed",
+        "outcome_unknown",
+        "connection_lost",
+    )
+    wait_for(lambda: queue_idle(sqs, stack.queues["SendSlackQueue"]), timeout=8)
+    (post,) = slack_posts(sandbox, token)
+    assert post["fault"] is not None
+    # AND the admin sees it among the failures, not offered for replay (it may have been delivered)
+    failures = ok(admin.get(f"/admin/failures?event_id={event['event_id']}"))["failures"]
+    assert [(f["reason"], f["replayable"]) for f in failures] == [("outcome_unknown", False)]
+
+
 def test_a_rejected_bot_token_fails_the_delivery_and_puts_the_integration_in_error(
     company_id: str, admin: Api, member: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
 ) -> None:
