@@ -92,6 +92,49 @@ def test_a_personal_calendar_is_written_with_the_employees_own_authorization(
     assert works_events(sandbox, tenant.domain_id, member.user_id) == []
 
 
+def test_on_an_api_1_0_tenant_an_employee_cannot_start_naver_works_authorization(
+    admin: Api, member: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN an older tenant on the API 1.0 server API (it has no employee authorization)
+    tenant = new_works_tenant(sandbox, [member.user_id])
+    form = {
+        "api_version": "1.0",
+        "domain_id": tenant.domain_id,
+        "admin_email": tenant.admin_email,
+        "api_id": tenant.api_id,
+        "server_api_consumer_key": tenant.consumer_key,
+        "server_list_id": tenant.server_list_id,
+        "server_list_private_key": rsa_key_pair("works-1.0")[0],
+    }
+    ok(admin.put("/admin/integrations/naver_works_calendar", {"enabled": True, "settings": form}))
+
+    # WHEN an employee asks to authorize NAVER WORKS calendars, as a link or a redirect (found by schemathesis:
+    # this was a 500)
+    answers = [
+        member.get("/me/links/naver_works/authorize"),
+        member.get("/me/links/naver_works/authorize?redirect=true"),
+    ]
+
+    # THEN both answer 409 with the reason the calendar options also give
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [
+        (409, "naver_works_personal_calendar_needs_api_2_0")
+    ] * 2
+
+
+def test_a_collabo_company_on_platform_credentials_without_an_oauth_client_cannot_start_authorization(
+    admin: Api, member: Api
+) -> None:
+    # GIVEN a Collabo company: NAVER WORKS Calendar on by default, on the platform's credentials, which (as on the
+    # local stack until an operator sets them) carry no OAuth client for employees
+    assert ok(admin.put("/admin/company", {"product": "collabo"}))["product"] == "collabo"
+
+    # WHEN an employee asks to authorize NAVER WORKS calendars (found by schemathesis: this was a 500)
+    answer = member.get("/me/links/naver_works/authorize?redirect=true")
+
+    # THEN a 409 says the settings are incomplete, without naming any value
+    assert (answer.status_code, answer.json()["error"]) == (409, "integration_incomplete")
+
+
 def test_an_api_1_0_tenant_gets_the_absence_in_the_default_calendar_as_icalendar(
     company_id: str, admin: Api, member: Api, sandbox: SandboxClient, send_event: Any
 ) -> None:

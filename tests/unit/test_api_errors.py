@@ -12,7 +12,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workplace_hub.api import create_app, errors
+from workplace_hub.api import create_app, errors, hub_openapi_document
 from workplace_hub.api.integrations import IntegrationUpdate
 from workplace_hub.api.services import ApiServices
 
@@ -126,17 +126,23 @@ def test_enabled_must_be_a_json_boolean(enabled: Any) -> None:
 
 
 def test_the_document_declares_every_error_status_each_route_can_answer() -> None:
-    # GIVEN the settings API's OpenAPI document (no service is called to build it)
+    # GIVEN the document GET /openapi.json serves: the settings API's and the linking function's routes (no
+    # service is called to build it)
     services = ApiServices(**{field.name: None for field in dataclasses.fields(ApiServices)})
-    document = create_app(services).get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
+    document = hub_openapi_document(create_app(services))
     schemas = document["components"]["schemas"]
+    assert {"/me/links/{provider}/authorize", "/me/calendars", "/me/calendar-options", "/admin/links"} <= set(
+        document["paths"]
+    )
+    assert document["security"] == [{"workplaceJwt": []}]
 
     for path, item in document["paths"].items():
         for method, operation in item.items():
             statuses = set(operation["responses"])
             # THEN every route declares the token's 401 and the shape's 422, with the bodies the API sends
             assert {"200", "401", "422"} <= statuses, (method, path)
-            content = {s: operation["responses"][s]["content"]["application/json"] for s in statuses - {"200"}}
+            errors = statuses - {"200", "302"}  # a redirect (linking's authorize) has no JSON body
+            content = {s: operation["responses"][s]["content"]["application/json"] for s in errors}
             refs = {s: c["schema"]["$ref"] for s, c in content.items()}
             assert refs["401"].endswith("/AccessDeniedAnswer")
             assert refs["422"].endswith("/InvalidRequestAnswer")

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from workplace_hub.api.auth import current_principal
 from workplace_hub.api.errors import register as register_errors
+from workplace_hub.api.errors import responses
 from workplace_hub.calendars.options import CalendarOptions
 from workplace_hub.errors import ConflictError, NeedsRelinkError, ProviderError
 from workplace_hub.oauth.linking import LinkingError, LinkingService
@@ -18,6 +20,26 @@ from workplace_hub.tokens import TokenVerifier
 
 Provider = Literal["line", "google", "naver_works"]
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+_AUTHORIZE_RESPONSES: dict[int, OpenAPIResponse] = {
+    **responses(409),
+    200: {
+        "description": "The provider's consent page",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"authorize_url": {"type": "string", "format": "uri"}},
+                    "required": ["authorize_url"],
+                }
+            }
+        },
+    },
+    302: {
+        "description": "With `redirect=true`: to the provider's consent page",
+        "headers": {"Location": {"description": "the consent page", "schema": {"type": "string"}}},
+        "content": {"text/plain": {"schema": {"type": "string", "maxLength": 0}}},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -40,8 +62,10 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
     def cannot_start(exc: LinkingError) -> Response:
         return Response(409, "application/json", {"error": exc.code, "message": exc.message})
 
-    @app.get("/me/links/<provider>/authorize", tags=["me"])
+    @app.get("/me/links/<provider>/authorize", tags=["me"], responses=_AUTHORIZE_RESPONSES)
     def authorize(provider: Provider, redirect: bool = False) -> Any:
+        """Start linking the employee's account with the provider: its consent page's URL (with `redirect=true`,
+        a redirect there). 409 when the company has not set the provider up."""
         me = current_principal(app, services)  # type: ignore[arg-type]
         url = services.linking.authorize_url(me.company_id, me.user_id, provider)
         if redirect:
@@ -55,8 +79,9 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         page = services.linking.complete(provider, query, choose_locale(event.headers.get("accept-language")))
         return Response(page.status, "text/html; charset=utf-8", page.body, headers=_NO_STORE)
 
-    @app.get("/me/calendars", tags=["me"])
+    @app.get("/me/calendars", tags=["me"], responses=responses(409))
     def my_calendars() -> dict:
+        """The employee's personal NAVER WORKS calendars (409 until they authorized NAVER WORKS calendars)."""
         me = current_principal(app, services)  # type: ignore[arg-type]
         try:
             calendars = services.linking.personal_calendars(me.company_id, me.user_id)
@@ -68,7 +93,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
             raise ConflictError("provider_unavailable", f"NAVER WORKS did not answer ({exc.code})") from exc
         return {"naver_works": calendars}
 
-    @app.get("/me/calendar-options", tags=["me"])
+    @app.get("/me/calendar-options", tags=["me"], responses=responses())
     def my_calendar_options() -> dict:
         """What the absence form offers this employee: the calendar registrations that are on, whether each is
         usable now (and why not), and their personal NAVER WORKS calendars."""
@@ -76,3 +101,9 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         return services.calendar_options.for_employee(me.company_id, me.user_id)
 
     return app
+
+
+def linking_openapi_schema() -> dict[str, Any]:
+    """The linking routes' part of the hub's OpenAPI document (built without services: no route runs)."""
+    app = create_linking_app(None)  # type: ignore[arg-type]
+    return app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)

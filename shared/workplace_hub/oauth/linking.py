@@ -24,6 +24,7 @@ from workplace_hub.oauth.grants import UserGrants, user_oauth_client
 from workplace_hub.oauth.pages import Page, failed_page, linked_page
 from workplace_hub.oauth.state import OAuthStateError, OAuthStateStore, pkce_pair
 from workplace_hub.observability import logger
+from workplace_hub.providers.naver_works_auth import is_legacy
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository, utc_now_iso
 
@@ -121,10 +122,20 @@ class LinkingService:
                 login_hint=workspace_id,
                 hosted_domain=credentials.get("company_domain"),
             )
+        if is_legacy(credentials):
+            raise LinkingError(
+                "naver_works_personal_calendar_needs_api_2_0",
+                "your company connects NAVER WORKS through API 1.0, which has no employee authorization",
+            )
+        client = self._user_oauth(credentials)
+        if not client.get("client_id"):
+            # e.g. a Collabo company on the platform's default credentials, which carry no user OAuth app
+            raise LinkingError(
+                "integration_incomplete",
+                "the company's NAVER WORKS calendar settings have no OAuth client for employees: ask your admin",
+            )
         state = self._states.issue(company_id, user_id, provider, {})
-        return self._clients.naver_works.authorize_url(
-            self._user_oauth(credentials), state=state, redirect_uri=redirect_uri
-        )
+        return self._clients.naver_works.authorize_url(client, state=state, redirect_uri=redirect_uri)
 
     # ------------------------------------------------------------------ finish
 
