@@ -19,6 +19,7 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.integration_settings import apply_update
 from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey
+from workplace_hub.storage.dynamodb import DynamoTables
 from workplace_hub.storage.links import LinksRepository, link_purpose
 from workplace_hub.storage.settings import SettingsRepository
 
@@ -149,17 +150,26 @@ CHANNELS = ("slack", "google_chat", "line", "kakao", "naver_works")
 QUEUES = ("events_dlq", *CHANNELS, *(f"{channel}_dlq" for channel in CHANNELS), "calendar", "calendar_dlq")
 
 
+TABLES = {
+    "SettingsTable": "settings",
+    "LinksTable": "links",
+    "DeliveriesTable": "deliveries",
+    "AbsencesTable": "absences",
+    "RateLimitsTable": "rate_limits",
+}
+
+
 def build_stack() -> HubStack:
     """Create tables, queues and the KMS key; must run inside `mock_aws()`."""
     session = boto3_session()
-    dynamodb = session.resource("dynamodb")
+    # The product's own table layer (storage.dynamodb), so every unit test runs the repositories on it.
+    dynamodb = DynamoTables(session.client("dynamodb"))
     sqs = session.client("sqs")
     kms = session.client("kms")
-    settings_table = create_table_from_template(dynamodb, "SettingsTable", "settings")
-    links_table = create_table_from_template(dynamodb, "LinksTable", "links")
-    deliveries_table = create_table_from_template(dynamodb, "DeliveriesTable", "deliveries")
-    absences_table = create_table_from_template(dynamodb, "AbsencesTable", "absences")
-    create_table_from_template(dynamodb, "RateLimitsTable", "rate_limits")
+    for logical_id, name in TABLES.items():
+        create_table_from_template(dynamodb.meta.client, logical_id, name)
+    settings_table, links_table = dynamodb.Table("settings"), dynamodb.Table("links")
+    deliveries_table, absences_table = dynamodb.Table("deliveries"), dynamodb.Table("absences")
     key_id = kms.create_key(Description="hub key")["KeyMetadata"]["KeyId"]
     settings_repository = SettingsRepository(settings_table)
     keyring = Keyring(kms, key_id, settings_repository)

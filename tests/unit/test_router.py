@@ -313,7 +313,7 @@ def test_router_absence_event_kept_on_dlq_when_no_calendar_worker_is_deployed(
 
 def test_router_unexpected_failure_raised_for_sqs_retry(slack_company: HubStack) -> None:
     # GIVEN the deliveries table is gone (an unexpected AWS failure)
-    slack_company.dynamodb.Table("deliveries").delete()
+    slack_company.dynamodb.meta.client.delete_table(TableName="deliveries")
     router = make_router(slack_company)
 
     # WHEN an event is handled on an early attempt
@@ -325,7 +325,7 @@ def test_router_unexpected_failure_raised_for_sqs_retry(slack_company: HubStack)
 
 def test_router_unexpected_failure_on_last_attempt_dead_lettered(slack_company: HubStack) -> None:
     # GIVEN the deliveries table is gone
-    slack_company.dynamodb.Table("deliveries").delete()
+    slack_company.dynamodb.meta.client.delete_table(TableName="deliveries")
     router = make_router(slack_company)
 
     # WHEN the event is handled on its last attempt
@@ -505,7 +505,7 @@ def test_router_cancel_enqueues_a_job_without_channels(stack: HubStack) -> None:
 
 def test_router_absence_registry_failure_raised_for_sqs_retry(stack: HubStack) -> None:
     # GIVEN the absences table is gone (an unexpected AWS failure)
-    stack.dynamodb.Table("absences").delete()
+    stack.dynamodb.meta.client.delete_table(TableName="absences")
     router = make_router(stack, calendars=True)
 
     # WHEN an absence event is handled on an early attempt
@@ -518,7 +518,7 @@ def test_router_absence_registry_failure_raised_for_sqs_retry(stack: HubStack) -
 
 def test_router_absence_registry_failure_on_last_attempt_dead_lettered(stack: HubStack) -> None:
     # GIVEN the absences table is gone
-    stack.dynamodb.Table("absences").delete()
+    stack.dynamodb.meta.client.delete_table(TableName="absences")
     router = make_router(stack, calendars=True)
     raw = upserted()
 
