@@ -5,6 +5,8 @@ Each measurement is a fresh interpreter (`_child.py`) with the function's templa
 make no calls). The baseline imports exactly the non-first-party modules (third-party and stdlib,
 submodules included) that the handler import loaded, in the same order; the difference is the hub's
 own module bodies plus its module-scope builders (boto3 clients, settings models, the router/worker).
+A second baseline also creates the boto3 clients the handler's builders create (recorded in a probe run):
+what any boto3 user pays for them, so that what remains of the difference is the hub's own code.
 """
 
 from __future__ import annotations
@@ -92,18 +94,24 @@ def _importtime(stderr: str, own: frozenset[str], handler_module: str) -> dict[s
 def measure(spec: FunctionSpec, repetitions: int) -> dict[str, Any]:
     own = first_party(spec)
     # Warm-up (bytecode caches, page cache) and discovery of what the handler import loads.
-    probe, _ = _child(spec, {"mode": "handler"})
+    probe, _ = _child(spec, {"mode": "handler", "record_clients": True})
     deps = [name for name in probe["loaded"] if name.split(".")[0] not in own]
-    baseline_request = {"mode": "deps", "modules": deps}
-    warm_deps, _ = _child(spec, baseline_request)
-    handler_ms: list[float] = []
-    deps_ms: list[float] = []
+    requests = {
+        "handler": {"mode": "handler"},
+        "deps": {"mode": "deps", "modules": deps},
+        # What any boto3 user pays on top of the imports for the same clients (botocore's first client parses
+        # its endpoint and partition data): the rest of the handler's extra time is the hub's own.
+        "deps_clients": {"mode": "deps_clients", "modules": deps, "clients": probe["clients"]},
+    }
+    warm_deps, _ = _child(spec, requests["deps"])
+    timings: dict[str, list[float]] = {side: [] for side in requests}
     for repetition in range(repetitions):
-        # Alternate the order so that drift on a noisy machine hits both sides alike.
-        order = ("handler", "deps") if repetition % 2 == 0 else ("deps", "handler")
-        for mode in order:
-            result, _ = _child(spec, {"mode": "handler"} if mode == "handler" else baseline_request)
-            (handler_ms if mode == "handler" else deps_ms).append(result["seconds"] * 1000)
+        # Rotate the order so that drift on a noisy machine hits every side alike.
+        sides = list(requests)
+        for mode in sides[repetition % 3 :] + sides[: repetition % 3]:
+            result, _ = _child(spec, requests[mode])
+            timings[mode].append(result["seconds"] * 1000)
+    handler_ms, deps_ms, clients_ms = timings["handler"], timings["deps"], timings["deps_clients"]
     _, stderr = _child(spec, {"mode": "handler"}, importtime=True)
     handler_median, deps_median = statistics.median(handler_ms), statistics.median(deps_ms)
     tops = sorted({name.split(".")[0] for name in deps})
@@ -116,6 +124,9 @@ def measure(spec: FunctionSpec, repetitions: int) -> dict[str, Any]:
         "ratio": round(handler_median / deps_median, 2),
         "ratio_of_minimums": round(min(handler_ms) / min(deps_ms), 2),
         "hub_own_ms": round(handler_median - deps_median, 1),
+        "boto3_clients": probe["clients"],
+        "deps_and_clients_ms_median": round(statistics.median(clients_ms), 1),
+        "ratio_to_deps_and_clients": round(handler_median / statistics.median(clients_ms), 2),
         "handler_ms": [round(ms, 1) for ms in handler_ms],
         "deps_only_ms": [round(ms, 1) for ms in deps_ms],
         "modules_loaded_by_handler": len(probe["loaded"]),

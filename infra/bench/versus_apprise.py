@@ -8,8 +8,8 @@ three ways, in one run:
   then a fresh container of the channel's sender function drains the send jobs the router enqueued. Only the
   time inside the two handlers counts (the event source mapping's receive/delete calls are timed apart and
   left out). Senders are deployed without the shared rate limit, as in parts 2-4. LINE is the hub's real
-  behaviour: ONE multicast call per event (up to 500 userIds, with X-Line-Retry-Key), plus a claim and an
-  outcome write per recipient; Slack and Google Chat are one call per recipient.
+  behaviour: ONE multicast call per event (up to 500 userIds, with X-Line-Retry-Key), plus a conditional claim
+  per recipient and the outcomes in batches of 25; Slack and Google Chat are one call per recipient.
 - floor: a bare `requests.Session().post` loop (one keep-alive session) posting the hub's own request bodies,
   built by the hub's SlackSender / GoogleChatSender and `providers.line.build_send` outside the timed loop
   (LINE: the same multicast, a fresh retry key per event). It is the least any sender of these requests can do.
