@@ -242,7 +242,8 @@ class DeliveryWorker:
                 # Another attempt holds it. Come back once its lease is over: if that attempt died (its own message
                 # may be this one), nobody else would ever settle the record.
                 attempt.unclaimed = True
-                lease_left = float(claims[key].record.get("lease_until", 0)) - time.time() + 1  # type: ignore[union-attr]
+                held = claims[key].record or {}
+                lease_left = float(held.get("lease_until", 0)) - time.time() + 1
                 attempt.retry_after = max(attempt.retry_after or 0.0, lease_left)
                 continue
             if outcome != ClaimOutcome.CLAIMED:
