@@ -197,7 +197,9 @@ class Throttle:
       before any provider call;
     - "line outcome" (every try, so the outcomes are lost): the batch write of a LINE multicast's outcomes, for one
       of `line_events`: events whose jobs are not copied during the storm, so only the job itself comes back,
-      after the visibility timeout, and finds its claims' leases over.
+      after the visibility timeout, and finds its claims' leases over;
+    - "line claim" (once): the claim of one recipient of a LINE multicast of another of those events, so that
+      the call goes out without them and they are claimed on the job's next attempt.
     """
 
     LINE_OUTCOME_TRIES = 4  # DeliveriesRepository's first try and its three retries
@@ -208,7 +210,8 @@ class Throttle:
         self._budget = budget
         self._line_partitions = line_events
         self._lock = threading.Lock()
-        self._chosen_left = {"slack rate-limit token": 1, "line outcome": self.LINE_OUTCOME_TRIES}
+        self._chosen_left = {"slack rate-limit token": 1, "line outcome": self.LINE_OUTCOME_TRIES, "line claim": 1}
+        self.line_claim: Key | None = None  # the LINE delivery whose claim was throttled
         self._line_batch: str | None = None  # the partition whose LINE outcomes are being lost
         self.calls = 0
         self.throttled: list[str] = []
@@ -217,6 +220,13 @@ class Throttle:
         table, key = body.get("TableName", ""), body.get("Key", {})
         if operation == "UpdateItem" and table.endswith("RateLimitsTable"):
             return "slack rate-limit token" if key.get("pk", {}).get("S", "").startswith("slack:") else None
+        partition, sort_key = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
+        claiming = ":sending" in body.get("ExpressionAttributeValues", {})
+        if operation == "UpdateItem" and table.endswith("DeliveriesTable") and claiming and sort_key.endswith("#line"):
+            if partition in self._line_partitions and partition != self._line_batch and self.line_claim is None:
+                self.line_claim = (partition.split("#", 1)[1], sort_key.rsplit("#", 1)[0], "line")
+                return "line claim"
+            return None
         if operation != "BatchWriteItem":
             return None
         for table, requests in body.get("RequestItems", {}).items():
@@ -227,7 +237,11 @@ class Throttle:
             )
             if table.endswith("DeliveriesTable") and line_sent and len(partitions) == 1:
                 (partition,) = partitions
-                if partition in self._line_partitions and self._line_batch in (None, partition):
+                if (
+                    partition in self._line_partitions
+                    and self._line_batch in (None, partition)
+                    and (self.line_claim is None or partition.split("#", 1)[1] != self.line_claim[0])
+                ):
                     self._line_batch = partition
                     return "line outcome"
         return None
@@ -537,6 +551,7 @@ class Storm:
     expected: set[Key]
     faults: dict[str, str]
     throttled: list[str]
+    line_claim: Key | None
     killed: dict[str, Any] | None
     took: float
     records: list[dict[str, Any]]
@@ -681,6 +696,7 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
             expected=expected,
             faults=faults,
             throttled=list(throttle.throttled),
+            line_claim=throttle.line_claim,
             killed=kill.killed,
             took=time.monotonic() - started,
             records=all_records(company.admin),
@@ -863,6 +879,21 @@ def test_chaos_a_line_retry_after_a_multicast_whose_outcomes_were_lost_is_not_de
         if storm.under_another_retry_key(k)
     }
     assert {k: storm.accepted(k) for k in rekeyed if storm.accepted(k) > 1} == {}, rekeyed
+
+
+def test_chaos_a_line_recipient_whose_claim_was_throttled_is_delivered_once_under_a_key_of_its_own(
+    storm: Storm,
+) -> None:
+    # GIVEN a LINE multicast that went out without one recipient, whose claim DynamoDB throttled
+    assert "UpdateItem DeliveriesTable (line claim)" in storm.throttled and storm.line_claim is not None
+    late = storm.line_claim
+    others = {k: storm.attempts.get(k, []) for k in storm.expected if k[0] == late[0] and k[2] == "line" and k != late}
+
+    # THEN the job's next attempt delivered it: LINE accepted it once (under the first call's retry key, LINE would
+    # have answered "already accepted" and the hub recorded it sent without a message), recorded sent
+    assert (storm.record(late)["status"], storm.accepted(late)) == ("sent", 1)
+    keys_of_others = {a.retry_key for attempts in others.values() for a in attempts}
+    assert {a.retry_key for a in storm.attempts[late] if a.accepted} & keys_of_others == set()
 
 
 def test_chaos_a_storage_error_before_the_provider_call_loses_no_delivery(storm: Storm) -> None:

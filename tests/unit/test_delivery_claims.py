@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY, EVENT_ID
-from workplace_hub.storage.deliveries import ClaimOutcome, DeliveryKey, DeliveryStatus, NewDelivery, Outcome
+from workplace_hub.storage.deliveries import ClaimOutcome, DeliveryKey, DeliveryStatus, NewDelivery, Outcome, Replay
 
 
 def _queued(stack: HubStack, count: int) -> list[DeliveryKey]:
@@ -157,3 +157,20 @@ def test_finish_many_a_write_off_leaves_a_record_that_moved_on_alone(stack: HubS
 
     # THEN the replay stands
     assert stack.deliveries.get(key)["status"] == "queued"
+
+
+def test_a_replay_drops_the_retry_key_of_the_failed_call(stack: HubStack) -> None:
+    # GIVEN a failed delivery that kept the retry key of the call it was in, replayable
+    (key,) = _queued(stack, 1)
+    claim = stack.deliveries.claim(key, 60, retry_key="key-of-a-call-with-others")
+    replay = Replay("line", "{}")
+    stack.deliveries.finish_many(
+        [Outcome(key, DeliveryStatus.FAILED, reason="retries_exhausted", replay=replay, claimed=claim.record)]
+    )
+
+    # WHEN an admin replays it, and its job claims it again proposing a new key
+    assert stack.deliveries.reopen(key) == replay
+    again = stack.deliveries.claim(key, 60, retry_key="new-key")
+
+    # THEN it is sent under the new key: alone under the old one, the provider could take it for that call
+    assert (again.outcome, again.retry_key) == (ClaimOutcome.CLAIMED, "new-key")

@@ -860,3 +860,82 @@ def test_worker_idempotent_provider_retry_repeats_the_first_calls_retry_key_for_
     assert {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack"))["status"] for u in users} == dict.fromkeys(
         users, "sent"
     )
+
+
+def _multicast(stack: HubStack) -> tuple[list[str], FakeSender, DeliveryWorker, SendJob]:
+    """Slack standing in for a multicast provider that deduplicates by key (LINE), three queued recipients."""
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    sender = FakeSender("slack", max_batch=500, idempotent_retries=True)
+    job = SendJob.model_validate(send_job(recipients=[recipient(u) for u in users]))
+    return users, sender, make_worker(stack, sender), job
+
+
+def _statuses(stack: HubStack, users: list[str]) -> dict[str, tuple[str, str | None]]:
+    found = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users}
+    return {u: (r["status"], r.get("reason")) for u, r in found.items()}
+
+
+def test_worker_a_recipient_claimed_later_is_never_sent_under_an_earlier_calls_key(stack: HubStack) -> None:
+    # GIVEN a multicast whose first attempt could not claim Hanako (throttled) and sent to the other two
+    users, sender, worker, job = _multicast(stack)
+    _throttle_update_of(stack, HANAKO)
+    worker.deliver(job, last_attempt=False)
+    (first_key,) = sender.idempotency_keys
+
+    # WHEN the job comes back and Hanako is claimed
+    worker.deliver(job, last_attempt=False)
+
+    # THEN she is sent under a key of her own: under the first call's, the provider would answer "already
+    # accepted" and she would be recorded sent without a message (found by the chaos test)
+    assert [sent.destination.user_id for sent in sender.sent[2:]] == [HANAKO]
+    assert sender.idempotency_keys[1] != first_key
+    assert _statuses(stack, users) == dict.fromkeys(users, ("sent", None))
+
+
+def test_worker_a_postponed_calls_key_is_dropped_so_the_next_attempt_uses_a_new_one(stack: HubStack) -> None:
+    # GIVEN a multicast whose first attempt had no time left for its call
+    users, sender, worker, job = _multicast(stack)
+    worker.deliver(job, last_attempt=False, time_left=lambda: 0.0)
+    assert sender.attempts == []
+
+    # THEN the records keep no retry key (that key never went out), and the next attempt sends under a new one
+    raw = stack.dynamodb.Table("deliveries")
+    assert [
+        raw.get_item(Key=DeliveryKey(COMPANY, EVENT_ID, u, "slack").key())["Item"].get("retry_key") for u in users
+    ] == [None] * 3
+    worker.deliver(job, last_attempt=False)
+    assert len(sender.idempotency_keys) == 1
+    assert _statuses(stack, users) == dict.fromkeys(users, ("sent", None))
+
+
+def test_worker_an_earlier_call_is_repeated_only_when_all_its_recipients_can_be_claimed(stack: HubStack) -> None:
+    # GIVEN a multicast whose call went out but none of whose outcomes were written (every try throttled)
+    users, sender, worker, job = _multicast(stack)
+    worker._lease_seconds = -1  # its claims are over by the time the job comes back
+    throttled: list[int] = []
+
+    def throttle(params: dict[str, Any], **_: Any) -> None:
+        if len(throttled) < 4:
+            throttled.append(1)
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "Batch")
+
+    stack.dynamodb.meta.client.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", throttle)
+    with pytest.raises(ClientError):
+        worker.deliver(job, last_attempt=False)
+    (first_key,) = sender.idempotency_keys
+
+    # WHEN the job comes back and Hanako's claim is throttled
+    _throttle_update_of(stack, HANAKO)
+    worker.deliver(job, last_attempt=False)
+
+    # THEN the call is not repeated for the other two alone (a new acceptance under its key would make the
+    # provider take Hanako's later repeat for a duplicate): they wait; the attempt after repeats it for all three
+    assert len(sender.idempotency_keys) == 1
+    assert _statuses(stack, [TARO, "jiro@acme.example"]) == dict.fromkeys(
+        [TARO, "jiro@acme.example"], ("retrying", "earlier_call_incomplete")
+    )
+    worker.deliver(job, last_attempt=False)
+    assert sender.idempotency_keys[1:] == [first_key]
+    assert sorted(sent.destination.user_id for sent in sender.attempts[3:]) == sorted(users)
+    assert _statuses(stack, users) == dict.fromkeys(users, ("sent", None))

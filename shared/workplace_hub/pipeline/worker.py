@@ -64,18 +64,17 @@ class JobPostponedError(HubError):
 
 
 def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: int) -> dict[DeliveryKey, str]:
-    """A retry key for each recipient, the same for the recipients of one call (per locale, `max_batch` at a
-    time). A claim stores it only the first time; later attempts send with the stored one."""
+    """Fresh retry keys for this attempt, one per call it may make (per locale, `max_batch` recipients at a
+    time). A claim stores one only where the record has none; a key is never reused for another set of
+    recipients (LINE would answer a different set "already accepted" and it would be recorded sent, unsent)."""
     by_locale: dict[str, list[str]] = defaultdict(list)
     for recipient in job.recipients:
         by_locale[recipient.locale].append(recipient.user_id)
     proposed: dict[DeliveryKey, str] = {}
     for users in by_locale.values():
         for start in range(0, len(users), max_batch):
-            call = users[start : start + max_batch]
-            name = f"{job.company_id}|{job.event_id}|{job.channel}|{','.join(call)}"
-            key = str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))
-            proposed.update({keys[user_id]: key for user_id in call})
+            key = str(uuid.uuid4())
+            proposed.update({keys[user_id]: key for user_id in users[start : start + max_batch]})
     return proposed
 
 
@@ -151,6 +150,7 @@ class DeliveryWorker:
         self._job: SendJob | None = None
         self._claims: dict[DeliveryKey, Claim] = {}  # this attempt's claims ...
         self._called: set[DeliveryKey] = set()  # ... and those the provider was called for
+        self._fresh_keys: dict[DeliveryKey, str] = {}  # retry keys this attempt proposed
         # The longest one provider call may take (connect + read timeouts, and some margin).
         self._call_budget_seconds = call_budget_seconds
         self._limiter = limiter
@@ -189,7 +189,7 @@ class DeliveryWorker:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
         self._pending = []
         self._job = job
-        self._claims, self._called = {}, set()
+        self._claims, self._called, self._fresh_keys = {}, set(), {}
         try:
             return self._deliver(job, last_attempt=last_attempt, time_left=time_left)
         except Exception:
@@ -220,13 +220,14 @@ class DeliveryWorker:
         links = self._links.get_many(job.company_id, unknown) if unknown else {}
         keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
         idempotent = self._sender.idempotent_retries
+        self._fresh_keys = proposed_retry_keys(job, keys, self._sender.max_batch) if idempotent else {}
         claims = self._deliveries.claim_many(
-            list(keys.values()),
-            self._lease_seconds,
-            reclaim_expired=idempotent,
-            retry_keys=proposed_retry_keys(job, keys, self._sender.max_batch) if idempotent else None,
+            list(keys.values()), self._lease_seconds, reclaim_expired=idempotent, retry_keys=self._fresh_keys
         )
         self._claims = {key: claim for key, claim in claims.items() if claim.outcome == ClaimOutcome.CLAIMED}
+        incomplete = any(
+            claim.outcome in (ClaimOutcome.UNAVAILABLE, ClaimOutcome.IN_FLIGHT) for claim in claims.values()
+        )
         claimed: list[tuple[DeliveryKey, Destination, str]] = []
         for recipient in job.recipients:
             key = keys[recipient.user_id]
@@ -258,6 +259,12 @@ class DeliveryWorker:
                 address = self._discover(job.company_id, recipient.user_id, credentials)
             if address is None:
                 self._record(key, DeliveryStatus.SKIPPED, reason=missing_reason)
+                continue
+            earlier_key = self._claims[key].retry_key not in (None, self._fresh_keys.get(key))
+            if earlier_key and incomplete:
+                # Its earlier call's other recipients may be among those not claimed now: that call is repeated
+                # only as a whole (see proposed_retry_keys), so it waits for the job's next attempt.
+                self._record(key, DeliveryStatus.RETRYING, reason="earlier_call_incomplete")
                 continue
             destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
             claimed.append((key, destination, recipient.locale))
@@ -391,9 +398,11 @@ class DeliveryWorker:
             # An admin may try it again later (POST /admin/failures/replay). Not when it may have been sent.
             replay = replay_of(self._job, key.user_id) if self._job is not None else None
         claim = self._claims.get(key)
-        self._pending.append(
-            Outcome(key, status, **details, replay=replay, claimed=claim.record if claim else None, expected=expected)
-        )
+        record = claim.record if claim else None
+        if record and key not in self._called and record.get("retry_key") == self._fresh_keys.get(key):
+            # This attempt's key never went out for it: a later attempt gives it a key of its own.
+            record = {name: value for name, value in record.items() if name != "retry_key"}
+        self._pending.append(Outcome(key, status, **details, replay=replay, claimed=record, expected=expected))
         metrics.add_metric(name=f"Deliveries{status.value.capitalize()}", unit=MetricUnit.Count, value=1)
         if status != DeliveryStatus.SENT:
             logger.info("delivery not sent", extra={"user_id": key.user_id, "status": status.value, **details})

@@ -466,7 +466,8 @@ class DeliveriesRepository:
 
     def reopen(self, key: DeliveryKey) -> Replay | None:
         """Take a failure's replay: a failed delivery becomes `queued` again (its sender may claim it), a dead
-        letter `replayed`. Only one caller wins; None when it is no (replayable) failure any more."""
+        letter `replayed`. Only one caller wins; None when it is no (replayable) failure any more. A replay is
+        a new request: the record's retry key goes (sent alone under it, it could be taken for its old call's)."""
         dead_letter = key.channel.startswith(f"{DEAD_LETTER_CHANNEL}:")
         expected = DeliveryStatus.DEAD_LETTERED if dead_letter else DeliveryStatus.FAILED
         new = DeliveryStatus.REPLAYED if dead_letter else DeliveryStatus.QUEUED
@@ -475,7 +476,7 @@ class DeliveriesRepository:
                 Key=key.key(),
                 UpdateExpression=(
                     "SET #status = :new, replayed_at = :now, updated_at = :now, "
-                    "replays = if_not_exists(replays, :zero) + :one REMOVE reason, error_code"
+                    "replays = if_not_exists(replays, :zero) + :one REMOVE reason, error_code, retry_key"
                 ),
                 ConditionExpression="#status = :expected AND attribute_exists(replay)",
                 ExpressionAttributeNames={"#status": "status"},
