@@ -7,7 +7,9 @@ linking flow comes in a later issue).
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,7 @@ import requests
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, notification, wait_for
+from tests.integration.linking import table
 from tests.integration.messengers import (
     enable_line,
     header,
@@ -34,10 +37,7 @@ from tests.integration.messengers import (
     wait_until_idle,
 )
 from workplace_hub.config import SenderSettings
-from workplace_hub.events import MessageContent, Recipient
-from workplace_hub.jobs import SendJob
-from workplace_hub.pipeline.worker import idempotency_key
-from workplace_hub.providers.base import Destination
+from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
 
 pytestmark = pytest.mark.integration
 
@@ -226,23 +226,20 @@ def test_a_send_that_timed_out_after_reaching_line_is_retried_with_its_key_and_d
 
 
 def test_a_retry_of_a_send_line_already_accepted_counts_as_sent_and_delivers_nothing_more(
-    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+    stack: LocalStack, sqs: Any, company_id: str, admin: Api, sandbox: SandboxClient
 ) -> None:
-    # GIVEN a linked employee and an event whose first attempt LINE accepted although the hub never saw the
-    # answer (a read timeout): LINE already knows the retry key the hub uses for that event and recipient
+    # GIVEN a linked employee and what a sender container that died mid-call leaves behind: the delivery claimed
+    # under a retry key (its lease over), and LINE having accepted the push under that key
     links = linked(stack, company_id, "taro")
     (taro, taro_line) = next(iter(links.items()))
     channel = enable_line(admin, sandbox, friends=[taro_line])
     event = notification(company_id, [{"user_id": taro}])
-    job = SendJob(
-        company_id=company_id,
-        event_id=event["event_id"],
-        item=event["item"],
-        channel="line",
-        message=MessageContent(**event["message"]),
-        recipients=[Recipient(user_id=taro)],
-    )
-    key = idempotency_key(job, [Destination(taro, taro_line)])
+    deliveries = DeliveriesRepository(table(stack, "DeliveriesTable"))
+    record_key = DeliveryKey(company_id, event["event_id"], taro, "line")
+    deliveries.add_many([NewDelivery(record_key, event["item"], DeliveryStatus.QUEUED)])
+    key = str(uuid.uuid4())
+    claim = deliveries.claim(record_key, 60, now=time.time() - 3600, retry_key=key)
+    assert claim.retry_key == key
     earlier = requests.post(
         f"{stack.sandbox.url}/line/api/v2/bot/message/push",
         json={"to": taro_line, "messages": [{"type": "text", "text": event["message"]["title"]}]},
@@ -252,11 +249,12 @@ def test_a_retry_of_a_send_line_already_accepted_counts_as_sent_and_delivers_not
     assert earlier.status_code == 200, earlier.text
     earlier_id = earlier.json()["sentMessages"][0]["id"]
 
-    # WHEN the event is processed (the retry of that attempt)
-    send_event(event)
+    # WHEN the job comes back (SQS redelivers the dead container's message)
+    job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")}
+    sqs.send_message(QueueUrl=stack.queues["SendLineQueue"], MessageBody=json.dumps({**job, "channel": "line"}))
     record = wait_for_records(admin, event["event_id"], 1)[(taro, "line")]
 
-    # THEN LINE answered 409 "already accepted" to the hub's send with that same key
+    # THEN the hub repeated the call under its stored key, LINE answered 409 "already accepted"
     _, retry = line_sends(sandbox, channel)
     assert header(retry, "X-Line-Retry-Key") == key
     assert retry["status"] == 409 and retry["response"]["message"] == "The retry key is already accepted"
