@@ -508,24 +508,6 @@ def test_worker_recipients_grouped_by_locale(slack: HubStack) -> None:
     assert {r["status"] for r in slack.records(COMPANY, EVENT_ID).values()} == {"sent"}
 
 
-def test_worker_idempotency_key_same_for_every_attempt(slack: HubStack) -> None:
-    # GIVEN a first attempt that failed transiently
-    sender = FakeSender("slack")
-    sender.fail_with = RetryableProviderError("slack", "http_503", status_code=503)
-    worker = make_worker(slack, sender)
-    with pytest.raises(JobPostponedError):
-        handle(slack, worker, send_job())
-
-    # WHEN the job is retried successfully
-    sender.fail_with = None
-    handle(slack, worker, send_job(), receive_count=2)
-
-    # THEN both calls carried the same idempotency key (a UUID derived from company, event, channel, users)
-    first, second = sender.idempotency_keys
-    assert first == second
-    assert len(first) == 36
-
-
 def test_worker_idempotent_provider_reclaims_expired_claim_and_resends(slack: HubStack) -> None:
     # GIVEN a provider that deduplicates repeats (LINE's retry key), and a claim whose sender died
     slack.deliveries.claim(TARO_SLACK, LEASE_SECONDS, now=time.time() - 3600)

@@ -78,15 +78,6 @@ def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: i
     return proposed
 
 
-def idempotency_key(job: SendJob, destinations: list[Destination]) -> str:
-    """The same UUID for every attempt to send this event to these recipients on this channel."""
-    recipients = ",".join(sorted(d.user_id for d in destinations))
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{job.company_id}|{job.event_id}|{job.channel}|{recipients}"))
-
-
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a52-4d43-4b55-9a57-3f0c7d2b9e11")
-
-
 def retry_delay(retry_after: float | None, receive_count: int) -> float:
     """How long a job waits before its next attempt.
 
@@ -294,7 +285,7 @@ class DeliveryWorker:
                         notification,
                         destinations,
                         credentials,
-                        idempotency_key=retry_key or idempotency_key(job, destinations),
+                        idempotency_key=retry_key or "",
                     )
                 for key, destination, _ in batch:
                     self._record_outcome(key, outcomes[destination.user_id], last_attempt, attempt)

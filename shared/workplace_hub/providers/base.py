@@ -134,7 +134,8 @@ class Sender(ABC):
         """Send one notification to several destinations; the outcome per destination user_id.
 
         The default makes one call per destination; providers with batch endpoints override it.
-        `idempotency_key` is the same for every retry of the same recipients.
+        `idempotency_key` is the call's retry key, the same for every repeat of this very call (empty where the
+        provider does not deduplicate repeats: `idempotent_retries` False).
         """
         outcomes: dict[str, SendReceipt | ProviderError] = {}
         for destination in destinations:
