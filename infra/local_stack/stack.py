@@ -116,11 +116,15 @@ class LocalStack:
                 poller.start()
                 self.pollers.append(poller)
 
-    def stop(self) -> None:
+    def stop_pollers(self) -> None:
+        """No more messages go to the functions (the servers stay up); stop() calls it too."""
         for poller in self.pollers:
             poller.stop()
         for poller in self.pollers:
             poller.join(timeout=5)
+
+    def stop(self) -> None:
+        self.stop_pollers()
         self.gateway.stop()
         self.sandbox.stop()
         self._moto.stop()

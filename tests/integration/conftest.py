@@ -72,6 +72,9 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if logical_id.endswith("DLQ"):
             dead_letters += _all_messages(sqs, url)
     leaks = sweep.leaks(dead_letters)
+    # No test after this one uses the stack: its pollers would only compete with the other folders' tests for
+    # the CPU (and draw from `random` while hypothesis generates data). The servers stop with the session.
+    stack.stop_pollers()
     assert leaks == {}, f"secrets leaked: {leaks}"
 
 
