@@ -92,11 +92,9 @@ def test_a_personal_calendar_is_written_with_the_employees_own_authorization(
     assert works_events(sandbox, tenant.domain_id, member.user_id) == []
 
 
-def test_on_an_api_1_0_tenant_an_employee_cannot_start_naver_works_authorization(
-    admin: Api, member: Api, sandbox: SandboxClient
-) -> None:
-    # GIVEN an older tenant on the API 1.0 server API (it has no employee authorization)
-    tenant = new_works_tenant(sandbox, [member.user_id])
+def enable_works_calendar_1_0(admin: Api, sandbox: SandboxClient, user_id: str) -> Any:
+    """An older tenant with `user_id`, on the API 1.0 server API, set up as the company's NAVER WORKS Calendar."""
+    tenant = new_works_tenant(sandbox, [user_id])
     form = {
         "api_version": "1.0",
         "domain_id": tenant.domain_id,
@@ -107,6 +105,14 @@ def test_on_an_api_1_0_tenant_an_employee_cannot_start_naver_works_authorization
         "server_list_private_key": rsa_key_pair("works-1.0")[0],
     }
     ok(admin.put("/admin/integrations/naver_works_calendar", {"enabled": True, "settings": form}))
+    return tenant
+
+
+def test_on_an_api_1_0_tenant_an_employee_cannot_start_naver_works_authorization(
+    admin: Api, member: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN an older tenant on the API 1.0 server API (it has no employee authorization)
+    enable_works_calendar_1_0(admin, sandbox, member.user_id)
 
     # WHEN an employee asks to authorize NAVER WORKS calendars, as a link or a redirect (found by schemathesis:
     # this was a 500)
@@ -139,17 +145,7 @@ def test_an_api_1_0_tenant_gets_the_absence_in_the_default_calendar_as_icalendar
     company_id: str, admin: Api, member: Api, sandbox: SandboxClient, send_event: Any
 ) -> None:
     # GIVEN an older tenant on the API 1.0 server API
-    tenant = new_works_tenant(sandbox, [member.user_id])
-    form = {
-        "api_version": "1.0",
-        "domain_id": tenant.domain_id,
-        "admin_email": tenant.admin_email,
-        "api_id": tenant.api_id,
-        "server_api_consumer_key": tenant.consumer_key,
-        "server_list_id": tenant.server_list_id,
-        "server_list_private_key": rsa_key_pair("works-1.0")[0],
-    }
-    ok(admin.put("/admin/integrations/naver_works_calendar", {"enabled": True, "settings": form}))
+    tenant = enable_works_calendar_1_0(admin, sandbox, member.user_id)
     absence_id = new_absence_id()
 
     # WHEN a year-end vacation is sent for the default and a personal calendar
