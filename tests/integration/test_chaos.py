@@ -816,13 +816,10 @@ def test_chaos_a_sender_killed_mid_batch_sends_nothing_twice_and_records_outcome
     # THEN that delivery is failed: outcome_unknown (it may have been sent: at most once), and was sent once
     assert (storm.record(killed)["status"], storm.record(killed).get("reason")) == ("failed", "outcome_unknown")
     assert storm.accepted(killed) == 1
-    # AND of that event's other Chat deliveries none was sent twice, and those claimed with it (not sent when the
-    # container died) are failed: outcome_unknown too: the claims died with the container
-    for key in storm.killed_job() - {killed}:
-        record = storm.record(key)
-        assert storm.accepted(key) <= 1, key
-        if storm.company.employee(key[1]).webhook is not None and storm.accepted(key) == 0:
-            assert (record["status"], record.get("reason")) == ("failed", "outcome_unknown"), key
+    # AND that event's other Chat deliveries, not yet claimed when the container died (each is claimed just before
+    # its call), were sent once when the job came back: nothing written off but the call in flight
+    others = [k for k in storm.killed_job() - {killed} if storm.company.employee(k[1]).webhook is not None]
+    assert {k: (storm.record(k)["status"], storm.accepted(k)) for k in others} == dict.fromkeys(others, ("sent", 1))
     # AND the batch's jobs that had already run, and came back with it, sent nothing twice
     for event_id in storm.killed["batch"]:
         for key in (k for k in storm.expected if k[0] == event_id and k[2] == "google_chat"):

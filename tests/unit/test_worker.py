@@ -629,15 +629,13 @@ def test_worker_after_a_rate_limit_the_rest_of_the_job_waits_untried(stack: HubS
     with pytest.raises(JobPostponedError):
         handle(stack, worker, send_job(recipients=[recipient(u) for u in users]))
 
-    # THEN one was sent, the second was tried once (429), the third not tried at all; both wait 5 s
+    # THEN one was sent, the second was tried once (429), the third not even claimed (its record untouched, no
+    # write spent on it); the job waits 5 s
     assert len(sender.attempts) == 2
     records = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users}
     assert records[TARO]["status"] == "sent"
     assert (records[HANAKO]["status"], records[HANAKO]["error_code"]) == ("retrying", "ratelimited")
-    assert (records["jiro@acme.example"]["status"], records["jiro@acme.example"]["error_code"]) == (
-        "retrying",
-        "postponed",
-    )
+    assert (records["jiro@acme.example"]["status"], records["jiro@acme.example"]["attempts"]) == ("queued", 0)
     assert [change["VisibilityTimeout"] for change in changes] == [5]
 
 
@@ -658,11 +656,11 @@ def test_worker_without_time_for_another_call_leaves_the_rest_for_the_next_attem
     # WHEN it is delivered
     attempt = worker.deliver(SendJob.model_validate(job), last_attempt=False, time_left=time_left)
 
-    # THEN only the first message was sent; the others wait for the job's next attempt, nothing lost
+    # THEN only the first message was sent; the others, not claimed, wait for the job's next attempt, at once
     assert [sent.destination.user_id for sent in sender.sent] == [TARO]
-    assert attempt.retry_needed
+    assert (attempt.unclaimed, attempt.retry_after) == (True, 0.0)
     statuses = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack"))["status"] for u in users}
-    assert statuses == {TARO: "sent", HANAKO: "retrying", "jiro@acme.example": "retrying"}
+    assert statuses == {TARO: "sent", HANAKO: "queued", "jiro@acme.example": "queued"}
 
 
 # ---------------------------------------------------------------- Slack member found by e-mail
@@ -787,7 +785,7 @@ class _LinksWriteFails(FakeSender):
         raise RuntimeError("links table throttled")
 
 
-def test_worker_stopped_before_any_call_gives_back_every_claim_it_made(stack: HubStack) -> None:
+def test_worker_stopped_before_a_call_gives_back_its_claim_and_leaves_the_rest_unclaimed(stack: HubStack) -> None:
     # GIVEN a job of three: Taro linked, Hanako and Jiro unlinked, and the lookup for Hanako failing hard
     stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
     users = [TARO, HANAKO, "jiro@acme.example"]
@@ -800,11 +798,14 @@ def test_worker_stopped_before_any_call_gives_back_every_claim_it_made(stack: Hu
     with pytest.raises(RuntimeError):
         worker.deliver(SendJob.model_validate(send_job(recipients=[recipient(u) for u in users])), last_attempt=False)
 
-    # THEN nothing is left `sending` (which the next attempt would write off as outcome_unknown): all wait
+    # THEN Taro was sent; Hanako, claimed but never sent, is given back (left `sending`, the next attempt would
+    # write her off as outcome_unknown); Jiro was never claimed
     statuses = {u: record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users}
-    assert {u: (r["status"], r.get("reason")) for u, r in statuses.items()} == dict.fromkeys(
-        users, ("retrying", "interrupted")
-    )
+    assert {u: (r["status"], r.get("reason")) for u, r in statuses.items()} == {
+        TARO: ("sent", None),
+        HANAKO: ("retrying", "interrupted"),
+        "jiro@acme.example": ("queued", None),
+    }
 
 
 def test_worker_idempotent_provider_retry_repeats_the_first_calls_retry_key_for_a_partly_recorded_batch(
@@ -921,3 +922,26 @@ def test_worker_an_earlier_call_is_repeated_only_when_all_its_recipients_can_be_
     assert sender.idempotency_keys[1:] == [first_key]
     assert sorted(sent.destination.user_id for sent in sender.attempts[3:]) == sorted(users)
     assert _statuses(stack, users) == dict.fromkeys(users, ("sent", None))
+
+
+def test_worker_on_the_last_attempt_without_time_every_recipient_is_recorded_failed_and_replayable(
+    stack: HubStack,
+) -> None:
+    # GIVEN three queued deliveries and the job's last attempt, with no time left for any call
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    sender = FakeSender("slack")
+    worker = make_worker(stack, sender)
+
+    # WHEN it is delivered
+    worker.deliver(
+        SendJob.model_validate(send_job(recipients=[recipient(u) for u in users])),
+        last_attempt=True,
+        time_left=lambda: 0.0,
+    )
+
+    # THEN nothing was called, and none is left unclaimed (SQS would move the job to its DLQ, the records staying
+    # `queued`): each is failed: retries_exhausted, for the admin to replay
+    assert sender.attempts == []
+    found = [record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users]
+    assert [(r["status"], r["reason"], r["replayable"]) for r in found] == [("failed", "retries_exhausted", True)] * 3

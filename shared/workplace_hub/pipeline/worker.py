@@ -63,18 +63,22 @@ class JobPostponedError(HubError):
     """Some deliveries of this job hit a transient error; SQS redelivers the job after a delay."""
 
 
+def call_chunks(job: SendJob, max_batch: int) -> list[list[Recipient]]:
+    """The job's recipients as the provider calls will take them: per locale, `max_batch` at a time."""
+    by_locale: dict[str, list[Recipient]] = defaultdict(list)
+    for recipient in job.recipients:
+        by_locale[recipient.locale].append(recipient)
+    return [users[i : i + max_batch] for users in by_locale.values() for i in range(0, len(users), max_batch)]
+
+
 def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: int) -> dict[DeliveryKey, str]:
     """Fresh retry keys for this attempt, one per call it may make (per locale, `max_batch` recipients at a
     time). A claim stores one only where the record has none; a key is never reused for another set of
     recipients (LINE would answer a different set "already accepted" and it would be recorded sent, unsent)."""
-    by_locale: dict[str, list[str]] = defaultdict(list)
-    for recipient in job.recipients:
-        by_locale[recipient.locale].append(recipient.user_id)
     proposed: dict[DeliveryKey, str] = {}
-    for users in by_locale.values():
-        for start in range(0, len(users), max_batch):
-            key = str(uuid.uuid4())
-            proposed.update({keys[user_id]: key for user_id in users[start : start + max_batch]})
+    for chunk in call_chunks(job, max_batch):
+        key = str(uuid.uuid4())
+        proposed.update({keys[recipient.user_id]: key for recipient in chunk})
     return proposed
 
 
@@ -212,16 +216,53 @@ class DeliveryWorker:
         keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
         idempotent = self._sender.idempotent_retries
         self._fresh_keys = proposed_retry_keys(job, keys, self._sender.max_batch) if idempotent else {}
-        claims = self._deliveries.claim_many(
-            list(keys.values()), self._lease_seconds, reclaim_expired=idempotent, retry_keys=self._fresh_keys
-        )
-        self._claims = {key: claim for key, claim in claims.items() if claim.outcome == ClaimOutcome.CLAIMED}
-        incomplete = any(
-            claim.outcome in (ClaimOutcome.UNAVAILABLE, ClaimOutcome.IN_FLIGHT) for claim in claims.values()
-        )
-        claimed: list[tuple[DeliveryKey, Destination, str]] = []
-        for recipient in job.recipients:
-            key = keys[recipient.user_id]
+        # One call's worth of recipients at a time, each claimed just before its call: a job stopped halfway (a
+        # 429, no time left, a dead container) leaves the rest unclaimed, as they were, for its next attempt.
+        for recipients in call_chunks(job, self._sender.max_batch):
+            postponed = self._postponement(attempt, time_left)
+            if postponed is not None and not last_attempt:
+                attempt.unclaimed = True
+                if postponed.retry_after is not None:
+                    attempt.retry_after = max(attempt.retry_after or 0.0, postponed.retry_after)
+                break
+            # (On the last attempt they are claimed all the same, and recorded failed: retries_exhausted.)
+            chunk = {r.user_id: keys[r.user_id] for r in recipients}
+            claims = self._deliveries.claim_many(
+                list(chunk.values()), self._lease_seconds, reclaim_expired=idempotent, retry_keys=self._fresh_keys
+            )
+            self._claims.update((key, claim) for key, claim in claims.items() if claim.outcome == ClaimOutcome.CLAIMED)
+            ready = self._ready(job, recipients, claims, enabled, links, credentials, attempt)
+            self._send(job, ready, credentials, last_attempt, attempt, time_left, postponed)
+        if attempt.credentials_error is not None:
+            self._settings_repository.save_status(
+                job.company_id,
+                integration,
+                {
+                    "state": "error",
+                    "code": attempt.credentials_error,
+                    "checked_at": utc_now_iso(),
+                    "detail": "the provider refused the credentials while sending",
+                },
+            )
+            self._settings.invalidate(job.company_id)
+        return attempt
+
+    def _ready(
+        self,
+        job: SendJob,
+        recipients: list[Recipient],
+        claims: dict[DeliveryKey, Claim],
+        enabled: bool,
+        links: dict[str, EmployeeLinks],
+        credentials: dict[str, Any],
+        attempt: _Attempt,
+    ) -> list[tuple[DeliveryKey, Destination, str]]:
+        """The claimed recipients to call now, with their addresses; every other one recorded or left for later."""
+        unclaimable = (ClaimOutcome.UNAVAILABLE, ClaimOutcome.IN_FLIGHT)
+        incomplete = any(claim.outcome in unclaimable for claim in claims.values())
+        ready: list[tuple[DeliveryKey, Destination, str]] = []
+        for recipient in recipients:
+            key = DeliveryKey(job.company_id, job.event_id, recipient.user_id, job.channel)
             outcome = claims[key].outcome
             if outcome == ClaimOutcome.LEASE_EXPIRED:
                 # An earlier attempt died mid-send: it may have been delivered. At most once: do not resend.
@@ -257,14 +298,28 @@ class DeliveryWorker:
                 # only as a whole (see proposed_retry_keys), so it waits for the job's next attempt.
                 self._record(key, DeliveryStatus.RETRYING, reason="earlier_call_incomplete")
                 continue
-            destination = Destination(recipient.user_id, address, recipient.name, recipient.phone)
-            claimed.append((key, destination, recipient.locale))
-        # One call batch per locale (and, where the provider deduplicates, per stored retry key: a retry repeats
-        # the very request an earlier attempt may have had accepted, so the provider can recognise it).
-        batches: dict[tuple[str, str | None], list[tuple[DeliveryKey, Destination, str]]] = defaultdict(list)
-        for entry in claimed:
-            batches[(entry[2], self._claims[entry[0]].retry_key)].append(entry)
-        for (locale, retry_key), group in batches.items():
+            ready.append(
+                (key, Destination(recipient.user_id, address, recipient.name, recipient.phone), recipient.locale)
+            )
+        return ready
+
+    def _send(
+        self,
+        job: SendJob,
+        ready: list[tuple[DeliveryKey, Destination, str]],
+        credentials: dict[str, Any],
+        last_attempt: bool,
+        attempt: _Attempt,
+        time_left: Callable[[], float] | None,
+        postponed: ProviderError | None,
+    ) -> None:
+        """Call the provider for one chunk's claimed recipients and record each outcome: one call per stored retry
+        key where the provider deduplicates (a retry repeats the very request an earlier attempt may have had
+        accepted), else one call (one per recipient for providers without a batch endpoint)."""
+        calls: dict[tuple[str, str | None], list[tuple[DeliveryKey, Destination, str]]] = defaultdict(list)
+        for entry in ready:
+            calls[(entry[2], self._claims[entry[0]].retry_key)].append(entry)
+        for (locale, retry_key), batch in calls.items():
             notification = Notification(
                 event_id=job.event_id,
                 item=job.item,
@@ -273,35 +328,18 @@ class DeliveryWorker:
                 url=job.message.url,
                 locale=locale,
             )
-            for start in range(0, len(group), self._sender.max_batch):
-                batch = group[start : start + self._sender.max_batch]
-                destinations = [destination for _, destination, _ in batch]
-                postponed = self._postponement(attempt, time_left) or self._pace(credentials, destinations, time_left)
-                if postponed is not None:
-                    outcomes: dict[str, SendReceipt | ProviderError] = {d.user_id: postponed for d in destinations}
-                else:
-                    self._called.update(key for key, _, _ in batch)
-                    outcomes = self._sender.send_batch(
-                        notification,
-                        destinations,
-                        credentials,
-                        idempotency_key=retry_key or "",
-                    )
-                for key, destination, _ in batch:
-                    self._record_outcome(key, outcomes[destination.user_id], last_attempt, attempt)
-        if attempt.credentials_error is not None:
-            self._settings_repository.save_status(
-                job.company_id,
-                integration,
-                {
-                    "state": "error",
-                    "code": attempt.credentials_error,
-                    "checked_at": utc_now_iso(),
-                    "detail": "the provider refused the credentials while sending",
-                },
-            )
-            self._settings.invalidate(job.company_id)
-        return attempt
+            destinations = [destination for _, destination, _ in batch]
+            # (The time left was looked at before the claims; a second call of this chunk only follows a first.)
+            later = postponed or self._postponement(attempt, None) or self._pace(credentials, destinations, time_left)
+            if later is not None:
+                outcomes: dict[str, SendReceipt | ProviderError] = {d.user_id: later for d in destinations}
+            else:
+                self._called.update(key for key, _, _ in batch)
+                outcomes = self._sender.send_batch(
+                    notification, destinations, credentials, idempotency_key=retry_key or ""
+                )
+            for key, destination, _ in batch:
+                self._record_outcome(key, outcomes[destination.user_id], last_attempt, attempt)
 
     def _postponement(self, attempt: _Attempt, time_left: Callable[[], float] | None) -> ProviderError | None:
         """Why the next call should not be made in this invocation, as a retryable error; else None."""
