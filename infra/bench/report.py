@@ -16,7 +16,7 @@ PURPOSES = {
     ("sender", "dynamodb", "BatchGetItem", "LinksTable"): "links of the job's recipients, one read per job",
     ("router", "dynamodb", "Query", "DeliveriesTable"): "delivery records already written for the event",
     ("router", "dynamodb", "BatchWriteItem", "DeliveriesTable"): "new delivery records, 25 per batch",
-    ("sender", "dynamodb", "UpdateItem", "DeliveriesTable"): "claim (conditional), per message, side by side",
+    ("sender", "dynamodb", "UpdateItem", "DeliveriesTable"): "claim (conditional), per message, just before its call",
     ("sender", "dynamodb", "BatchWriteItem", "DeliveriesTable"): "outcomes: claimed records whole, 25 per batch",
     ("sender", "dynamodb", "GetItem", "DeliveriesTable"): "claim lost: read the record's state",
     ("router", "sqs", "SendMessageBatch", "SendSlackQueue"): "send jobs, 10 per batch",
@@ -193,7 +193,7 @@ def throughput(result: dict[str, Any]) -> str:
             "  other Python = powertools batch processor + logger/metrics decorators, SendJob/event pydantic",
             "  parsing, building the Slack blocks, AES-GCM opening of the bot token per job, botocore request",
             "  building/signing/parsing outside the timed call window. * AWS call times are summed per call; a",
-            "  job's claims run side by side, so their times overlap and can add up to more than the handlers'.",
+            "  multicast's claims run side by side, so their times overlap and can add up to more than the handlers'.",
             "",
             f"  The hub's extra work: {total_calls:.2f} AWS calls per notification, {per_call_ms:.2f} ms each on"
             " average here",
