@@ -4,16 +4,20 @@ sends nothing twice), and `make redrive` (the operator's whole-DLQ redrive), on 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from typing import Any
 
 import pytest
 
 from infra.local_stack import LocalStack
+from infra.local_stack.poller import sqs_event
 from infra.redrive import redrive, source_of
 from infra.sandbox import SandboxClient
 from infra.template import load_template
 from tests.integration.helpers import (
     Api,
+    deliveries,
     enable_slack,
     new_member_id,
     notification,
@@ -163,3 +167,53 @@ def test_the_operator_redrives_a_whole_dead_letter_queue(
     assert moved >= 1
     wait_for(lambda: [p for p in slack_posts(sandbox, token) if p["status"] == 200])
     assert wait_for_deliveries(admin, event["event_id"], 1)[(member.user_id, "slack")]["status"] == "sent"
+
+
+def test_a_send_job_whose_last_attempt_cannot_settle_a_delivery_is_listed_with_why_and_a_replay_settles_it(
+    stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient, sqs: Any
+) -> None:
+    # GIVEN Slack on and taro linked, and his delivery of an event claimed by an attempt whose container then died:
+    # the record says `sending`, its lease running 4 more seconds
+    good = new_member_id()
+    token = enable_slack(admin, sandbox, [good])
+    route(admin, {"approval.requested": ["slack"]})
+    ok(member.put("/me/links", {"slack_member_id": good}))
+    event = notification(company_id, [{"user_id": member.user_id, "name": "Taro"}])
+    key = DeliveryKey(company_id, event["event_id"], member.user_id, "slack")
+    log = DeliveriesRepository(table(stack, "DeliveriesTable"))
+    log.add_many([NewDelivery(key, event["item"], DeliveryStatus.QUEUED)])
+    held = log.claim(key, 4.0)
+    assert held.outcome == "claimed" and held.record is not None
+    job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")} | {"channel": "slack"}
+
+    # WHEN SendSlackFunction gets the job's 8th and last attempt (SendSlackQueue's maxReceiveCount)
+    message = {
+        "MessageId": str(uuid.uuid4()),
+        "ReceiptHandle": uuid.uuid4().hex,
+        "Body": json.dumps(job),
+        "Attributes": {"ApproximateReceiveCount": "8"},
+    }
+    arn = stack.resolver.attributes["SendSlackQueue", "Arn"]
+    result = stack.functions["SendSlackFunction"].invoke(sqs_event([message], arn))
+
+    # THEN the record is left to its holder; the job is not failed back to SQS (which would move it to the DLQ
+    # without a word) but kept there with why, and listed for the admin as replayable
+    assert not (result or {}).get("batchItemFailures"), result
+    assert log.get(key)["status"] == "sending"  # type: ignore[index]
+    (failure,) = wait_for(lambda: failures(admin, event_id=event["event_id"]))
+    assert (failure["status"], failure["channel"].split(":")[:2]) == ("dead_lettered", ["dead_letter", "send_slack"])
+    assert failure["reason"] == "deliveries still unsettled after the last attempt (a claim was throttled or held)"
+    assert failure["replayable"] is True
+
+    # WHEN the admin replays it once the dead holder's lease is over
+    time.sleep(max(0.0, float(held.record["lease_until"]) - time.time()))
+    assert replay(admin, event_id=event["event_id"])["replayed"] == 1
+
+    # THEN the delivery is settled, and not sent twice: the holder may have posted it, so it is outcome_unknown
+    def settled() -> dict[str, Any] | None:
+        return next((r for r in deliveries(admin, event["event_id"]) if r["status"] == "failed"), None)
+
+    found = wait_for(settled)
+    assert (found["channel"], found["reason"]) == ("slack", "outcome_unknown")
+    assert [r["status"] for r in deliveries(admin, event["event_id"])] == ["replayed", "failed"]
+    assert slack_posts(sandbox, token) == []

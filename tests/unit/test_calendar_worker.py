@@ -296,6 +296,29 @@ def test_worker_busy_absence_on_the_last_attempt_dead_lettered(calendars: HubSta
     ]
 
 
+@pytest.mark.parametrize("receive_count", [1, MAX_RECEIVE_COUNT])
+def test_worker_unexpected_error_retried_by_sqs_and_on_the_last_attempt_dead_lettered_with_its_type(
+    calendars: HubStack, worker: CalendarWorker, google: FakeCalendarWriter, receive_count: int
+) -> None:
+    # GIVEN Google's writer failing with an error nobody expected (its message quotes a secret)
+    accept_upsert(calendars)
+    google.fail_next(RuntimeError("token=s3cr3t"))
+
+    # WHEN the job is handled
+    if receive_count < MAX_RECEIVE_COUNT:
+        # THEN before the last attempt the error reaches SQS, which brings the job back
+        with pytest.raises(RuntimeError):
+            handle(calendars, worker, calendar_job(), receive_count=receive_count)
+        assert calendars.drain("calendar_dlq") == []
+    else:
+        # THEN on the last attempt the job is kept on the DLQ with the error's type, never its message
+        handle(calendars, worker, calendar_job(), receive_count=receive_count)
+        dead = calendars.drain("calendar_dlq")
+        assert [d["attributes"]["reason"] for d in dead] == ["calendar job failed on the last attempt: RuntimeError"]
+    # AND the absence's lease is free for the next attempt or the replay
+    assert calendars.registry.acquire(COMPANY, ABSENCE_ID, "next", LEASE_SECONDS) is not None
+
+
 # ---------------------------------------------------------------- retries
 
 

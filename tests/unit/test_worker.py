@@ -945,3 +945,60 @@ def test_worker_on_the_last_attempt_without_time_every_recipient_is_recorded_fai
     assert sender.attempts == []
     found = [record(stack, DeliveryKey(COMPANY, EVENT_ID, u, "slack")) for u in users]
     assert [(r["status"], r["reason"], r["replayable"]) for r in found] == [("failed", "retries_exhausted", True)] * 3
+
+
+def test_worker_last_attempt_with_a_throttled_claim_dead_letters_the_job_with_why_and_a_replay_finishes_it(
+    stack: HubStack,
+) -> None:
+    # GIVEN three queued Slack deliveries in one job, and Hanako's claim throttled on the job's last attempt
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    users = _three_queued(stack)
+    hits = _throttle_update_of(stack, HANAKO)
+    sender = FakeSender("slack")
+    worker = make_worker(stack, sender)
+    job = send_job(recipients=[recipient(u) for u in users])
+
+    # WHEN the last attempt is handled (it returns: SQS would otherwise move the job to the DLQ without a reason)
+    handle(stack, worker, job, receive_count=MAX_RECEIVE_COUNT)
+
+    # THEN the others were sent, Hanako is still queued, and the job is on the DLQ with why, replayable
+    assert hits == [HANAKO]
+    assert sorted(sent.destination.user_id for sent in sender.sent) == sorted([TARO, "jiro@acme.example"])
+    assert record(stack, DeliveryKey(COMPANY, EVENT_ID, HANAKO, "slack"))["status"] == "queued"
+    dead = stack.drain("slack_dlq")
+    assert [d["attributes"]["reason"] for d in dead] == [
+        "deliveries still unsettled after the last attempt (a claim was throttled or held)"
+    ]
+
+    # AND replaying the dead letter sends Hanako only
+    handle(stack, worker, dead[0]["body"])
+    assert sorted(sent.destination.user_id for sent in sender.sent) == sorted(users)
+    assert _statuses(stack, users) == dict.fromkeys(users, ("sent", None))
+
+
+@pytest.mark.parametrize("receive_count", [1, MAX_RECEIVE_COUNT])
+def test_worker_unexpected_error_is_retried_by_sqs_and_on_the_last_attempt_dead_lettered_without_its_message(
+    stack: HubStack, receive_count: int
+) -> None:
+    # GIVEN a job whose second recipient's address lookup fails hard (a links write throttled)
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    for user in (TARO, HANAKO):
+        queue_delivery(stack, DeliveryKey(COMPANY, EVENT_ID, user, "slack"))
+    worker = make_worker(stack, _LinksWriteFails("slack"))
+    job = send_job(recipients=[recipient(TARO), recipient(HANAKO)])
+
+    # WHEN the job is handled
+    if receive_count < MAX_RECEIVE_COUNT:
+        # THEN before the last attempt the error reaches SQS, which brings the job back
+        with pytest.raises(RuntimeError):
+            handle(stack, worker, job, receive_count=receive_count)
+        assert stack.drain("slack_dlq") == []
+    else:
+        # THEN on the last attempt the job is dead-lettered with the error's type, never its message
+        handle(stack, worker, job, receive_count=receive_count)
+        dead = stack.drain("slack_dlq")
+        assert [d["attributes"]["reason"] for d in dead] == ["sending failed on the last attempt: RuntimeError"]
+        assert "throttled" not in dead[0]["attributes"]["reason"]
+    # AND either way Taro was sent and Hanako's claim given back for the job's next attempt or its replay
+    assert _statuses(stack, [TARO, HANAKO]) == {TARO: ("sent", None), HANAKO: ("retrying", "interrupted")}

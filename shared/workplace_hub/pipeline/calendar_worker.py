@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.observability import logger
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason, message_identity
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, invalid_job_reason, message_identity
 from workplace_hub.pipeline.worker import JobPostponedError, retry_delay
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
 from workplace_hub.storage.deliveries import (
@@ -68,21 +68,27 @@ class CalendarWorker:
         time_left = (
             (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
         )
-        delay = self.run(job, last_attempt=last_attempt, time_left=time_left, receive_count=receive_count)
+        try:
+            delay = self.run(job, last_attempt=last_attempt, time_left=time_left, receive_count=receive_count)
+        except Exception as exc:
+            if not last_attempt:
+                raise  # SQS brings the job back
+            # SQS would move it to the DLQ without a word: keep it there with why, for the admin to replay.
+            logger.exception("calendar job failed on its last attempt; dead-lettered")
+            self._dead_letter(record.body, job, f"calendar job failed on the last attempt: {error_name(exc)}")
+            return
         if delay is None:
             return
         if last_attempt:
-            self._dead_letters.send(
-                record.body,
-                "calendar job: the absence stayed busy until the last attempt",
-                company_id=job.company_id,
-                event_id=job.event_id,
-                item=job.event_type,
-                replayable=True,
-            )
+            self._dead_letter(record.body, job, "calendar job: the absence stayed busy until the last attempt")
             return
         self._queue.postpone(record.receipt_handle, delay)
         raise JobPostponedError(f"retrying in {delay:.0f}s")
+
+    def _dead_letter(self, body: str, job: CalendarJob, reason: str) -> None:
+        self._dead_letters.send(
+            body, reason, company_id=job.company_id, event_id=job.event_id, item=job.event_type, replayable=True
+        )
 
     def run(
         self,

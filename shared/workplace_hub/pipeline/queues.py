@@ -75,6 +75,14 @@ class DeadLetters:
             logger.exception("dead letter not recorded in the delivery log")
 
 
+def error_name(exc: BaseException) -> str:
+    """What failed, fit for a dead letter's reason: the error's type and AWS error code, never its message (an
+    HTTP library's message may quote a URL, and a webhook URL carries its token)."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
+
+
 def message_identity(body: str) -> tuple[str | None, str | None]:
     """(company_id, event_id) of a message body when it names them plausibly, else None: to record a dead
     letter under its company even when the message is otherwise invalid."""

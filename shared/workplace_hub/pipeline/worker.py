@@ -28,7 +28,7 @@ from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, invalid_job_reason, message_identity
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, invalid_job_reason, message_identity
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
@@ -174,11 +174,33 @@ class DeliveryWorker:
         time_left = (
             (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
         )
-        attempt = self.deliver(job, last_attempt=receive_count >= self._max_receive_count, time_left=time_left)
+        last_attempt = receive_count >= self._max_receive_count
+        try:
+            attempt = self.deliver(job, last_attempt=last_attempt, time_left=time_left)
+        except Exception as exc:
+            if not last_attempt:
+                raise  # SQS brings the job back
+            # SQS would move it to the DLQ without a word: keep it there with why, for the admin to replay.
+            logger.exception("send job failed on its last attempt; dead-lettered")
+            self._dead_letter_unsettled(record.body, job, f"sending failed on the last attempt: {error_name(exc)}")
+            return
+        if attempt.unclaimed and last_attempt:
+            # A claim throttled, or held by another attempt that may have died: the records are not settled yet.
+            self._dead_letter_unsettled(
+                record.body, job, "deliveries still unsettled after the last attempt (a claim was throttled or held)"
+            )
+            return
         if attempt.retry_needed or attempt.unclaimed:
             delay = retry_delay(attempt.retry_after, receive_count)
             self._queue.postpone(record.receipt_handle, delay)
             raise JobPostponedError(f"retrying in {delay:.0f}s")
+
+    def _dead_letter_unsettled(self, body: str, job: SendJob, reason: str) -> None:
+        """A replay sends the job again: its settled deliveries are skipped by their claims, the rest sent."""
+        metrics.add_metric(name="JobsDeadLettered", unit=MetricUnit.Count, value=1)
+        self._dead_letters.send(
+            body, reason, company_id=job.company_id, event_id=job.event_id, item=job.item, replayable=True
+        )
 
     def deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
