@@ -13,6 +13,13 @@ three ways, in one run:
 - floor: a bare `requests.Session().post` loop (one keep-alive session) posting the hub's own request bodies,
   built by the hub's SlackSender / GoogleChatSender and `providers.line.build_send` outside the timed loop
   (LINE: the same multicast, a fresh retry key per event). It is the least any sender of these requests can do.
+- minimum: the floor plus the least bookkeeping any hub that meets this issue's other parts must do, with the
+  hub's own repositories on the same moto: per event ONE batched read of the recipients' links from
+  LinksTable (the event names WORKPLACE users; their Slack member IDs, webhooks and LINE userIds are in the
+  hub) and a `sent` record per recipient written to DeliveriesTable in batches of 25 (nothing lost, replay
+  never sends twice: both need a durable record of each delivery). No claims, no queue between router and
+  sender, no idempotency record: a crash or a redelivered event would send twice. It tells what the 1.5x
+  target asks of the storage on this stack, apart from how the hub spends its own time.
 - apprise: Apprise (https://github.com/caronc/apprise, a dev-only dependency) with its own plugins for the
   three services, used as documented: per event an `apprise.Apprise()` is built from the recipients' URLs and
   `notify(title=..., body=...)` is called; both count. Slack: one bot-token URL with every recipient
@@ -65,14 +72,18 @@ from infra.bench.containers import Drive, EventSourceMapping, load_container
 from infra.bench.probes import AwsCalls
 from infra.bench.provider_calls import ITEM, MESSAGE, Bench, event
 from infra.local_stack import LocalStack
+from infra.local_stack.aws import client
 from infra.template import Resolver
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.providers.base import Destination, Notification
 from workplace_hub.providers.google_chat import GoogleChatSender
 from workplace_hub.providers.line import MULTICAST_MAX, build_message, build_send
 from workplace_hub.providers.slack import SlackSender
+from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.dynamodb import DynamoTables
+from workplace_hub.storage.links import LinksRepository
 
-SIDES = ("floor", "hub", "apprise")
+SIDES = ("floor", "minimum", "hub", "apprise")
 TARGETS = {"hub_vs_floor": 1.5}
 TIMEOUT = (3.05, 10.0)
 Call = tuple[str, dict[str, str], dict[str, Any]]
@@ -85,6 +96,15 @@ class Hub:
 
     bench: Bench
     router: EventSourceMapping
+    calls: AwsCalls
+
+
+@dataclass
+class Minimum:
+    """The minimum side's storage: the hub's repositories on a client of their own, its calls counted."""
+
+    links: LinksRepository
+    deliveries: DeliveriesRepository
     calls: AwsCalls
 
 
@@ -174,13 +194,14 @@ def _notification() -> Notification:
     )
 
 
-def floor_calls(audience: Audience, endpoints: ProviderEndpoints, events: int) -> list[Call]:
-    """The hub's own requests for `events` events, built by its senders (outside any timing)."""
+def event_calls(audience: Audience, endpoints: ProviderEndpoints, events: int) -> list[tuple[str, list[Call]]]:
+    """The hub's own requests for `events` events (event id, its calls), built by its senders outside any timing."""
     session = requests.Session()
     users = [r["user_id"] for r in audience.recipients]
-    calls: list[Call] = []
+    per_event: list[tuple[str, list[Call]]] = []
     for _ in range(events):
         notification = _notification()
+        calls: list[Call] = []
         if audience.channel == "line":
             token, messages = audience.credentials["channel_access_token"], [build_message(notification)]
             to = [audience.addresses[u] for u in users]
@@ -189,22 +210,54 @@ def floor_calls(audience: Audience, endpoints: ProviderEndpoints, events: int) -
                     endpoints.LINE_API_BASE, token, to[start : start + MULTICAST_MAX], messages, str(uuid.uuid4())
                 )
                 calls.append((call.url, dict(call.headers), dict(call.json or {})))
-            continue
-        sender = (SlackSender if audience.channel == "slack" else GoogleChatSender)(session, endpoints)
-        for user_id in users:
-            destination = Destination(user_id, audience.addresses[user_id], "社員")
-            call = sender.build_request(notification, destination, audience.credentials)
-            calls.append((call.url, dict(call.headers), dict(call.json or {})))
+        else:
+            sender = (SlackSender if audience.channel == "slack" else GoogleChatSender)(session, endpoints)
+            for user_id in users:
+                destination = Destination(user_id, audience.addresses[user_id], "社員")
+                call = sender.build_request(notification, destination, audience.credentials)
+                calls.append((call.url, dict(call.headers), dict(call.json or {})))
+        per_event.append((notification.event_id, calls))
     session.close()
-    return calls
+    return per_event
 
 
-def run_floor(calls: list[Call], session: requests.Session) -> dict[str, Any]:
-    started = time.perf_counter()
+def _post_all(calls: list[Call], session: requests.Session) -> None:
     for url, headers, body in calls:
         response = session.post(url, headers=headers, json=body, timeout=TIMEOUT)
         response.json()
+
+
+def run_floor(per_event: list[tuple[str, list[Call]]], session: requests.Session) -> dict[str, Any]:
+    started = time.perf_counter()
+    for _, calls in per_event:
+        _post_all(calls, session)
     return {"seconds": time.perf_counter() - started}
+
+
+def run_minimum(
+    minimum: Minimum, audience: Audience, per_event: list[tuple[str, list[Call]]], session: requests.Session
+) -> dict[str, Any]:
+    users = [r["user_id"] for r in audience.recipients]
+    before = minimum.calls.snapshot()
+    started = time.perf_counter()
+    for event_id, calls in per_event:
+        found = minimum.links.get_many(audience.company, users)
+        if len(found) != len(users):
+            raise RuntimeError(f"{len(users) - len(found)} recipients have no links")
+        _post_all(calls, session)
+        minimum.deliveries.add_many(
+            [
+                NewDelivery(DeliveryKey(audience.company, event_id, user, audience.channel), ITEM, DeliveryStatus.SENT)
+                for user in users
+            ]
+        )
+    seconds = time.perf_counter() - started
+    counts, call_seconds = minimum.calls.since(before)
+    return {
+        "seconds": seconds,
+        "aws_calls": {" ".join(key): n for key, n in counts.items() if n},
+        "aws_seconds": sum(call_seconds.values()),
+    }
 
 
 def run_hub(hub: Hub, channel: Channel, events: int) -> dict[str, Any]:
@@ -218,9 +271,11 @@ def run_hub(hub: Hub, channel: Channel, events: int) -> dict[str, Any]:
         )
         router.add(hub.router.drain(1))
         sender.add(channel.sender.drain())  # until empty: the router enqueued every job before returning
-    counts, _ = hub.calls.since(before)
+    counts, call_seconds = hub.calls.since(before)
     return {
         "aws_calls": {" ".join(key): n for key, n in counts.items() if n},
+        "aws_seconds": sum(call_seconds.values()),
+        "aws_seconds_by_operation": {" ".join(key): t for key, t in call_seconds.items() if counts.get(key)},
         "seconds": router.function_seconds + sender.function_seconds,
         "router_seconds": router.function_seconds,
         "sender_seconds": sender.function_seconds,
@@ -294,6 +349,13 @@ def run(
         container = load_container(template, resolver, channel.function)
         hub.calls.attach(container.find(BaseClient))
         channel.sender = bench.mapping(container)
+    tables = DynamoTables(client("dynamodb", stack.aws_endpoint_url))
+    minimum = Minimum(
+        LinksRepository(tables.Table(resolver.refs["LinksTable"]), tables),
+        DeliveriesRepository(tables.Table(resolver.refs["DeliveriesTable"])),
+        AwsCalls(names),
+    )
+    minimum.calls.attach([tables.meta.client])
     urls = {channel.name: apprise_urls(channel.audience) for channel in channels}
     floor_session = requests.Session()
     per_round: list[dict[str, Any]] = []
@@ -303,19 +365,23 @@ def run(
         for channel in channels:  # cold starts, first connections and settings caches: not measured
             bench.sandbox.clear_requests()
             run_hub(hub, channel, 1)
-            run_floor(floor_calls(channel.audience, endpoints, 1), floor_session)
+            run_floor(event_calls(channel.audience, endpoints, 1), floor_session)
+            run_minimum(minimum, channel.audience, event_calls(channel.audience, endpoints, 1), floor_session)
             run_apprise(urls[channel.name], 1)
             warm_up[channel.name] = accepted(bench.sandbox.requests(channel.name), channel.name)
         for index in range(rounds):
             order = SIDES[index % len(SIDES) :] + SIDES[: index % len(SIDES)]
             result: dict[str, Any] = {"order": list(order), "channels": {}}
             for channel in channels:
-                calls = floor_calls(channel.audience, endpoints, events_per_round)
+                # One set of requests per side: a LINE multicast repeated under its retry key would be answered 409.
+                calls = {side: event_calls(channel.audience, endpoints, events_per_round) for side in SIDES}
                 figures: dict[str, Any] = {}
                 for side in order:
                     bench.sandbox.clear_requests()
                     if side == "floor":
-                        figures[side] = run_floor(calls, floor_session)
+                        figures[side] = run_floor(calls[side], floor_session)
+                    elif side == "minimum":
+                        figures[side] = run_minimum(minimum, channel.audience, calls[side], floor_session)
                     elif side == "hub":
                         figures[side] = run_hub(hub, channel, events_per_round)
                     else:
@@ -357,10 +423,14 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
         out["hub_vs_floor"] = _median([ms(r["hub"]) / ms(r["floor"]) for r in rows], 2)
         out["apprise_vs_floor"] = _median([ms(r["apprise"]) / ms(r["floor"]) for r in rows], 2)
         out["hub_vs_apprise"] = _median([ms(r["hub"]) / ms(r["apprise"]) for r in rows], 2)
+        out["minimum_vs_floor"] = _median([ms(r["minimum"]) / ms(r["floor"]) for r in rows], 2)
+        out["hub_vs_minimum"] = _median([ms(r["hub"]) / ms(r["minimum"]) for r in rows], 2)
+        out["minimum_vs_apprise"] = _median([ms(r["minimum"]) / ms(r["apprise"]) for r in rows], 2)
         out["hub_vs_floor_per_round"] = [round(ms(r["hub"]) / ms(r["floor"]), 2) for r in rows]
         out["apprise_vs_floor_per_round"] = [round(ms(r["apprise"]) / ms(r["floor"]), 2) for r in rows]
         out["target_hub_within_1_5x_floor"] = out["hub_vs_floor"] <= TARGETS["hub_vs_floor"]
         out["target_hub_faster_than_apprise"] = out["hub_ms"] < out["apprise_ms"]
+        out["minimum_within_1_5x_floor"] = out["minimum_vs_floor"] <= TARGETS["hub_vs_floor"]
         return out
 
     result: dict[str, Any] = {"channels": {}}
@@ -378,6 +448,15 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
             ),
             hub_handler_failures=sum(r["hub"]["handler_failures"] for r in rows),
             hub_aws_calls_per_notification=round(sum(sum(r["hub"]["aws_calls"].values()) for r in rows) / hub_total, 2),
+            hub_aws_ms=round(sum(r["hub"]["aws_seconds"] for r in rows) / hub_total * 1000, 3),
+            hub_aws_ms_by_operation={
+                key: round(t / hub_total * 1000, 3)
+                for key, t in _merge([r["hub"]["aws_seconds_by_operation"] for r in rows]).items()
+            },
+            minimum_aws_calls_per_notification=round(
+                sum(sum(r["minimum"]["aws_calls"].values()) for r in rows) / hub_total, 2
+            ),
+            minimum_aws_ms=round(sum(r["minimum"]["aws_seconds"] for r in rows) / hub_total * 1000, 3),
             hub_aws_calls_by_operation={
                 key: round(n / hub_total, 3) for key, n in _merge([r["hub"]["aws_calls"] for r in rows]).items()
             },
@@ -400,8 +479,8 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
     return result
 
 
-def _merge(counters: list[dict[str, int]]) -> dict[str, int]:
-    merged: dict[str, int] = {}
+def _merge(counters: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
     for counter in counters:
         for key, value in counter.items():
             merged[key] = merged.get(key, 0) + value
