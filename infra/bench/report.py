@@ -633,13 +633,14 @@ def versus_apprise(result: dict[str, Any]) -> str:
         "delivery records' conditional claims (UpdateItem DeliveriesTable), one per recipient on every channel whether "
         "the provider call is per recipient or one multicast (the outcomes follow in batches of 25)."
     )
-    for figures in channels.values():
-        by_call = sorted(figures["hub_aws_ms_by_operation"].items(), key=lambda kv: -kv[1])
-        lines += _wrap(
-            f"hub's AWS call time per notification, {figures['label']}: "
-            + ", ".join(f"{key} {ms:.3f}" for key, ms in by_call),
-            indent="    ",
-        )
+    for side in ("hub", "minimum"):
+        for figures in channels.values():
+            by_call = sorted(figures[f"{side}_aws_ms_by_operation"].items(), key=lambda kv: -kv[1])
+            lines += _wrap(
+                f"{side}'s AWS call time per notification (ms), {figures['label']}: "
+                + ", ".join(f"{key} {ms:.3f}" for key, ms in by_call),
+                indent="    ",
+            )
     lines += _wrap(
         "** wall time of each AWS call (request sent to answer parsed), summed: LINE's claims go out side by side, so "
         "its sum is larger than the time they took. minimum = one BatchGetItem LinksTable per event and one "

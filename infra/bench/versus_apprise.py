@@ -257,6 +257,7 @@ def run_minimum(
         "seconds": seconds,
         "aws_calls": {" ".join(key): n for key, n in counts.items() if n},
         "aws_seconds": sum(call_seconds.values()),
+        "aws_seconds_by_operation": {" ".join(key): t for key, t in call_seconds.items() if counts.get(key)},
     }
 
 
@@ -449,10 +450,8 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
             hub_handler_failures=sum(r["hub"]["handler_failures"] for r in rows),
             hub_aws_calls_per_notification=round(sum(sum(r["hub"]["aws_calls"].values()) for r in rows) / hub_total, 2),
             hub_aws_ms=round(sum(r["hub"]["aws_seconds"] for r in rows) / hub_total * 1000, 3),
-            hub_aws_ms_by_operation={
-                key: round(t / hub_total * 1000, 3)
-                for key, t in _merge([r["hub"]["aws_seconds_by_operation"] for r in rows]).items()
-            },
+            hub_aws_ms_by_operation=_per_notification(rows, "hub", hub_total),
+            minimum_aws_ms_by_operation=_per_notification(rows, "minimum", hub_total),
             minimum_aws_calls_per_notification=round(
                 sum(sum(r["minimum"]["aws_calls"].values()) for r in rows) / hub_total, 2
             ),
@@ -477,6 +476,12 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
     result["overall"] = describe(overall_rows)
     result["round_orders"] = [r["order"] for r in per_round]
     return result
+
+
+def _per_notification(rows: list[dict[str, dict[str, Any]]], side: str, notifications: int) -> dict[str, float]:
+    """A side's AWS call time per notification (ms), by call."""
+    merged = _merge([r[side]["aws_seconds_by_operation"] for r in rows])
+    return {key: round(seconds / notifications * 1000, 3) for key, seconds in merged.items()}
 
 
 def _merge(counters: list[dict[str, Any]]) -> dict[str, Any]:
