@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -39,6 +40,33 @@ def failures(admin: Api, **params: Any) -> list[dict[str, Any]]:
 
 def replay(admin: Api, **body: Any) -> dict[str, Any]:
     return ok(admin.post("/admin/failures/replay", body))
+
+
+@dataclass
+class QueuedSlackJob:
+    """Taro's Slack delivery of an event, recorded `queued` by the router, and the send job it enqueued."""
+
+    token: str  # the workspace's bot token
+    event: dict[str, Any]
+    key: DeliveryKey
+    job: dict[str, Any]
+    log: DeliveriesRepository
+
+
+def queued_slack_job(
+    stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient
+) -> QueuedSlackJob:
+    """Slack on and taro linked; his delivery of a new event `queued`, as the router leaves it."""
+    good = new_member_id()
+    token = enable_slack(admin, sandbox, [good])
+    route(admin, {"approval.requested": ["slack"]})
+    ok(member.put("/me/links", {"slack_member_id": good}))
+    event = notification(company_id, [{"user_id": member.user_id, "name": "Taro"}])
+    key = DeliveryKey(company_id, event["event_id"], member.user_id, "slack")
+    log = DeliveriesRepository(table(stack, "DeliveriesTable"))
+    log.add_many([NewDelivery(key, event["item"], DeliveryStatus.QUEUED)])
+    job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")} | {"channel": "slack"}
+    return QueuedSlackJob(token, event, key, job, log)
 
 
 def test_a_failed_delivery_is_listed_and_replayed_once_after_the_employee_fixes_the_link(
@@ -139,25 +167,10 @@ def test_the_operator_redrives_a_whole_dead_letter_queue(
     stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient, sqs: Any
 ) -> None:
     # GIVEN a Slack send job that SQS moved to SendSlackDLQ (its function kept crashing), and Slack working now
-    good = new_member_id()
-    token = enable_slack(admin, sandbox, [good])
-    route(admin, {"approval.requested": ["slack"]})
-    ok(member.put("/me/links", {"slack_member_id": good}))
-    event = notification(company_id, [{"user_id": member.user_id, "name": "Taro"}])
-    job = {
-        "company_id": company_id,
-        "event_id": event["event_id"],
-        "item": event["item"],
-        "channel": "slack",
-        "message": event["message"],
-        "recipients": event["recipients"],
-    }
     # (the router had recorded the delivery as queued before the job was lost)
-    key = DeliveryKey(company_id, event["event_id"], member.user_id, "slack")
-    DeliveriesRepository(table(stack, "DeliveriesTable")).add_many(
-        [NewDelivery(key, event["item"], DeliveryStatus.QUEUED)]
-    )
-    sqs.send_message(QueueUrl=stack.queues["SendSlackDLQ"], MessageBody=json.dumps(job))
+    queued = queued_slack_job(stack, company_id, admin, member, sandbox)
+    token, event = queued.token, queued.event
+    sqs.send_message(QueueUrl=stack.queues["SendSlackDLQ"], MessageBody=json.dumps(queued.job))
 
     # WHEN the operator redrives SendSlackDLQ
     assert source_of(load_template(), "SendSlackDLQ") == "SendSlackQueue"
@@ -170,21 +183,14 @@ def test_the_operator_redrives_a_whole_dead_letter_queue(
 
 
 def test_a_send_job_whose_last_attempt_cannot_settle_a_delivery_is_listed_with_why_and_a_replay_settles_it(
-    stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient, sqs: Any
+    stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient
 ) -> None:
     # GIVEN Slack on and taro linked, and his delivery of an event claimed by an attempt whose container then died:
     # the record says `sending`, its lease running 4 more seconds
-    good = new_member_id()
-    token = enable_slack(admin, sandbox, [good])
-    route(admin, {"approval.requested": ["slack"]})
-    ok(member.put("/me/links", {"slack_member_id": good}))
-    event = notification(company_id, [{"user_id": member.user_id, "name": "Taro"}])
-    key = DeliveryKey(company_id, event["event_id"], member.user_id, "slack")
-    log = DeliveriesRepository(table(stack, "DeliveriesTable"))
-    log.add_many([NewDelivery(key, event["item"], DeliveryStatus.QUEUED)])
+    queued = queued_slack_job(stack, company_id, admin, member, sandbox)
+    token, event, key, log, job = queued.token, queued.event, queued.key, queued.log, queued.job
     held = log.claim(key, 4.0)
     assert held.outcome == "claimed" and held.record is not None
-    job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")} | {"channel": "slack"}
 
     # WHEN SendSlackFunction gets the job's 8th and last attempt (SendSlackQueue's maxReceiveCount)
     message = {
