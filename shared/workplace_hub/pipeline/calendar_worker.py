@@ -7,12 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import ValidationError
 
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.observability import logger
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, invalid_job_reason, message_identity
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, SqsAttempt, error_name, parse_job
 from workplace_hub.pipeline.worker import JobPostponedError, retry_delay
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
 from workplace_hub.storage.deliveries import (
@@ -55,23 +54,20 @@ class CalendarWorker:
 
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
-        try:
-            job = CalendarJob.model_validate_json(record.body)
-        except ValidationError as exc:
-            company_id, event_id = message_identity(record.body)
-            reason = invalid_job_reason("calendar job", exc)
-            self._dead_letters.send(record.body, reason, company_id=company_id, event_id=event_id)
+        job = parse_job(CalendarJob, record, "calendar job", self._dead_letters)
+        if job is None:
             return
         logger.append_keys(company_id=job.company_id, event_id=job.event_id, absence_id=job.absence_id)
-        receive_count = int(record.attributes.approximate_receive_count)
-        last_attempt = receive_count >= self._max_receive_count
-        time_left = (
-            (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
-        )
+        received = SqsAttempt.of(record, lambda_context, self._max_receive_count)
         try:
-            delay = self.run(job, last_attempt=last_attempt, time_left=time_left, receive_count=receive_count)
+            delay = self.run(
+                job,
+                last_attempt=received.last_attempt,
+                time_left=received.time_left,
+                receive_count=received.receive_count,
+            )
         except Exception as exc:
-            if not last_attempt:
+            if not received.last_attempt:
                 raise  # SQS brings the job back
             # SQS would move it to the DLQ without a word: keep it there with why, for the admin to replay.
             logger.exception("calendar job failed on its last attempt; dead-lettered")
@@ -79,7 +75,7 @@ class CalendarWorker:
             return
         if delay is None:
             return
-        if last_attempt:
+        if received.last_attempt:
             self._dead_letter(record.body, job, "calendar job: the absence stayed busy until the last attempt")
             return
         self._queue.postpone(record.receipt_handle, delay)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ValidationError
 
 from workplace_hub.errors import HubError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.observability import logger
 from workplace_hub.storage.deliveries import Replay
+
+Job = TypeVar("Job", bound=BaseModel)
 
 COMPANY_ID_RE = re.compile(COMPANY_ID_PATTERN)
 EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
@@ -146,3 +151,31 @@ def invalid_job_reason(kind: str, exc: ValidationError) -> str:
     """A dead-letter reason naming the job's bad fields (never their values)."""
     where = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors()[:5] if err["loc"])
     return f"invalid {kind}: {where or 'not a JSON object of the right shape'}"
+
+
+def parse_job(model: type[Job], record: SQSRecord, kind: str, dead_letters: DeadLetters) -> Job | None:
+    """The record's job; None when it is not one, after dead-lettering it with the bad fields named."""
+    try:
+        return model.model_validate_json(record.body)
+    except ValidationError as exc:
+        company_id, event_id = message_identity(record.body)
+        dead_letters.send(record.body, invalid_job_reason(kind, exc), company_id=company_id, event_id=event_id)
+        return None
+
+
+@dataclass(frozen=True)
+class SqsAttempt:
+    """The attempt at a job that an SQS record stands for: which receive of its message, and the invocation's
+    clock."""
+
+    receive_count: int
+    last_attempt: bool  # SQS moves the message to its DLQ rather than deliver it again
+    time_left: Callable[[], float] | None  # seconds the invocation has left; None: no limit (tests)
+
+    @classmethod
+    def of(cls, record: SQSRecord, lambda_context: Any, max_receive_count: int) -> SqsAttempt:
+        receive_count = int(record.attributes.approximate_receive_count)
+        time_left = (
+            (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
+        )
+        return cls(receive_count, receive_count >= max_receive_count, time_left)

@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import ValidationError
 
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
@@ -28,7 +27,7 @@ from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.observability import logger, metrics
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, invalid_job_reason, message_identity
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, SqsAttempt, error_name, parse_job
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
@@ -153,12 +152,8 @@ class DeliveryWorker:
 
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
-        try:
-            job = SendJob.model_validate_json(record.body)
-        except ValidationError as exc:
-            company_id, event_id = message_identity(record.body)
-            reason = invalid_job_reason("send job", exc)
-            self._dead_letters.send(record.body, reason, company_id=company_id, event_id=event_id)
+        job = parse_job(SendJob, record, "send job", self._dead_letters)
+        if job is None:
             return
         if job.channel != self._sender.channel:
             self._dead_letters.send(
@@ -170,28 +165,24 @@ class DeliveryWorker:
             )
             return
         logger.append_keys(company_id=job.company_id, event_id=job.event_id, channel=job.channel)
-        receive_count = int(record.attributes.approximate_receive_count)
-        time_left = (
-            (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
-        )
-        last_attempt = receive_count >= self._max_receive_count
+        received = SqsAttempt.of(record, lambda_context, self._max_receive_count)
         try:
-            attempt = self.deliver(job, last_attempt=last_attempt, time_left=time_left)
+            attempt = self.deliver(job, last_attempt=received.last_attempt, time_left=received.time_left)
         except Exception as exc:
-            if not last_attempt:
+            if not received.last_attempt:
                 raise  # SQS brings the job back
             # SQS would move it to the DLQ without a word: keep it there with why, for the admin to replay.
             logger.exception("send job failed on its last attempt; dead-lettered")
             self._dead_letter_unsettled(record.body, job, f"sending failed on the last attempt: {error_name(exc)}")
             return
-        if attempt.unclaimed and last_attempt:
+        if attempt.unclaimed and received.last_attempt:
             # A claim throttled, or held by another attempt that may have died: the records are not settled yet.
             self._dead_letter_unsettled(
                 record.body, job, "deliveries still unsettled after the last attempt (a claim was throttled or held)"
             )
             return
         if attempt.retry_needed or attempt.unclaimed:
-            delay = retry_delay(attempt.retry_after, receive_count)
+            delay = retry_delay(attempt.retry_after, received.receive_count)
             self._queue.postpone(record.receipt_handle, delay)
             raise JobPostponedError(f"retrying in {delay:.0f}s")
 
