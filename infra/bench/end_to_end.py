@@ -50,7 +50,7 @@ from boto3.dynamodb.conditions import Key
 
 from infra.bench import function_process
 from infra.bench.companies import google_chat_company, slack_company
-from infra.bench.provider_calls import ITEM, KAKAO, LINE, MESSAGE, WORKS, Bench, setup_kakao, setup_line, setup_works
+from infra.bench.provider_calls import KAKAO, LINE, WORKS, Bench, event, setup_kakao, setup_line, setup_works
 from infra.local_stack import LocalStack
 from infra.template import Resolver
 
@@ -140,16 +140,7 @@ def _publish(bench: Bench, companies: dict[str, tuple[str, list[dict[str, Any]]]
     for index in range(events):
         channel = order[index % len(order)]
         company, recipients = companies[channel]
-        body = {
-            "version": "1",
-            "event_id": f"bench-e2e-{index:04d}-{os.urandom(4).hex()}",
-            "company_id": company,
-            "type": "notification",
-            "occurred_at": "2026-11-28T09:15:00+09:00",
-            "item": ITEM,
-            "recipients": recipients,
-            "message": MESSAGE,
-        }
+        body = event(company, recipients) | {"event_id": f"bench-e2e-{index:04d}-{os.urandom(4).hex()}"}
         bodies.append((channel, body))
     queued: dict[str, Any] = {}
     url = bench.stack.queues["WorkplaceEventsQueue"]
