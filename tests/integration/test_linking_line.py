@@ -8,15 +8,20 @@ the company's admin; the employee's browser is played hop by hop with `requests`
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
-from infra.sandbox.line_login import signed_webhook
+from infra.sandbox.line_login import signed_webhook, webhook_event
 from tests.integration.helpers import Api, captured_logs, notification, ok, user
 from tests.integration.linking import (
     FRIEND_LINK_URL,
@@ -456,14 +461,18 @@ def test_a_webhook_with_a_bad_signature_is_refused_and_stores_nothing(
     other_body, other_headers = signed_webhook("0" * 32, [{"type": "follow", "userId": line_user_id}])
     other_secret = post_webhook(stack, company_id, other_body, other_headers)
     altered = post_webhook(stack, company_id, body.replace(b"follow", b"unfollow", 1), headers)
-    # ... or A's correctly signed webhook is posted to company B's URL, or to a company without LINE
+    # ... or A's correctly signed webhook is posted to company B's URL, to a company that does not exist, or to
+    # one that exists without LINE
     to_b = post_webhook(stack, other_company_id, body, headers)
     nowhere = post_webhook(stack, f"co-{line_user_id[1:11]}", body, headers)
+    without_line = api_as(f"co-{line_user_id[11:21]}", user(f"co-{line_user_id[11:21]}", "admin"), "admin")
+    ok(without_line.put("/admin/company", {"product": "workplace"}))
+    no_line = post_webhook(stack, without_line.company_id, body, headers)
 
-    # THEN each is refused (401; 404 where the company has no LINE) and nothing changed or was sent
-    statuses = [r.status_code for r in (wrong, missing, other_secret, altered, to_b)]
-    assert statuses == [401] * 5
-    assert nowhere.status_code == 404
+    # THEN each is refused alike (401, the same error body: the answer does not tell who uses LINE), and
+    # nothing changed or was sent
+    answers = [(r.status_code, r.json()) for r in (wrong, missing, other_secret, altered, to_b, nowhere, no_line)]
+    assert answers == [(401, {"error": "signature_invalid", "message": answers[0][1]["message"]})] * 7
     assert raw_links(stack, company_id, member.user_id) == before
     assert line_pushes(sandbox, login) == []
     assert [r for r in sandbox.requests("line") if r["path"].endswith("/push")] == []
@@ -490,13 +499,13 @@ def test_follow_marks_the_employee_a_friend_and_pushes_the_completion_message(
     assert push["body"]["messages"] == [{"type": "text", "text": "\n".join(WELCOME.values())}]
     assert push["response"]["_sandbox"]["delivered_to"] == [line_user_id]
 
-    # WHEN LINE redelivers the same webhook
+    # WHEN the same webhook comes again
     again = post_webhook(stack, company_id, body, headers)
 
-    # THEN the message is not delivered twice (same retry key: LINE answers 409)
+    # THEN it is acknowledged as already applied: no second push
     assert again.status_code == 200
     pushes = line_pushes(sandbox, login, to=line_user_id)
-    assert [p["status"] for p in pushes] == [200, 409]
+    assert [p["status"] for p in pushes] == [200]
 
 
 def test_a_follow_by_someone_who_never_linked_changes_nothing(
@@ -564,6 +573,82 @@ def test_unfollow_blocks_the_link_and_deliveries_are_skipped_until_they_follow_a
     record = wait_for_records(admin, event["event_id"], 1)[(member.user_id, "line")]
     assert record["status"] == "sent", record
     assert len(records(admin, event["event_id"])) == 1
+
+
+def test_webhook_events_apply_in_lines_time_order_and_once(
+    stack: LocalStack, company_id: str, admin: Api, member: Api, sandbox: SandboxClient, linked_employee: Any
+) -> None:
+    # GIVEN a linked employee (not yet a friend), and the times of LINE events made now
+    login, line_user_id = linked_employee
+    sandbox.control("line", "friends", {"channel_access_token": login.channel.token, "add": [line_user_id]})
+    now_ms = int(time.time() * 1000)
+
+    def post(*events: dict[str, Any]) -> int:
+        return post_webhook(stack, company_id, *signed_webhook(login.channel.secret, list(events))).status_code
+
+    # WHEN a signed unfollow dated 30 days ago (before the employee linked) arrives
+    assert post({"type": "unfollow", "userId": line_user_id, "timestamp": now_ms - 30 * 86_400_000}) == 200
+    # THEN it changes nothing: the link reads as the linking left it
+    assert line_state(member) == {"state": "linked", "friend": False}
+
+    # WHEN they follow, then block the Official Account
+    follow = webhook_event({"type": "follow", "userId": line_user_id, "timestamp": now_ms})
+    follow_body, follow_headers = signed_webhook(login.channel.secret, [follow])
+    assert post_webhook(stack, company_id, follow_body, follow_headers).status_code == 200
+    unfollow = webhook_event({"type": "unfollow", "userId": line_user_id, "timestamp": now_ms + 1})
+    assert post(unfollow) == 200
+    assert line_state(member)["state"] == "blocked"
+
+    # AND the earlier follow is posted again verbatim (a replay), and LINE redelivers the unfollow
+    replay = post_webhook(stack, company_id, follow_body, follow_headers)
+    redelivery = post({**unfollow, "deliveryContext": {"isRedelivery": True}})
+
+    # THEN both are acknowledged (LINE must not retry) and change nothing: still blocked, one welcome push
+    assert (replay.status_code, redelivery) == (200, 200)
+    blocked = admin_links(admin)[member.user_id]["line"]
+    assert (blocked["state"], blocked["reason"]) == ("blocked", "line_unfollowed")
+    assert [p["status"] for p in line_pushes(sandbox, login, to=line_user_id)] == [200]
+    # AND the link keeps the latest event applied, the API shows nothing of it
+    stored = raw_links(stack, company_id, member.user_id)
+    assert (stored["line_event_at"], stored["line_event_ids"]) == (now_ms + 1, [unfollow["webhookEventId"]])
+    assert "line_event_at" not in str(admin_links(admin)) + str(my_links(member))
+
+    # WHEN they follow again, later
+    assert post({"type": "follow", "userId": line_user_id, "timestamp": now_ms + 2, "isUnblocked": True}) == 200
+
+    # THEN the link is healthy again
+    assert line_state(member) == {"state": "linked", "friend": True}
+
+
+def test_a_signed_webhook_with_malformed_events_is_acknowledged_and_a_malformed_body_refused(
+    stack: LocalStack, company_id: str, member: Api, sandbox: SandboxClient, linked_employee: Any
+) -> None:
+    # GIVEN a linked employee
+    login, line_user_id = linked_employee
+    before = raw_links(stack, company_id, member.user_id)
+
+    def post_signed(payload: Any) -> requests.Response:
+        body = json.dumps(payload).encode()
+        signature = base64.b64encode(hmac.new(login.channel.secret.encode(), body, hashlib.sha256).digest())
+        headers = {"Content-Type": "application/json", "X-Line-Signature": signature.decode()}
+        return post_webhook(stack, company_id, body, headers)
+
+    # WHEN correctly signed webhooks arrive whose events are not event objects
+    numbers = post_signed({"destination": "U" + "0" * 32, "events": [1]})
+    half = post_signed(
+        {"destination": "U" + "0" * 32, "events": [{"type": "unfollow", "source": {"userId": line_user_id}}, None]}
+    )
+    # THEN LINE gets its 200 (a refusal would only be redelivered), and nothing changed
+    assert (numbers.status_code, half.status_code) == (200, 200), numbers.text
+    assert raw_links(stack, company_id, member.user_id) == before
+
+    # WHEN the signed body is not a webhook at all
+    not_a_list = post_signed({"destination": "U" + "0" * 32, "events": "follow"})
+    # THEN it is a 400 with the usual error body, naming the field, and nothing changed
+    assert not_a_list.status_code == 400
+    assert not_a_list.json()["error"] == "invalid_request" and not_a_list.json()["field"] == "events"
+    assert raw_links(stack, company_id, member.user_id) == before
+    assert line_pushes(sandbox, login) == []
 
 
 def test_the_employee_sends_themselves_a_line_test_message(

@@ -3,7 +3,8 @@
 Every call is checked against `X-Line-Signature` with the company's channel secret before anything is
 read or stored (providers.md §3.5). A follow by a linked employee marks them a friend and sends the
 "linking complete" message; an unfollow (block) marks their LINE link blocked, so LINE deliveries to
-them are skipped with that reason until they follow again.
+them are skipped with that reason until they follow again. An event older than the latest one applied to
+the employee's link, or already applied, changes nothing (line_events.py).
 """
 
 from __future__ import annotations
@@ -13,21 +14,29 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import uuid
 from typing import Any
 
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
-from workplace_hub.errors import ProviderError
+from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN
-from workplace_hub.integration_settings import effective, open_credentials
+from workplace_hub.integration_settings import effective, open_credentials, secret_purpose
 from workplace_hub.link_health import BLOCKED, state_attribute
+from workplace_hub.oauth.line_events import APPLY, UNFOLLOW, AppliedEvents, LinkEvent, MalformedBody, read_events
 from workplace_hub.observability import logger
 from workplace_hub.providers.line import LineSender, build_send
-from workplace_hub.storage.links import LinksRepository
+from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import SettingsRepository, utc_now_iso
 
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
+_ATTEMPTS = 3  # conditional writes per event when another webhook changes the same link meanwhile
+
+# One answer for a bad signature, an unknown company and a company without LINE, so the URL does not tell
+# which companies use LINE. 401 as LINE's own SDK guide answers a failed signature check (line-bot-sdk-nodejs
+# webhook guide: SignatureValidationFailed → 401, JSONParseError → 400).
+_REFUSED = 401, {"error": "signature_invalid", "message": "X-Line-Signature does not match the body"}
 
 WELCOME = {
     "ja": "WORKPLACE の通知を LINE で受け取る準備ができました。",
@@ -42,7 +51,7 @@ def signature_valid(channel_secret: str, body: bytes, signature: str | None) -> 
 
 
 class LineWebhook:
-    """Handles one webhook call for one company; returns the HTTP status to answer."""
+    """Handles one webhook call for one company; returns the HTTP status and body to answer."""
 
     def __init__(
         self,
@@ -58,6 +67,9 @@ class LineWebhook:
         self._keyring = keyring
         self._sender = sender
         self._line_api_base = line_api_base
+        # Checked (and always refused) when the company has no channel secret, so that case costs what a
+        # real check costs; random, so no signature can be made for it.
+        self._dummy_secret = secrets.token_hex(16)
 
     def handle_http(self, event: dict[str, Any]) -> dict[str, Any]:
         """An HTTP API (payload 2.0) event in, the response out. The path's company is only trusted once
@@ -66,51 +78,70 @@ class LineWebhook:
         raw = event.get("body") or ""
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
         headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-        status = (
-            self.handle(company_id, body, headers.get("x-line-signature")) if _COMPANY.fullmatch(company_id) else 404
+        status, answer = (
+            self.handle(company_id, body, headers.get("x-line-signature"))
+            if _COMPANY.fullmatch(company_id)
+            else _REFUSED
         )
-        return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps({})}
+        return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer)}
 
-    def handle(self, company_id: str, body: bytes, signature: str | None) -> int:
+    def handle(self, company_id: str, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
         company = self._settings.load(company_id)
         stored = effective(company, Integration.LINE)
-        if not stored.enabled or "channel_secret" not in stored.sealed_secrets:
-            return 404
-        credentials = open_credentials(company, Integration.LINE, self._keyring)
-        if not signature_valid(credentials["channel_secret"], body, signature):
-            logger.warning("LINE webhook with a bad signature refused", extra={"company_id": company_id})
-            return 401
+        sealed_secret = stored.sealed_secrets.get("channel_secret") if stored.enabled else None
+        channel_secret = (
+            self._keyring.open(company_id, secret_purpose(Integration.LINE, "channel_secret"), sealed_secret)
+            if sealed_secret
+            else self._dummy_secret
+        )
+        if not signature_valid(channel_secret, body, signature) or not sealed_secret:
+            logger.warning("LINE webhook refused: bad signature or no LINE", extra={"company_id": company_id})
+            return _REFUSED
         try:
-            events = json.loads(body).get("events") or []
-        except (ValueError, AttributeError):
-            return 400
-        for event in events:
-            self._handle_event(company_id, credentials, event)
-        return 200
+            events, skipped = read_events(body)
+        except MalformedBody as exc:
+            logger.warning("LINE webhook refused: malformed body", extra={"field": exc.field})
+            return 400, {"error": "invalid_request", "message": str(exc), "field": exc.field}
+        # A malformed event in a signed body is skipped, not refused: LINE wants 200 for every webhook
+        # (providers.md §3.5), treats anything else as a failed delivery and redelivers the same body, which
+        # would fail the same way and hold back the good events beside it. Each event is applied whole or not.
+        for reason in skipped:
+            logger.warning("LINE webhook event skipped: malformed", extra={"reason": reason})
+        credentials: dict[str, Any] | None = None
+        for link_event in events:
+            if self._apply(company_id, link_event) and link_event.kind != UNFOLLOW:
+                credentials = credentials or open_credentials(company, Integration.LINE, self._keyring)
+                self._welcome(credentials, link_event)
+        return 200, {}
 
-    def _handle_event(self, company_id: str, credentials: dict[str, Any], event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        line_user_id = (event.get("source") or {}).get("userId")
-        if kind not in ("follow", "unfollow") or not line_user_id:
-            return
-        employee = self._links.find_by_line_user(company_id, line_user_id)
-        if employee is None:
-            logger.info("LINE follow/unfollow by a user who has not linked", extra={"type": kind})
-            return
-        if kind == "unfollow":
-            problem = {"state": BLOCKED, "reason": "line_unfollowed", "since": utc_now_iso()}
-            self._links.update(
-                company_id, employee.user_id, {"line_friend": False, state_attribute("line"): problem}, []
-            )
-            logger.info("LINE link blocked (unfollow)", extra={"user_id": employee.user_id})
-            return
-        self._links.update(company_id, employee.user_id, {"line_friend": True}, [state_attribute("line")])
-        self._welcome(credentials, line_user_id, event)
-        logger.info("LINE friend added", extra={"user_id": employee.user_id})
+    def _apply(self, company_id: str, event: LinkEvent) -> bool:
+        """Apply one event to the employee's link unless it is stale or already applied; True if applied."""
+        employee: EmployeeLinks | None = self._links.find_by_line_user(company_id, event.line_user_id)
+        for _ in range(_ATTEMPTS):
+            if employee is None or employee.get("line_user_id") != event.line_user_id:
+                logger.info("LINE follow/unfollow by a user who has not linked", extra={"type": event.kind})
+                return False
+            applied = AppliedEvents.of(employee.attributes)
+            verdict = applied.verdict(event, employee.get("line_linked_at"))
+            if verdict != APPLY:
+                logger.info(
+                    "LINE webhook event ignored",
+                    extra={"type": event.kind, "verdict": verdict, "redelivery": event.redelivery},
+                )
+                return False
+            values, removed = _link_change(event)
+            values.update(applied.after(event).attributes())
+            # Only if no other webhook moved the link's event marks since they were read (the index read may lag).
+            if self._links.update(company_id, employee.user_id, values, removed, expected=applied.attributes()):
+                logger.info("LINE link updated", extra={"type": event.kind, "user_id": employee.user_id})
+                return True
+            employee = self._links.get(company_id, employee.user_id, consistent=True)
+        raise HubError("the LINE link kept changing while a webhook event was applied")
 
-    def _welcome(self, credentials: dict[str, Any], line_user_id: str, event: dict[str, Any]) -> None:
-        # The webhook event id makes the retry key: a redelivered webhook never sends the message twice.
-        retry_key = uuid.uuid5(uuid.NAMESPACE_URL, f"line-welcome:{event.get('webhookEventId') or line_user_id}")
+    def _welcome(self, credentials: dict[str, Any], event: LinkEvent) -> None:
+        # The webhook event id makes the retry key: were the event applied twice, the message is sent once.
+        line_user_id = event.line_user_id
+        retry_key = uuid.uuid5(uuid.NAMESPACE_URL, f"line-welcome:{event.event_id}")
         message = {"type": "text", "text": "\n".join(WELCOME.values())}
         token = credentials["channel_access_token"]
         call = build_send(self._line_api_base, token, [line_user_id], [message], str(retry_key))
@@ -120,3 +151,11 @@ class LineWebhook:
                 logger.warning("LINE welcome message refused", extra={"status": response.status_code})
         except ProviderError as exc:
             logger.warning("LINE welcome message not sent", extra={"code": exc.code})
+
+
+def _link_change(event: LinkEvent) -> tuple[dict[str, Any], list[str]]:
+    """The link attributes an event sets and removes."""
+    if event.kind == UNFOLLOW:
+        problem = {"state": BLOCKED, "reason": "line_unfollowed", "since": utc_now_iso()}
+        return {"line_friend": False, state_attribute("line"): problem}, []
+    return {"line_friend": True}, [state_attribute("line")]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from workplace_hub.storage.settings import utc_now_iso
 
@@ -40,9 +41,10 @@ class LinksRepository:
         self._resource = dynamodb_resource
         self.reads = 0
 
-    def get(self, company_id: str, user_id: str) -> EmployeeLinks:
+    def get(self, company_id: str, user_id: str, *, consistent: bool = False) -> EmployeeLinks:
         self.reads += 1
-        item = self._table.get_item(Key={"pk": company_id, "sk": user_id}).get("Item") or {}
+        key = {"pk": company_id, "sk": user_id}
+        item = self._table.get_item(Key=key, ConsistentRead=consistent).get("Item") or {}
         return EmployeeLinks(user_id, _strip_keys(item))
 
     def get_many(self, company_id: str, user_ids: list[str]) -> dict[str, EmployeeLinks]:
@@ -80,8 +82,17 @@ class LinksRepository:
         items = page["Items"]
         return EmployeeLinks(items[0]["sk"], _strip_keys(items[0])) if items else None
 
-    def update(self, company_id: str, user_id: str, values: dict[str, Any], removed: list[str]) -> None:
-        """Set `values` and remove `removed` attributes of one employee's links."""
+    def update(
+        self,
+        company_id: str,
+        user_id: str,
+        values: dict[str, Any],
+        removed: list[str],
+        *,
+        expected: dict[str, Any] | None = None,
+    ) -> bool:
+        """Set `values` and remove `removed` attributes of one employee's links. With `expected` (attribute →
+        value, None for absent), only if those attributes still hold those values: False when they do not."""
         names: dict[str, str] = {}
         sets = ["updated_at = :updated_at"]
         attribute_values: dict[str, Any] = {":updated_at": utc_now_iso()}
@@ -99,9 +110,25 @@ class LinksRepository:
             "UpdateExpression": expression,
             "ExpressionAttributeValues": attribute_values,
         }
+        conditions = []
+        for index, (name, value) in enumerate((expected or {}).items()):
+            names[f"#e{index}"] = name
+            if value is None:
+                conditions.append(f"attribute_not_exists(#e{index})")
+            else:
+                attribute_values[f":e{index}"] = value
+                conditions.append(f"#e{index} = :e{index}")
+        if conditions:
+            kwargs["ConditionExpression"] = " AND ".join(conditions)
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        self._table.update_item(**kwargs)
+        try:
+            self._table.update_item(**kwargs)
+        except ClientError as exc:
+            if conditions and exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
 
 def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
