@@ -24,7 +24,15 @@ from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN
 from workplace_hub.integration_settings import effective, open_credentials, secret_purpose
 from workplace_hub.link_health import BLOCKED, state_attribute
-from workplace_hub.oauth.line_events import APPLY, UNFOLLOW, AppliedEvents, LinkEvent, MalformedBody, read_events
+from workplace_hub.oauth.line_events import (
+    APPLY,
+    DUPLICATE,
+    UNFOLLOW,
+    AppliedEvents,
+    LinkEvent,
+    MalformedBody,
+    read_events,
+)
 from workplace_hub.observability import logger
 from workplace_hub.providers.line import LineSender, build_send
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
@@ -124,9 +132,12 @@ class LineWebhook:
             applied = AppliedEvents.of(employee.attributes)
             verdict = applied.verdict(event, employee.get("line_linked_at"))
             if verdict != APPLY:
-                logger.info(
+                # LINE repeats an event only as a redelivery (`deliveryContext.isRedelivery`): an unmarked
+                # repeat is someone posting a captured body again, worth a warning.
+                replayed = verdict == DUPLICATE and not event.redelivery
+                (logger.warning if replayed else logger.info)(
                     "LINE webhook event ignored",
-                    extra={"type": event.kind, "verdict": verdict, "redelivery": event.redelivery},
+                    extra={"type": event.kind, "verdict": "replayed" if replayed else verdict},
                 )
                 return False
             values, removed = _link_change(event)

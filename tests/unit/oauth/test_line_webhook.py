@@ -372,3 +372,21 @@ def test_the_updated_at_of_the_link_moves_only_when_an_event_applies(hub: Hub) -
     assert stamped <= utc_now_iso()
     assert hub.send(event("follow", at - 1)) == 200
     assert hub.link()["updated_at"] == stamped
+
+
+def test_an_unmarked_repeat_is_logged_as_a_replay_and_a_redelivery_is_not(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    follow = event("follow", now_ms() - 1000)
+    assert hub.send(follow) == 200
+
+    def ignored() -> list[tuple[str, str]]:
+        found = [(r.levelname, r.verdict) for r in caplog.records if r.getMessage() == "LINE webhook event ignored"]
+        caplog.clear()
+        return found
+
+    caplog.clear()
+    assert hub.send(follow) == 200
+    assert ignored() == [("WARNING", "replayed")]
+    assert hub.send({**follow, "deliveryContext": {"isRedelivery": True}}) == 200
+    assert ignored() == [("INFO", "duplicate")]
