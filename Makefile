@@ -32,9 +32,10 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
-## make run: the local stack (moto, gateway, pollers, sandbox) in the foreground.
+## make run [ARGS="--api-port 3001 --clean ..."]: the local stack (moto, gateway, pollers, sandbox) in the
+## foreground; its state is kept in .local/ across restarts (ARGS=--clean starts empty).
 run: $(VENV)/.installed
-	$(PY) -m infra.local_stack
+	$(PY) -m infra.local_stack $(ARGS)
 
 ## make test: everything CI runs: lint, template checks, unit, contract, sandbox and integration tests.
 test: lint validate build browser
@@ -56,9 +57,11 @@ demo: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m infra.bench
 
-## make token COMPANY=acme USER=someone@acme.example ROLE=admin: a dev token for the running local stack.
+## make token COMPANY=acme USER_ID=someone@acme.example ROLE=admin: a dev token for the running local stack.
+## (USER_ID, not USER: the shell's $USER, the login name, would silently become the token's user.)
 token: $(VENV)/.installed
-	@$(PY) -m infra.local_stack.token --company "$(COMPANY)" --user "$(USER)" --role "$(ROLE)"
+	@$(if $(strip $(USER_ID)),,$(error USER_ID is empty: make token USER_ID=someone@acme.example COMPANY=acme ROLE=member))
+	@$(PY) -m infra.local_stack.token --company "$(COMPANY)" --user "$(USER_ID)" --role "$(ROLE)"
 
 ## make redrive DLQ=SendSlackDLQ: move a dead-letter queue's messages back to their queue (running local stack;
 ## add STACK=<name> for a deployed one).

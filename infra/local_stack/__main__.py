@@ -4,20 +4,74 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
+from pathlib import Path
 
-from infra.local_stack.stack import DEV_ADMIN, DEV_COMPANY, DEV_MEMBER, LocalStack
+from infra.local_stack.stack import (
+    AWS_STATE_FILE,
+    DEV_ADMIN,
+    DEV_COMPANY,
+    DEV_MEMBER,
+    SIGNING_KEY_FILE,
+    STATE_DIR,
+    LocalStack,
+    PortInUseError,
+)
+
+# Saved settings reach the next event at once (deployed functions cache them for 30 s by default).
+LOCAL_SETTINGS_CACHE_SECONDS = "0"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the WORKPLACE integration hub locally.")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local_stack",
+        description='Run the WORKPLACE integration hub locally (make run ARGS="..." passes these options).',
+    )
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument("--aws-port", type=int, default=5000)
     parser.add_argument("--sandbox-port", type=int, default=4010)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=STATE_DIR,
+        help="where the stack keeps its state, signing key and stack.json (default: .local/)",
+    )
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="start from empty tables, queues, secrets and keys, and a new signing key (old tokens stop working)",
+    )
+    return parser.parse_args(argv)
+
+
+def forget_state(state_dir: Path) -> None:
+    """What --clean drops: the AWS state and the signing key of earlier runs."""
+    for name in (AWS_STATE_FILE, SIGNING_KEY_FILE):
+        (state_dir / name).unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stack = LocalStack(moto_port=args.aws_port, gateway_port=args.api_port, sandbox_port=args.sandbox_port).start()
+    os.environ.setdefault("SETTINGS_CACHE_SECONDS", LOCAL_SETTINGS_CACHE_SECONDS)
+    if args.clean:
+        forget_state(args.state_dir)
+    stack = LocalStack(
+        moto_port=args.aws_port,
+        gateway_port=args.api_port,
+        sandbox_port=args.sandbox_port,
+        state_dir=args.state_dir,
+        persist=True,
+    )
+    try:
+        stack.start()
+    except PortInUseError as error:
+        raise SystemExit(
+            f"{error}: stop what listens there, or choose other ports "
+            '(make run ARGS="--api-port N --aws-port N --sandbox-port N")'
+        ) from None
     path = stack.write_description()
     description = stack.description()
     print(
@@ -34,7 +88,8 @@ WORKPLACE integration hub — local stack is up (loopback only)
   Member token ({DEV_MEMBER} @ {DEV_COMPANY}):
     {description["tokens"]["member"]}
 
-  All of this is in {path}. More tokens: make token COMPANY=... USER=... ROLE=admin|member
+  All of this is in {path}. More tokens: make token COMPANY=... USER_ID=... ROLE=admin|member
+  Tables, queues, secrets and keys are kept in {args.state_dir} when it stops (make run ARGS=--clean: start empty).
   Ctrl-C stops it.
 """,
         flush=True,

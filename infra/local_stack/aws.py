@@ -8,6 +8,7 @@ import secrets as secrets_module
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from infra.template import Resolver, resources_of_type
@@ -47,20 +48,29 @@ def _secret_string(properties: dict[str, Any]) -> str:
 def create_resources(
     template: dict[str, Any], resolver: Resolver, endpoint_url: str, visibility_timeout: int | None = None
 ) -> dict[str, str]:
-    """Create every table, queue, key and secret of the template; returns queue URLs by logical id."""
+    """Create every table, queue, key and secret of the template (or find it, in a state kept from an earlier
+    run); returns queue URLs by logical id."""
     dynamodb, sqs = client("dynamodb", endpoint_url), client("sqs", endpoint_url)
     kms, secrets = client("kms", endpoint_url), client("secretsmanager", endpoint_url)
     stage = resolver.parameters.get("Stage", "local")
 
+    existing_keys = [kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"] for key in kms.list_keys()["Keys"]]
     for logical_id, resource in resources_of_type(template, "AWS::KMS::Key").items():
-        key = kms.create_key(Description=resource["Properties"].get("Description", logical_id))["KeyMetadata"]
+        description = resource["Properties"].get("Description", logical_id)
+        kept = [key for key in existing_keys if key["Description"] == description]
+        key = kept[0] if kept else kms.create_key(Description=description)["KeyMetadata"]
         resolver.refs[logical_id] = key["KeyId"]
         resolver.attributes[(logical_id, "Arn")] = key["Arn"]
 
     for logical_id, resource in resources_of_type(template, "AWS::SecretsManager::Secret").items():
         properties = resolver.resolve(resource["Properties"])
-        created = secrets.create_secret(Name=properties["Name"], SecretString=_secret_string(properties))
-        resolver.refs[logical_id] = created["ARN"]
+        try:
+            arn = secrets.create_secret(Name=properties["Name"], SecretString=_secret_string(properties))["ARN"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            arn = secrets.describe_secret(SecretId=properties["Name"])["ARN"]  # kept, with its value
+        resolver.refs[logical_id] = arn
 
     for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
         properties = resource["Properties"]
@@ -73,7 +83,11 @@ def create_resources(
         }
         if "GlobalSecondaryIndexes" in properties:
             arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
-        dynamodb.create_table(**arguments)
+        try:
+            dynamodb.create_table(**arguments)
+        except dynamodb.exceptions.ResourceInUseException:
+            resolver.refs[logical_id] = name  # kept, with its items
+            continue
         ttl = properties.get("TimeToLiveSpecification")
         if ttl:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)

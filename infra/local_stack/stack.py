@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +15,7 @@ from infra.local_stack.aws import REGION, client, create_resources, start_moto
 from infra.local_stack.functions import LocalFunction, load_functions
 from infra.local_stack.gateway import ISSUER_PATH, Gateway, routes_from_template
 from infra.local_stack.identity import DEV_AUDIENCE, DevIssuer
+from infra.local_stack.persistence import restore_state, save_state
 from infra.local_stack.poller import SqsPoller
 from infra.sandbox import Sandbox
 from infra.sandbox.server import SANDBOX_PATHS
@@ -20,6 +23,26 @@ from infra.template import ROOT, Resolver, load_template, resources_of_type
 from workplace_hub.tokens import TokenVerifier
 
 STATE_DIR = ROOT / ".local"
+AWS_STATE_FILE = "aws-state.pickle"
+SIGNING_KEY_FILE = "dev-signing-key.pem"
+
+
+class PortInUseError(RuntimeError):
+    """A port the stack was told to use is taken (moto would otherwise wait for its server forever)."""
+
+
+def ensure_free(host: str, port: int, what: str) -> None:
+    """Raise PortInUseError naming `port` and `what` if something listens there; port 0 is always free."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUseError(f"port {port} ({what}) on {host} is already in use") from error
 
 
 def provider_endpoints(sandbox_url: str, environ: Mapping[str, str]) -> dict[str, str]:
@@ -45,13 +68,16 @@ class LocalStack:
         state_dir: Path = STATE_DIR,
         visibility_timeout: int | None = None,
         environ: Mapping[str, str] | None = None,
+        persist: bool = False,
     ) -> None:
+        """`persist`: keep the AWS state in `state_dir` across restarts (saved by stop(), loaded by start())."""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local stack listens on loopback only")
         self.host = host
         self._ports = (moto_port, gateway_port, sandbox_port)
         self.state_dir = state_dir
         self._visibility_timeout = visibility_timeout
+        self.aws_state_file = state_dir / AWS_STATE_FILE if persist else None
         self._environ = os.environ if environ is None else environ
         self.functions: dict[str, LocalFunction] = {}
         self.queues: dict[str, str] = {}
@@ -60,11 +86,15 @@ class LocalStack:
     def start(self) -> LocalStack:
         moto_port, gateway_port, sandbox_port = self._ports
         template = load_template()
+        for port, what in zip(self._ports, ("AWS / moto server", "API gateway", "provider sandbox"), strict=True):
+            ensure_free(self.host, port, what)
         self._moto, self.aws_endpoint_url = start_moto(self.host, moto_port)
+        if self.aws_state_file:
+            restore_state(self.aws_state_file)
         self.sandbox = Sandbox(self.host, sandbox_port).start()
         self.gateway = Gateway(self.host, gateway_port)
         self.api_url = self.gateway.url
-        self.issuer = DevIssuer(self.state_dir / "dev-signing-key.pem", f"{self.api_url}{ISSUER_PATH}", DEV_AUDIENCE)
+        self.issuer = DevIssuer(self.state_dir / SIGNING_KEY_FILE, f"{self.api_url}{ISSUER_PATH}", DEV_AUDIENCE)
         jwks_url = f"{self.issuer.issuer}/jwks.json"
         resolver = Resolver(
             parameters={
@@ -127,6 +157,8 @@ class LocalStack:
         self.stop_pollers()
         self.gateway.stop()
         self.sandbox.stop()
+        if self.aws_state_file:  # nothing reaches moto any more: a consistent state
+            save_state(self.aws_state_file)
         self._moto.stop()
 
     def token(self, company_id: str, user_id: str, role: str, **claims: Any) -> str:
