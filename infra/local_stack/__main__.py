@@ -9,6 +9,7 @@ import signal
 import threading
 from pathlib import Path
 
+from infra.local_stack.persistence import StateUnreadableError
 from infra.local_stack.stack import (
     AWS_STATE_FILE,
     DEV_ADMIN,
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{error}: stop what listens there, or choose other ports "
             '(make run ARGS="--api-port N --aws-port N --sandbox-port N")'
         ) from None
+    except StateUnreadableError as error:
+        raise SystemExit(str(error)) from None
     path = stack.write_description()
     description = stack.description()
     print(

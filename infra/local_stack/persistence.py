@@ -23,6 +23,10 @@ _LOCK = type(threading.Lock())
 _RLOCK = type(threading.RLock())
 
 
+class StateUnreadableError(RuntimeError):
+    """The saved state cannot be put back (the stack then refuses to start rather than drop it silently)."""
+
+
 def _private_key(pem: bytes) -> Any:
     return serialization.load_pem_private_key(pem, password=None)
 
@@ -58,7 +62,12 @@ def restore_state(path: Path) -> bool:
     """Put the backends saved in `path` back into moto; False when there is nothing saved."""
     if not path.exists():
         return False
-    saved = pickle.loads(path.read_bytes())  # noqa: S301 - the stack's own file, written by save_state
+    try:
+        saved = pickle.loads(path.read_bytes())  # noqa: S301 - the stack's own file, written by save_state
+    except Exception as error:  # e.g. written by another moto version
+        raise StateUnreadableError(
+            f"{path} cannot be loaded ({type(error).__name__}); start empty with make run ARGS=--clean"
+        ) from error
     for service in SERVICES:
         backends = get_backend(service)
         backends.clear()

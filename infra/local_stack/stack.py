@@ -157,9 +157,9 @@ class LocalStack:
         self.stop_pollers()
         self.gateway.stop()
         self.sandbox.stop()
-        if self.aws_state_file:  # nothing reaches moto any more: a consistent state
-            save_state(self.aws_state_file)
         self._moto.stop()
+        if self.aws_state_file:  # moto's backends outlive its server; nothing changes them any more
+            save_state(self.aws_state_file)
 
     def token(self, company_id: str, user_id: str, role: str, **claims: Any) -> str:
         return self.issuer.mint(company_id, user_id, role, **claims)
