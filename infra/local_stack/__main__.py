@@ -98,11 +98,12 @@ WORKPLACE integration hub — local stack is up (loopback only)
         flush=True,
     )
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # Ctrl-C, kill and a closed terminal all stop it the same way, saving the state (a background job started
+    # by a script inherits SIGINT ignored: set it all the same).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stopped.set())
     try:
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     finally:
         stack.stop()
 

@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 class RunningStack:
-    """One run of the local stack; `stop()` sends SIGTERM as Ctrl-C / a service manager would."""
+    """One run of the local stack; `stop()` sends SIGINT, as Ctrl-C in its terminal does."""
 
     def __init__(self, state_dir: Path, *options: str) -> None:
         self.state_dir = state_dir
@@ -65,7 +65,7 @@ class RunningStack:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
