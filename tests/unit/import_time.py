@@ -20,9 +20,6 @@ CLOCK_CALLS = frozenset(
         "time.monotonic",
         "time.monotonic_ns",
         "time.perf_counter",
-        "time.localtime",
-        "time.gmtime",
-        "time.strftime",
         "datetime.datetime.now",
         "datetime.datetime.utcnow",
         "datetime.datetime.today",
@@ -32,6 +29,8 @@ CLOCK_CALLS = frozenset(
         "os.urandom",
     }
 )
+# These read the clock only without their time argument (which they take after this many others).
+CLOCK_WITHOUT_TIME_ARGUMENT = {"time.localtime": 0, "time.gmtime": 0, "time.strftime": 1, "time.ctime": 0}
 # Every function of these modules draws a random value (random.Random(seed) is the one exception).
 RANDOM_MODULES = ("random", "secrets")
 
@@ -76,6 +75,8 @@ def _is_clock_call(call: ast.Call, names: dict[str, str]) -> str | None:
         return None
     if dotted in CLOCK_CALLS:
         return dotted
+    if dotted in CLOCK_WITHOUT_TIME_ARGUMENT:
+        return dotted if len(call.args) <= CLOCK_WITHOUT_TIME_ARGUMENT[dotted] and not call.keywords else None
     module, _, function = dotted.rpartition(".")
     if module in RANDOM_MODULES and not (function == "Random" and call.args):
         return dotted

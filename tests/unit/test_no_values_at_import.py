@@ -67,6 +67,10 @@ def helper(at=now()):
 class Data:
     stamp = datetime.utcnow()
     later = staticmethod(lambda: datetime.now())
+
+import time
+TODAY_TEXT = time.strftime("%Y-%m-%d")
+EPOCH_TEXT = time.strftime("%Y-%m-%d", time.gmtime(0))
 """
     calls = [f.call for f in import_time_calls(source)]
     assert calls == [
@@ -76,6 +80,7 @@ class Data:
         "random.randint",
         "time.time",
         "datetime.datetime.utcnow",
+        "time.strftime",
     ]
 
 
