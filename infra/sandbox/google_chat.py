@@ -44,6 +44,10 @@ REPLY_OPTIONS = frozenset(
     ["MESSAGE_REPLY_OPTION_UNSPECIFIED", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD", "REPLY_MESSAGE_OR_FAIL"]
 )
 CONTENT_TYPE = "application/json; charset=UTF-8"
+# spaces.messages.create `messageId`: "client-" then lowercase letters, digits and hyphens, at most 63 in all,
+# unique in the space (a second create with it is refused). Documented for the API; whether key+token webhooks
+# honour it is not confirmed by any source (providers.md §2.1): the fake assumes they do.
+MESSAGE_ID = re.compile(r"client-[a-z0-9-]{1,56}")
 
 TOKEN_INVALID = (
     "The API is called without a valid token. Instructions on how to use incoming webhooks can be found at "
@@ -155,6 +159,7 @@ class GoogleChatFake(FakeProvider):
         with self._lock:
             self._spaces: dict[str, dict[str, Any]] = {}  # space -> {"key": str, "tokens": set[str]}
             self._threads: dict[tuple[str, str], str] = {}  # (space, threadKey) -> thread id
+            self._message_ids: set[tuple[str, str]] = set()  # (space, client-assigned messageId)
         self.limiter.reset()
 
     def control(self, action: str, method: str, data: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -243,6 +248,12 @@ class GoogleChatFake(FakeProvider):
         option = query.get("messageReplyOption")
         if option is not None and option not in REPLY_OPTIONS:
             return f"Invalid value at 'message_reply_option', \"{option}\""
+        message_id = query.get("messageId")
+        if message_id is not None and not MESSAGE_ID.fullmatch(message_id):
+            return (
+                "Invalid message ID. Message IDs must begin with 'client-' and contain at most 63 lowercase "
+                "letters, numbers and hyphens."
+            )
         return None
 
     def _create(self, space: str, message: dict[str, Any], request: Request) -> Response:
@@ -252,7 +263,12 @@ class GoogleChatFake(FakeProvider):
             "MESSAGE_REPLY_OPTION_UNSPECIFIED"
         )
         thread: dict[str, Any]
+        message_id = request.query.get("messageId")
         with self._lock:
+            if message_id is not None:
+                if (space, message_id) in self._message_ids:
+                    return google_error(409, "ALREADY_EXISTS", f"Message spaces/{space}/messages/{message_id} exists.")
+                self._message_ids.add((space, message_id))
             if replying and thread_key:
                 thread_id = self._threads.setdefault((space, thread_key), _new_id())
                 thread = {"name": f"spaces/{space}/threads/{thread_id}", "threadKey": thread_key}
@@ -262,7 +278,7 @@ class GoogleChatFake(FakeProvider):
                 thread = {"name": f"spaces/{space}/threads/{_new_id()}"}
         sender_id = int(hashlib.sha256(request.query["token"].encode()).hexdigest(), 16) % 10**21
         result: dict[str, Any] = {
-            "name": f"spaces/{space}/messages/{_new_id()}.{thread['name'].rsplit('/', 1)[1]}",
+            "name": f"spaces/{space}/messages/" + (message_id or f"{_new_id()}.{thread['name'].rsplit('/', 1)[1]}"),
             "sender": {"name": f"users/{sender_id}", "type": "BOT"},
             "text": message.get("text", ""),
             "thread": thread,

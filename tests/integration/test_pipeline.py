@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
@@ -32,8 +34,15 @@ from tests.integration.helpers import (
     wait_for,
     wait_for_deliveries,
 )
+from tests.integration.linking import table
+from workplace_hub.config import SenderSettings
+from workplace_hub.providers.google_chat import client_message_id
+from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
 
 pytestmark = pytest.mark.integration
+
+# SenderSettings.HTTP_READ_TIMEOUT: the send functions' default (template.yaml does not override it).
+READ_TIMEOUT = SenderSettings.model_fields["HTTP_READ_TIMEOUT"].default
 
 
 def _slack_company(admin: Api, member: Api, sandbox: SandboxClient, channels: list[str] | None = None) -> str:
@@ -361,6 +370,63 @@ def test_a_google_chat_429_is_retried_after_the_retry_after_delay(
     first, second = chat_posts(sandbox, webhook)
     assert (first["status"], second["status"]) == (429, 200)
     assert 0.9 <= second["at"] - first["at"] <= 5.0, second["at"] - first["at"]
+
+
+def test_a_google_chat_post_whose_answer_was_lost_is_retried_under_its_message_id_and_posted_once(
+    company_id: str, admin: Api, member: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN a Google Chat webhook that takes longer than the hub's read timeout to answer the next post, but
+    # does create the message
+    webhook = _google_chat_company(admin, member, sandbox)
+    sandbox.add_fault("google_chat", "timeout", times=1, match={"token": webhook.token}, delay=READ_TIMEOUT + 1.5)
+
+    # WHEN a notification arrives
+    event = notification(company_id, [{"user_id": member.user_id}])
+    send_event(event)
+
+    # THEN the hub records a retry (the post is repeatable: it carries the delivery's messageId), not
+    # `outcome_unknown`
+    key = (member.user_id, "google_chat")
+    retrying = wait_for_deliveries(
+        admin, event["event_id"], 1, statuses=frozenset({"retrying"}), timeout=READ_TIMEOUT + 8
+    )
+    assert retrying[key]["error_code"] == "timeout"
+    # AND its retry carries the same messageId, Google Chat refuses it as existing, and the hub counts it sent
+    record = wait_for_deliveries(admin, event["event_id"], 1, timeout=40)[key]
+    first, retry = chat_posts(sandbox, webhook)
+    message_id = first["query"]["messageId"]
+    assert message_id.startswith("client-") and retry["query"]["messageId"] == message_id
+    assert (first["status"], retry["status"]) == (200, 409)
+    assert (record["status"], record["attempts"]) == ("sent", 2)
+    assert record["provider_message_id"] == first["response"]["name"] == f"spaces/{webhook.space}/messages/{message_id}"
+
+
+def test_a_google_chat_post_a_dead_sender_left_is_sent_again_and_refused_as_existing(
+    stack: LocalStack, sqs: Any, company_id: str, admin: Api, member: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN what a sender container that died mid-call leaves: the delivery claimed (its lease over) and the
+    # message created in the space under the delivery's messageId
+    webhook = _google_chat_company(admin, member, sandbox)
+    event = notification(company_id, [{"user_id": member.user_id}])
+    record_key = DeliveryKey(company_id, event["event_id"], member.user_id, "google_chat")
+    repository = DeliveriesRepository(table(stack, "DeliveriesTable"))
+    repository.add_many([NewDelivery(record_key, event["item"], DeliveryStatus.QUEUED)])
+    repository.claim(record_key, 60, now=time.time() - 3600)
+    message_id = client_message_id(company_id, event["event_id"], member.user_id)
+    earlier = requests.post(f"{webhook.url}&messageId={message_id}", json={"text": "posted"}, timeout=5)
+    assert earlier.status_code == 200, earlier.text
+
+    # WHEN the job comes back (SQS redelivers the dead container's message)
+    job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")}
+    sqs.send_message(
+        QueueUrl=stack.queues["SendGoogleChatQueue"], MessageBody=json.dumps({**job, "channel": "google_chat"})
+    )
+
+    # THEN the hub posts it again under the same messageId, Google Chat refuses it, and the delivery is sent
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(member.user_id, "google_chat")]
+    _, retry = chat_posts(sandbox, webhook)
+    assert retry["query"]["messageId"] == message_id and retry["status"] == 409
+    assert (record["status"], record["provider_message_id"]) == ("sent", earlier.json()["name"])
 
 
 def test_a_5xx_is_retried_later_and_does_not_delay_another_companys_deliveries(

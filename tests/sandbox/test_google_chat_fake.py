@@ -273,6 +273,41 @@ def test_timeout_fault(send, control: SandboxClient):
         send({"text": "x"})
 
 
+# --- client-assigned message ids ------------------------------------------------------------------------------
+
+
+def test_a_message_id_names_the_message_and_a_second_create_with_it_is_refused(send):
+    message_id = "client-" + "a1-" * 18 + "b2"
+    first = send({"text": "one"}, params={"messageId": message_id})
+    assert first.status_code == 200
+    assert first.json()["name"] == f"spaces/{SPACE}/messages/{message_id}"
+    repeat = send({"text": "one"}, params={"messageId": message_id})
+    assert repeat.status_code == 409 and repeat.json()["error"]["status"] == "ALREADY_EXISTS"
+    # Unique per space: another space may use the same id.
+    other = send(
+        {"text": "one"}, space="AAAAOTHER", key="other-key", token="other-token", params={"messageId": message_id}
+    )
+    assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "message_id", ["custom-name", "client-", "client-UPPER", "client-under_score", "client-" + "a" * 57]
+)
+def test_a_malformed_message_id_is_refused(send, message_id: str):
+    assert "message ID" in invalid_argument(send({"text": "x"}, params={"messageId": message_id}))
+
+
+def test_a_message_id_kept_by_a_timed_out_create_refuses_its_retry(send, control: SandboxClient):
+    control.add_fault("google_chat", "timeout", times=1, delay=0.5)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        send({"text": "x"}, params={"messageId": "client-late"}, timeout=0.1)
+    deadline = time.monotonic() + 10  # the fake creates the message once the delay is over
+    while control.requests("google_chat")[-1]["status"] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert control.requests("google_chat")[-1]["status"] == 200
+    assert send({"text": "x"}, params={"messageId": "client-late"}).status_code == 409
+
+
 # --- request log, reset ----------------------------------------------------------------------------------
 
 

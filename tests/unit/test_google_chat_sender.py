@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from tests.unit.builders import WEBHOOK_KEY, WEBHOOK_TOKEN, WEBHOOK_URL, destination, http_response, notification
+from tests.unit.builders import (
+    COMPANY,
+    HANAKO,
+    TARO,
+    WEBHOOK_KEY,
+    WEBHOOK_TOKEN,
+    WEBHOOK_URL,
+    destination,
+    http_response,
+    notification,
+)
 from tests.unit.fakes import FakeSession
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, ProviderError, RetryableProviderError
 from workplace_hub.providers.base import PreparedCall, SendReceipt
-from workplace_hub.providers.google_chat import FALLBACK_MAX, GoogleChatSender, is_webhook_url
+from workplace_hub.providers.google_chat import FALLBACK_MAX, GoogleChatSender, client_message_id, is_webhook_url
 
 SANDBOX_BASE = "http://127.0.0.1:4010/google_chat"
 OK_BODY = {
@@ -87,8 +99,10 @@ def test_google_chat_build_request_posts_json_to_the_webhook() -> None:
     # WHEN a request is built
     call = build()
 
-    # THEN it is a JSON POST to exactly that URL (the key and token are in it, nowhere else)
-    assert (call.method, call.url) == ("POST", WEBHOOK_URL)
+    # THEN it is a JSON POST to exactly that URL plus the delivery's messageId (the key and token are in the
+    # URL, nowhere else)
+    assert call.method == "POST"
+    assert call.url == f"{WEBHOOK_URL}&messageId={client_message_id('', notification().event_id, TARO)}"
     assert call.headers == {"Content-Type": "application/json; charset=UTF-8"}
     assert WEBHOOK_KEY not in str(call.json)
     assert WEBHOOK_TOKEN not in str(call.json)
@@ -208,7 +222,7 @@ def test_google_chat_build_request_sandbox_base_allowed_and_real_host_refused() 
     call = chat.build_request(notification(), destination(local), {})
 
     # THEN only the configured base is allowed
-    assert call.url == local
+    assert call.url.startswith(local + "&messageId=client-")
     with pytest.raises(NeedsRelinkError):
         chat.build_request(notification(), destination(WEBHOOK_URL), {})
 
@@ -221,7 +235,69 @@ def test_is_webhook_url_extra_query_parameters_allowed() -> None:
     assert is_webhook_url(url, "https://chat.googleapis.com/")
 
 
+def message_id(call: PreparedCall) -> list[str]:
+    return parse_qs(urlsplit(call.url).query)["messageId"]
+
+
+def test_google_chat_message_id_is_the_deliverys_and_valid_for_google() -> None:
+    # GIVEN two builds of the same delivery, and deliveries that differ in company, event or recipient
+    same = message_id(build(company_id=COMPANY)), message_id(build(company_id=COMPANY))
+    others = [
+        message_id(build(company_id="globex")),
+        message_id(build(company_id=COMPANY, event_id="evt-other")),
+        message_id(sender().build_request(notification(company_id=COMPANY), destination(WEBHOOK_URL, HANAKO), {})),
+    ]
+
+    # THEN the same delivery always carries the same one id, every other delivery a different one
+    assert same[0] == same[1] and len(same[0]) == 1
+    assert len({same[0][0], *(ids[0] for ids in others)}) == 4
+    # AND each is what spaces.messages.create accepts: `client-`, at most 63 of [a-z0-9-]
+    for (value,) in [same[0], *others]:
+        assert re.fullmatch(r"client-[a-z0-9-]{1,56}", value), value
+
+
+def test_google_chat_message_id_fits_for_the_longest_ids_the_contract_allows() -> None:
+    # GIVEN a 256-character emoji user id and long company and event ids
+    value = client_message_id("c" * 64, "e" * 128, "😀" * 256)
+
+    # THEN the id is still 63 characters of Google's alphabet
+    assert len(value) == 63 and re.fullmatch(r"client-[0-9a-f]{56}", value)
+
+
+def test_google_chat_message_id_replaces_one_the_webhook_url_carries() -> None:
+    # GIVEN a webhook URL pasted with a messageId already in it
+    # WHEN a request is built
+    call = build(f"{WEBHOOK_URL}&messageId=client-pasted")
+
+    # THEN it carries only this delivery's id
+    assert message_id(call) == [client_message_id("", notification().event_id, TARO)]
+
+
 # ---------------------------------------------------------------- parse_response
+
+
+def test_google_chat_parse_response_409_already_exists_is_sent() -> None:
+    # GIVEN Google's answer to a repeated create of a message that exists (its first answer was lost)
+    response = http_response(
+        409, {"error": {"code": 409, "message": "Message already exists.", "status": "ALREADY_EXISTS"}}
+    )
+    response.request = requests.Request(
+        "POST", "https://chat.googleapis.com/v1/spaces/AAAA1234/messages?key=k&token=t&messageId=client-abc"
+    ).prepare()
+
+    # WHEN it is parsed
+    receipt = sender().parse_response(response)
+
+    # THEN the delivery counts as sent, under the name the message was created with
+    assert receipt == SendReceipt(provider_message_id="spaces/AAAA1234/messages/client-abc")
+
+
+def test_google_chat_parse_response_409_of_another_kind_is_permanent() -> None:
+    # GIVEN a 409 that is not ALREADY_EXISTS
+    response = http_response(409, {"error": {"code": 409, "message": "Aborted.", "status": "ABORTED"}})
+
+    # WHEN / THEN it is not taken for a delivered message
+    assert isinstance(parse_error(response), PermanentProviderError)
 
 
 def test_google_chat_parse_response_200_returns_message_name() -> None:

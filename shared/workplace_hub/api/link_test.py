@@ -53,6 +53,7 @@ def send_test_message(services: ApiServices, company_id: str, user_id: str, chan
         body=TEST_TEXT["body"][locale],
         url=services.hub_public_url,
         locale=locale,
+        company_id=company_id,
     )
     try:
         receipt = services.senders[channel].send(notification, Destination(user_id, address), credentials)

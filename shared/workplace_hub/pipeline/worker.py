@@ -340,6 +340,7 @@ class DeliveryWorker:
                 body=job.message.body,
                 url=job.message.url,
                 locale=locale,
+                company_id=job.company_id,
             )
             destinations = [destination for _, destination, _ in batch]
             # (The time left was looked at before the claims; a second call of this chunk only follows a first.)

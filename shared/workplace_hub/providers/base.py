@@ -33,6 +33,8 @@ class Notification:
     body: str
     url: str
     locale: str = "ja"
+    # Whose event: with event_id, names the delivery (Google Chat's messageId is derived from it).
+    company_id: str = ""
 
 
 @dataclass(frozen=True)

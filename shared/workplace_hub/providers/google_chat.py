@@ -6,9 +6,11 @@ reference. The webhook URL carries its own key and token, so it is a secret: nev
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -26,6 +28,17 @@ from workplace_hub.rate_limits import RateLimit, fingerprint
 
 # Google Chat limits: the whole message ≤ 32,000 bytes; keep the text well inside.
 FALLBACK_MAX = 4000
+# `messageId`: `client-` then lowercase letters, digits and hyphens, 63 characters in all.
+MESSAGE_ID_PREFIX = "client-"
+MESSAGE_ID_MAX = 63
+
+
+def client_message_id(company_id: str, event_id: str, user_id: str) -> str:
+    """The `messageId` of one delivery (company x event x recipient on Google Chat): the same for every attempt
+    and replay of it, so a repeated create is refused (409 ALREADY_EXISTS) instead of posting twice."""
+    delivery = json.dumps([company_id, event_id, user_id, "google_chat"], ensure_ascii=False)
+    digest = hashlib.sha256(delivery.encode("utf-8", "surrogatepass")).hexdigest()
+    return MESSAGE_ID_PREFIX + digest[: MESSAGE_ID_MAX - len(MESSAGE_ID_PREFIX)]
 
 
 def is_webhook_url(url: str, base: str) -> bool:
@@ -38,6 +51,13 @@ def is_webhook_url(url: str, base: str) -> bool:
     space, _, rest = tail.partition("/")
     query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
     return bool(space) and rest == "messages" and bool(query.get("key")) and bool(query.get("token"))
+
+
+def with_message_id(webhook_url: str, message_id: str) -> str:
+    """The webhook URL with this post's `messageId` (replacing one the employee's URL may already carry)."""
+    base, _, query = webhook_url.partition("?")
+    kept = [pair for pair in query.split("&") if pair and not pair.startswith("messageId=")]
+    return f"{base}?{'&'.join([*kept, f'messageId={message_id}'])}"
 
 
 def build_message(notification: Notification) -> dict[str, Any]:
@@ -78,6 +98,9 @@ class GoogleChatSender(Sender):
 
     channel = "google_chat"
     api_docs = "https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create"
+    # Each post carries the delivery's own messageId, so a repeat after a lost answer cannot post twice.
+    # (Documented for spaces.messages.create; whether key+token webhooks honour it is not confirmed: README.)
+    idempotent_retries = True
 
     def rate_limit(self, credentials: dict[str, Any], destinations: list[Destination]) -> RateLimit | None:
         """Per space: 60 writes a minute (providers.md §2.3; webhooks maybe stricter, ~1/s). Paced 10% under
@@ -92,9 +115,10 @@ class GoogleChatSender(Sender):
         if not is_webhook_url(destination.address, self._endpoints.GOOGLE_CHAT_BASE):
             # Defence in depth against SSRF: the links API already refuses such URLs.
             raise NeedsRelinkError("google_chat", "webhook_url_not_allowed", detail="not a Google Chat webhook URL")
+        message_id = client_message_id(notification.company_id, notification.event_id, destination.user_id)
         return PreparedCall(
             method="POST",
-            url=destination.address,
+            url=with_message_id(destination.address, message_id),
             headers={"Content-Type": "application/json; charset=UTF-8"},
             json=build_message(notification),
         )
@@ -106,6 +130,9 @@ class GoogleChatSender(Sender):
                 raise RetryableProviderError("google_chat", "invalid_response", status_code=200)
             return SendReceipt(provider_message_id=body.get("name"))
         status, code, message = _google_error(response)
+        if response.status_code == 409 and status == "ALREADY_EXISTS":
+            # A repeat of a create that went through (its answer was lost): this delivery's message is there.
+            return SendReceipt(provider_message_id=_created_name(response))
         if response.status_code == 429 or response.status_code >= 500:
             raise error_for_status("google_chat", response, status or f"http_{response.status_code}", message)
         if response.status_code in (403, 404) or code == "API_KEY_INVALID":
@@ -137,6 +164,17 @@ def _google_error(response: requests.Response) -> tuple[str, str, str]:
         if isinstance(detail, dict) and detail.get("reason"):
             reason = str(detail["reason"])
     return str(error.get("status", "")), reason, str(error.get("message", ""))
+
+
+def _created_name(response: requests.Response) -> str | None:
+    """`spaces/<space>/messages/<messageId>`, the name of the message a refused repeat asked for."""
+    request = getattr(response, "request", None)
+    if request is None or not request.url:
+        return None
+    parts = urlsplit(request.url)
+    space = parts.path.rstrip("/").split("/")[-2] if "/spaces/" in parts.path else ""
+    message_id = (parse_qs(parts.query).get("messageId") or [""])[0]
+    return f"spaces/{space}/messages/{message_id}" if space and message_id else None
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
