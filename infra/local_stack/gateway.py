@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_to_bytes, urlsplit
 
 from infra.local_stack.functions import LocalFunction
 from infra.local_stack.identity import DevIssuer
@@ -94,6 +94,19 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
 
+def decode_path(received: str) -> tuple[str, str]:
+    """The request path decoded once (what routes match, and what path parameters are cut from), and as
+    `rawPath` (percent-encoded). Like an HTTP API: it decodes the path before it matches a route, so
+    `/admin/users/a%2Fb/links` has one segment too many and matches no route, and it hands the function
+    `pathParameters` decoded ("API Gateway decodes URL-encoded request parameters before passing them to your
+    backend integration", https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html).
+    A path that is not percent-encoded UTF-8 raises UnicodeDecodeError (what API Gateway answers then is not
+    documented; here 400). http.server reads the request line as ISO-8859-1, so raw UTF-8 bytes come back whole."""
+    octets = received.encode("latin-1" if all(ord(c) < 256 for c in received) else "utf-8")
+    # rawPath: as received, with raw non-ASCII bytes (and spaces) percent-encoded, existing escapes kept.
+    return unquote_to_bytes(octets).decode("utf-8"), quote(octets, safe="/%:@!$&'()*+,;=-._~")
+
+
 def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(document).encode()
 
@@ -126,14 +139,18 @@ class Gateway:
         self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
-        path = parts.path
+        try:
+            path, raw_path = decode_path(parts.path)
+        except UnicodeDecodeError:
+            return _json(400, {"message": "Bad Request"})
+        parts = parts._replace(path=raw_path)
         if path.startswith(ISSUER_PATH) and method == "GET" and self._issuer:
             if path == f"{ISSUER_PATH}/jwks.json":
                 return _json(200, self._issuer.jwks())
             if path == f"{ISSUER_PATH}/.well-known/openid-configuration":
                 return _json(200, self._issuer.discovery(f"{self.url}{ISSUER_PATH}/jwks.json"))
         for route in self._routes:
-            match = route.pattern.match(path)
+            match = route.pattern.fullmatch(path)  # fullmatch: "$" alone would also end before a trailing "\n"
             if match and route.method == method:
                 return self._invoke(route, match.groupdict(), method, parts, headers, body, source_ip)
         return _json(404, {"message": "Not Found"})

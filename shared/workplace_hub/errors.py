@@ -32,6 +32,14 @@ class SettingsValidationError(HubError):
         self.message = message
 
 
+class ValueTooLargeError(SettingsValidationError):
+    """A setting (or a whole request) larger than the hub stores: 413, `field` names it."""
+
+    def __init__(self, field: str, limit: int, unit: str = "characters") -> None:
+        super().__init__(field, f"must be at most {limit} {unit}")
+        self.limit = limit
+
+
 class NotFoundError(HubError):
     """The addressed resource does not exist for this company."""
 

@@ -19,10 +19,20 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
-from workplace_hub.errors import SettingsValidationError
+from workplace_hub.email_address import email_problem
+from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
 
 MASK = "********"
+
+# Sizes, checked before any validator reads a value (so none of them, regex or parser, ever sees more): a
+# plain field or token, a PEM private key, an uploaded JSON key file; and one integration's settings in all,
+# which keeps its settings item (sealed secrets grow by a third) well under DynamoDB's 400 KB.
+FIELD_MAX_LENGTH = 512
+URL_MAX_LENGTH = 2048
+PEM_MAX_LENGTH = 16 * 1024
+JSON_FILE_MAX_LENGTH = 64 * 1024
+SETTINGS_MAX_BYTES = 192 * 1024
 
 Validator = Callable[[str], str]
 Condition = Callable[[dict[str, Any]], bool]
@@ -86,7 +96,15 @@ def _google_oauth_client_json(value: str) -> str:
 
 
 _hostname = _pattern(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", "must be a domain name")
-_email = _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an e-mail address")
+
+
+def _email(value: str) -> str:
+    problem = email_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 _opaque = _pattern(r"\S{4,512}", "must be 4-512 characters without spaces")
 _digits = _pattern(r"[0-9]{1,32}", "must be digits only")
 
@@ -101,6 +119,7 @@ class FieldSpec:
     required: bool = True  # to enable the integration
     show_tail: bool = True  # secrets: may the mask end with the last 4 characters?
     when: Condition = _always
+    max_length: int = FIELD_MAX_LENGTH  # characters; longer values are refused (413) before `validate` runs
     # Filled in by the provider's on_save hook when left empty (a NAVER WORKS bot the hub provisions):
     # not needed to turn the integration on, but needed before it counts as configured.
     derivable: bool = False
@@ -140,12 +159,19 @@ _WORKS_COMMON = [
         _pattern(r"\S+\.serviceaccount@\S+", "must look like xxxxx.serviceaccount@domain"),
         when=_v2,
     ),
-    FieldSpec("private_key", _rsa_private_key_pem, secret=True, show_tail=False, when=_v2),
+    FieldSpec("private_key", _rsa_private_key_pem, secret=True, show_tail=False, when=_v2, max_length=PEM_MAX_LENGTH),
     # API 1.0: legacy server API (providers.md §4.7)
     FieldSpec("api_id", _opaque, when=_v1),
     FieldSpec("server_api_consumer_key", _opaque, secret=True, when=_v1),
     FieldSpec("server_list_id", _opaque, when=_v1),
-    FieldSpec("server_list_private_key", _rsa_private_key_pem, secret=True, show_tail=False, when=_v1),
+    FieldSpec(
+        "server_list_private_key",
+        _rsa_private_key_pem,
+        secret=True,
+        show_tail=False,
+        when=_v1,
+        max_length=PEM_MAX_LENGTH,
+    ),
 ]
 
 FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
@@ -175,7 +201,7 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         FieldSpec("login_channel_secret", _pattern(r"[0-9a-f]{32}", "must be 32 hex characters"), secret=True),
         FieldSpec("channel_access_token", _pattern(r"\S{20,512}", "must be a channel access token"), secret=True),
         FieldSpec("channel_secret", _pattern(r"[0-9a-f]{32}", "must be 32 hex characters"), secret=True),
-        FieldSpec("friend_link_url", _https_url(("lin.ee", "line.me"))),
+        FieldSpec("friend_link_url", _https_url(("lin.ee", "line.me")), max_length=URL_MAX_LENGTH),
     ],
     Integration.NAVER_WORKS: [*_WORKS_COMMON, FieldSpec("bot_id", _digits, derivable=True)],
     Integration.NAVER_WORKS_CALENDAR: [
@@ -193,9 +219,23 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         ),
         FieldSpec("company_domain", _hostname),
         # Each employee consents through the company's OAuth client (the seed's flow) ...
-        FieldSpec("oauth_client_json", _google_oauth_client_json, secret=True, show_tail=False, when=_consent),
+        FieldSpec(
+            "oauth_client_json",
+            _google_oauth_client_json,
+            secret=True,
+            show_tail=False,
+            when=_consent,
+            max_length=JSON_FILE_MAX_LENGTH,
+        ),
         # ... or the admin delegates domain-wide to a service account; verify then acts as verify_subject.
-        FieldSpec("service_account_json", _google_service_account_json, secret=True, show_tail=False, when=_delegation),
+        FieldSpec(
+            "service_account_json",
+            _google_service_account_json,
+            secret=True,
+            show_tail=False,
+            when=_delegation,
+            max_length=JSON_FILE_MAX_LENGTH,
+        ),
         FieldSpec("verify_subject", _email, required=False, when=_delegation),
         # How absences show to colleagues: busy (default) or free; Google's visibility (default: the
         # calendar's default); "on" writes timed absences as Google's native out-of-office events.
@@ -270,6 +310,7 @@ def apply_update(
     keyring: Keyring,
 ) -> StoredIntegration:
     """Validate an admin's PUT and return what to store; raises SettingsValidationError naming the field."""
+    _check_size(submitted)
     current = effective(company, integration)
     derived = DERIVED_FIELDS.get(integration, frozenset())
     submitted = {name: value for name, value in submitted.items() if name not in derived}
@@ -306,6 +347,8 @@ def apply_update(
             continue  # PUT replaces the plain fields: an omitted one is cleared
         if not isinstance(value, str):
             raise SettingsValidationError(f"settings.{name}", "must be a string")
+        if len(value) > spec.max_length:
+            raise ValueTooLargeError(f"settings.{name}", spec.max_length)
         value = value.strip() if not spec.secret else value
         if value == "":
             continue  # an empty value clears the field
@@ -327,6 +370,19 @@ def apply_update(
     return StoredIntegration(integration, enabled=enabled, settings=plain, sealed_secrets=sealed)
 
 
+def _check_size(submitted: dict[str, Any]) -> None:
+    """One integration's settings in all: at most SETTINGS_MAX_BYTES of UTF-8, names of at most 64 characters
+    (an unknown name is echoed in the answer's `field`)."""
+    total = 0
+    for name, value in submitted.items():
+        if len(name) > 64:
+            raise SettingsValidationError("settings", "has a setting name longer than 64 characters")
+        if isinstance(value, str):
+            total += len(name) + len(value.encode("utf-8", "surrogatepass"))
+        if total > SETTINGS_MAX_BYTES:
+            raise ValueTooLargeError("settings", SETTINGS_MAX_BYTES, "bytes in all")
+
+
 def _platform_update(integration: Integration, enabled: bool, submitted: dict[str, Any]) -> StoredIntegration:
     settings: dict[str, Any] = {CREDENTIALS_SOURCE: "platform"}
     for name, value in submitted.items():
@@ -339,6 +395,8 @@ def _platform_update(integration: Integration, enabled: bool, submitted: dict[st
             continue
         if not isinstance(value, str):
             raise SettingsValidationError("settings.bot_id", "must be a string")
+        if len(value) > FIELD_MAX_LENGTH:
+            raise ValueTooLargeError("settings.bot_id", FIELD_MAX_LENGTH)
         try:
             settings["bot_id"] = _digits(value.strip())
         except ValueError as exc:

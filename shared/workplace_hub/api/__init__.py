@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from workplace_hub.api import company, deliveries, errors, failures, integrations, links, notification_settings
+from workplace_hub.api.resolver import HubResolver
 from workplace_hub.api.services import ApiServices
 
 OPENAPI_PATH = "/openapi.json"
@@ -16,7 +17,7 @@ OPENAPI_PATH = "/openapi.json"
 
 def create_app(services: ApiServices) -> APIGatewayHttpResolver:
     """The resolver with every route, the error mapping and the OpenAPI document."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = HubResolver(enable_validation=True)
     app.configure_openapi(**_DOCUMENT_INFO)
     errors.register(app)
     for module in (integrations, notification_settings, links, deliveries, failures, company):

@@ -13,9 +13,17 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from workplace_hub.errors import ConflictError, NotFoundError, SettingsValidationError
+from workplace_hub.errors import ConflictError, NotFoundError, SettingsValidationError, ValueTooLargeError
 
 JSON = "application/json"
+
+
+class RequestRefused(Exception):
+    """A request refused before any route runs (unreadable body, undecodable path): the answer to give."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, *, details: bool = False):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field, self.details = status, code, message, field, details
 
 
 class ErrorAnswer(BaseModel):
@@ -50,12 +58,13 @@ _DOCUMENTED: dict[int, tuple[str, type[BaseModel]]] = {
     401: ("No valid WORKPLACE token", AccessDeniedAnswer),
     403: ("The route needs a company admin", AccessDeniedAnswer),
     409: ("The request contradicts the company's current settings", ErrorAnswer),
-    415: ("The body is not application/json", ErrorAnswer),
+    413: ("The body, or a value in it, is larger than the hub takes; `field` names it", ErrorAnswer),
+    415: ("The body is not application/json (a charset=utf-8 parameter is allowed)", ErrorAnswer),
     422: ("The request does not have the documented shape", InvalidRequestAnswer),
 }
 
 ADMIN = (403,)  # every /admin route: a member's token is refused
-BODY = (415,)  # every route with a JSON body
+BODY = (400, 413, 415)  # every route with a JSON body: unreadable (too deep, lone surrogates), too large, not JSON
 
 
 def responses(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -94,10 +103,17 @@ def _unsupported_media_type() -> Response:
     return _error(415, "unsupported_media_type", "the body must be application/json")
 
 
-def _is_json(content_type: str | None) -> bool:
-    """No Content-Type (read as JSON, as the resolver does) or application/json, with any parameters."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type in ("", JSON)
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json`, optionally with `charset=utf-8`: the only bodies the hub reads. (A missing type, and
+    `application/json-patch+json` and the like by their prefix, used to be read as JSON.)"""
+    media_type, *parameters = (content_type or "").split(";")
+    if media_type.strip().lower() != JSON:
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
 
 
 def _unreadable_body(app: APIGatewayHttpResolver) -> Response | None:
@@ -105,7 +121,7 @@ def _unreadable_body(app: APIGatewayHttpResolver) -> Response | None:
     event = app.current_event
     if not event.body:
         return None
-    if not _is_json(event.headers.get("content-type")):
+    if not is_json_media_type(event.headers.get("content-type")):
         return _unsupported_media_type()
     try:
         event.decoded_body  # noqa: B018 - decoding is the check
@@ -115,6 +131,16 @@ def _unreadable_body(app: APIGatewayHttpResolver) -> Response | None:
 
 
 def register(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(RequestRefused)
+    def refused(exc: RequestRefused) -> Response:
+        if exc.details:
+            return _invalid_request([{"field": exc.field or "body", "message": exc.message.split(": ", 1)[-1]}])
+        return _error(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(ValueTooLargeError)
+    def too_large(exc: ValueTooLargeError) -> Response:
+        return _error(413, "too_large", f"{exc.field} {exc.message}", exc.field)
+
     @app.exception_handler(SettingsValidationError)
     def invalid_setting(exc: SettingsValidationError) -> Response:
         return _error(400, "invalid_setting", f"{exc.field} {exc.message}", exc.field)

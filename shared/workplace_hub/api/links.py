@@ -15,6 +15,7 @@ from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.link_test import Messenger, send_test_message
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
+from workplace_hub.email_address import email_problem
 from workplace_hub.errors import SettingsValidationError
 from workplace_hub.integration_settings import MASK
 from workplace_hub.link_health import link_states, state_attribute
@@ -23,7 +24,6 @@ from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.links import link_purpose
 
 SLACK_MEMBER_ID = r"^[UW][A-Z0-9]{6,20}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class MyLinksUpdate(BaseModel):
@@ -63,8 +63,9 @@ def _validate(services: ApiServices, company_id: str, name: str, value: str) -> 
             )
     elif name == "google_workspace_id":
         value = value.lower()
-        if not re.fullmatch(EMAIL, value):
-            raise SettingsValidationError(name, "must be an e-mail address")
+        problem = email_problem(value)
+        if problem:
+            raise SettingsValidationError(name, problem)
         company = services.settings.load(company_id)
         stored = company.integrations.get(Integration.GOOGLE_CALENDAR)
         domain = stored.settings.get("company_domain") if stored else None

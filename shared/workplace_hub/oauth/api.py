@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from workplace_hub.api.auth import current_principal
 from workplace_hub.api.errors import register as register_errors
 from workplace_hub.api.errors import responses
+from workplace_hub.api.resolver import HubResolver
 from workplace_hub.calendars.options import CalendarOptions
 from workplace_hub.errors import ConflictError, NeedsRelinkError, ProviderError
 from workplace_hub.oauth.linking import LinkingError, LinkingService
-from workplace_hub.oauth.pages import choose_locale
+from workplace_hub.oauth.pages import PAGE_HEADERS, choose_locale
 from workplace_hub.tokens import TokenVerifier
 
 Provider = Literal["line", "google", "naver_works"]
@@ -50,7 +51,7 @@ class LinkingApiServices:
 
 
 def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = HubResolver(enable_validation=True)
     app.configure_openapi(
         title="WORKPLACE integration hub linking API",
         version="1.0.0",
@@ -77,7 +78,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         event = app.current_event
         query = dict(event.query_string_parameters or {})
         page = services.linking.complete(provider, query, choose_locale(event.headers.get("accept-language")))
-        return Response(page.status, "text/html; charset=utf-8", page.body, headers=_NO_STORE)
+        return Response(page.status, "text/html; charset=utf-8", page.body, headers={**_NO_STORE, **PAGE_HEADERS})
 
     @app.get("/me/calendars", tags=["me"], responses=responses(409))
     def my_calendars() -> dict:

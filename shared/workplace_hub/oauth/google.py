@@ -35,6 +35,7 @@ from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import service_account
 
 from workplace_hub.config import ProviderEndpoints
+from workplace_hub.email_address import is_email_address
 from workplace_hub.errors import (
     HubError,
     IntegrationCredentialsError,
@@ -388,7 +389,7 @@ def validate_service_account_json(text: str) -> str:
     if info.get("type") != "service_account":
         raise ValueError('type must be "service_account"')
     email = info.get("client_email")
-    if not isinstance(email, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+    if not isinstance(email, str) or not is_email_address(email):
         raise ValueError("client_email is missing or not an e-mail address")
     pem = info.get("private_key")
     if not isinstance(pem, str) or "-----BEGIN" not in pem:
