@@ -310,10 +310,10 @@ def apply_update(
     keyring: Keyring,
 ) -> StoredIntegration:
     """Validate an admin's PUT and return what to store; raises SettingsValidationError naming the field."""
-    _check_size(submitted)
     current = effective(company, integration)
     derived = DERIVED_FIELDS.get(integration, frozenset())
     submitted = {name: value for name, value in submitted.items() if name not in derived}
+    _check_size(integration, submitted)
     source = submitted.pop(CREDENTIALS_SOURCE, None)
     if integration in PLATFORM_CAPABLE and company.is_collabo:
         source = source or current.settings.get(CREDENTIALS_SOURCE, "platform")
@@ -370,17 +370,23 @@ def apply_update(
     return StoredIntegration(integration, enabled=enabled, settings=plain, sealed_secrets=sealed)
 
 
-def _check_size(submitted: dict[str, Any]) -> None:
-    """One integration's settings in all: at most SETTINGS_MAX_BYTES of UTF-8, names of at most 64 characters
-    (an unknown name is echoed in the answer's `field`)."""
+def _check_size(integration: Integration, submitted: dict[str, Any]) -> None:
+    """Sizes first, before any validator: each value within its field's max_length (a name that is no field:
+    FIELD_MAX_LENGTH), all of them within SETTINGS_MAX_BYTES, names within 64 characters (an unknown name is
+    echoed in the answer's `field`)."""
+    limits = {spec.name: spec.max_length for spec in FIELD_SPECS[integration]}
     total = 0
     for name, value in submitted.items():
         if len(name) > 64:
             raise SettingsValidationError("settings", "has a setting name longer than 64 characters")
-        if isinstance(value, str):
-            total += len(name) + len(value.encode("utf-8", "surrogatepass"))
-        if total > SETTINGS_MAX_BYTES:
-            raise ValueTooLargeError("settings", SETTINGS_MAX_BYTES, "bytes in all")
+        if not isinstance(value, str):
+            continue
+        limit = limits.get(name, FIELD_MAX_LENGTH)
+        if len(value) > limit:
+            raise ValueTooLargeError(f"settings.{name}", limit)
+        total += len(name) + len(value.encode("utf-8", "surrogatepass"))
+    if total > SETTINGS_MAX_BYTES:
+        raise ValueTooLargeError("settings", SETTINGS_MAX_BYTES, "bytes in all")
 
 
 def _platform_update(integration: Integration, enabled: bool, submitted: dict[str, Any]) -> StoredIntegration:

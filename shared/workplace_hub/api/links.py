@@ -16,7 +16,7 @@ from workplace_hub.api.link_test import Messenger, send_test_message
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
 from workplace_hub.email_address import email_problem
-from workplace_hub.errors import SettingsValidationError
+from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
 from workplace_hub.integration_settings import MASK
 from workplace_hub.link_health import link_states, state_attribute
 from workplace_hub.providers.google_chat import is_webhook_url
@@ -24,6 +24,9 @@ from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.links import link_purpose
 
 SLACK_MEMBER_ID = r"^[UW][A-Z0-9]{6,20}$"
+# No link value is longer (a Chat webhook URL is about 200 characters, an address at most 254): anything
+# longer is refused before it is stripped, matched or parsed.
+LINK_MAX_LENGTH = 2048
 
 
 class MyLinksUpdate(BaseModel):
@@ -89,6 +92,8 @@ def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseMod
         removed.append(LOOKUP_MISSED)  # a new try at finding the member by e-mail if this one is cleared
     for name in update.model_fields_set:
         raw = getattr(update, name)
+        if raw is not None and len(raw) > LINK_MAX_LENGTH:
+            raise ValueTooLargeError(name, LINK_MAX_LENGTH)
         if raw is None or raw.strip() == "":
             removed.append(name)
             continue
@@ -135,7 +140,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         _apply(services, me.company_id, me.user_id, update)
         return _view(services, me.company_id, me.user_id)
 
-    @app.get("/admin/links", tags=["admin"], responses=responses(*ADMIN))
+    @app.get("/admin/links", tags=["admin"], responses=responses(400, *ADMIN))
     def list_links(limit: Annotated[int, Query(ge=1, le=200)] = 50, next_token: str | None = None) -> dict:
         """Per employee and channel: linked, not_linked, needs_relink or blocked, with the reason."""
         admin = require_admin(app, services)

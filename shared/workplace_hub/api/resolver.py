@@ -92,6 +92,11 @@ class HubResolver(APIGatewayHttpResolver):
             raise _too_large()
         if not is_json_media_type(event.headers.get("content-type")):
             raise RequestRefused(415, "unsupported_media_type", "the body must be application/json")
+        # powertools picks its parser by the type's lowercase prefix: "Application/JSON" is the same type.
+        headers = event.raw_event.get("headers") or {}
+        for name in headers:
+            if name.lower() == "content-type":
+                headers[name] = "application/json"
         try:
             text = event.decoded_body or ""
         except ValueError:  # UnicodeDecodeError, or base64 that is not

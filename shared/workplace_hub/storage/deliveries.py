@@ -539,6 +539,9 @@ class DeliveriesRepository:
             # A token only continues a listing of the same partition: no peeking into other companies.
             if start_key.get(partition[0]) != partition[1]:
                 raise SettingsValidationError("next_token", "does not belong to this listing")
+            # And it is exactly a key of what is queried (DynamoDB refuses any other start key: a 500).
+            if set(start_key) != _START_KEY_ATTRIBUTES[kwargs.get("IndexName")]:
+                raise SettingsValidationError("next_token", "is not a token this API returned")
             kwargs["ExclusiveStartKey"] = start_key
         self.reads += 1
         page = self._table.query(**kwargs)
@@ -575,11 +578,36 @@ def _encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
+# The attributes of a LastEvaluatedKey: the table's key, plus the index's key when an index is queried.
+_START_KEY_ATTRIBUTES: dict[str | None, frozenset[str]] = {
+    None: frozenset({"pk", "sk"}),
+    "ByCompany": frozenset({"pk", "sk", "gsi1pk", "gsi1sk"}),
+    "ByUser": frozenset({"pk", "sk", "gsi2pk", "gsi2sk"}),
+}
+# Four key values of at most 1,024 bytes (DynamoDB's limit for a sort key; 2,048 for a partition key), as JSON
+# in base64: anything longer is no token this API returned, and is refused before it is decoded.
+_TOKEN_MAX_LENGTH = 12 * 1024
+_KEY_VALUE_MAX_BYTES = 1024
+
+
 def _decode_token(token: str) -> dict[str, Any]:
+    invalid = SettingsValidationError("next_token", "is not a token this API returned")
+    if len(token) > _TOKEN_MAX_LENGTH:
+        raise invalid
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise SettingsValidationError("next_token", "is not a token this API returned") from None
-    if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
-        raise SettingsValidationError("next_token", "is not a token this API returned")
+    except (binascii.Error, ValueError, UnicodeError, RecursionError):
+        raise invalid from None
+    if not isinstance(decoded, dict) or not all(_is_key_value(v) for v in decoded.values()):
+        raise invalid
     return decoded
+
+
+def _is_key_value(value: Any) -> bool:
+    """A string DynamoDB takes as a key: UTF-8 (JSON can carry a lone surrogate), 1 to 1,024 bytes."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return 0 < len(value.encode("utf-8")) <= _KEY_VALUE_MAX_BYTES
+    except UnicodeEncodeError:
+        return False

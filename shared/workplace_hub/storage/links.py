@@ -12,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from workplace_hub.errors import SettingsValidationError
 from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_GET_LIMIT = 100
@@ -66,6 +67,14 @@ class LinksRepository:
         """One page of a company's employees' links, by user id."""
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(company_id), "Limit": limit}
         if next_token:
+            # The token is the last user id of the page before: a sort key, 1 to 1,024 bytes of UTF-8 (DynamoDB
+            # refuses any other start key, which used to be a 500).
+            try:
+                fits = len(next_token.encode("utf-8")) <= 1024
+            except UnicodeEncodeError:
+                fits = False
+            if not fits:
+                raise SettingsValidationError("next_token", "is not a token this API returned")
             kwargs["ExclusiveStartKey"] = {"pk": company_id, "sk": next_token}
         self.reads += 1
         page = self._table.query(**kwargs)
