@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from workplace_hub.api import create_app, errors, hub_openapi_document
 from workplace_hub.api.integrations import IntegrationUpdate
+from workplace_hub.api.resolver import HubResolver
 from workplace_hub.api.services import ApiServices
 
 
@@ -24,7 +25,7 @@ class Thing(BaseModel):
 
 
 def _app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = HubResolver(enable_validation=True)
     errors.register(app)
 
     @app.put("/things")
@@ -105,9 +106,12 @@ def test_json_that_does_not_parse_names_the_body_not_a_character_offset() -> Non
     assert body["field"] == "body" and body["details"] == [{"field": "body", "message": "JSON decode error"}]
 
 
-def test_json_without_a_content_type_is_still_read() -> None:
-    assert _call("/things", b'{"name": "x"}', content_type=None) == (200, {"name": "x"})
+def test_json_is_read_only_as_application_json() -> None:
+    # README: every PUT and POST with a body needs Content-Type: application/json (a body without one used to
+    # be read as JSON, and application/json-patch+json too, by its prefix)
     assert _call("/things", b'{"name": "x"}', content_type="application/json; charset=utf-8") == (200, {"name": "x"})
+    for content_type in (None, "application/json-patch+json", "application/jsonx", "application/json; charset=utf-16"):
+        assert _call("/things", b'{"name": "x"}', content_type=content_type)[0] == 415, content_type
 
 
 def test_a_value_error_of_the_hub_itself_is_not_turned_into_a_4xx() -> None:
