@@ -105,6 +105,15 @@ def _email(value: str) -> str:
     return value
 
 
+def _service_account(value: str) -> str:
+    """`xxxxx.serviceaccount@domain`, no spaces. (Was the regex `\\S+\\.serviceaccount@\\S+`, quadratic on
+    repeats of its middle; this is the same check in linear time.)"""
+    marker = ".serviceaccount@"
+    if any(character.isspace() for character in value) or marker not in value[1:-1]:
+        raise ValueError("must look like xxxxx.serviceaccount@domain")
+    return value
+
+
 _opaque = _pattern(r"\S{4,512}", "must be 4-512 characters without spaces")
 _digits = _pattern(r"[0-9]{1,32}", "must be digits only")
 
@@ -156,7 +165,7 @@ _WORKS_COMMON = [
     FieldSpec("client_secret", _opaque, secret=True, when=_v2),
     FieldSpec(
         "service_account",
-        _pattern(r"\S+\.serviceaccount@\S+", "must look like xxxxx.serviceaccount@domain"),
+        _service_account,
         when=_v2,
     ),
     FieldSpec("private_key", _rsa_private_key_pem, secret=True, show_tail=False, when=_v2, max_length=PEM_MAX_LENGTH),

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from workplace_hub import integration_settings
 from workplace_hub.api import links
+from workplace_hub.catalog import Integration
 from workplace_hub.email_address import MAX_LENGTH, email_problem, is_email_address
 from workplace_hub.oauth import google
 
@@ -75,3 +76,20 @@ def test_every_e_mail_field_uses_it() -> None:
             assert calls_made(spec.validate, "a@" + "a" * 252).count("workplace_hub.email_address.email_problem") == 1
     for module in (google, integration_settings, links):
         assert "[^@\\s]+@" not in Path(str(module.__file__)).read_text(), module.__name__
+
+
+OLD_SERVICE_ACCOUNT = re.compile(r"\S+\.serviceaccount@\S+")  # quadratic on repeats of its middle
+
+
+@given(
+    st.lists(st.sampled_from(["a", " ", ".serviceaccount@", ".", "@", "x.serviceaccount@"]), max_size=6).map("".join)
+)
+def test_the_service_account_check_takes_what_its_old_regex_took(value: str) -> None:
+    spec = next(s for s in integration_settings.FIELD_SPECS[Integration.NAVER_WORKS] if s.name == "service_account")
+    try:
+        spec.validate(value)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert accepted == bool(OLD_SERVICE_ACCOUNT.fullmatch(value))
+    assert not any(name.startswith(("re.", "_sre.")) for name in calls_made(spec.validate, value))
