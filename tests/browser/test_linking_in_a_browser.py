@@ -70,6 +70,9 @@ def test_line_in_a_browser_in_japanese_with_the_friend_qr_code(
     assert qr.is_displayed() and qr.size["width"] >= 100 and qr.size["height"] >= 100
     assert driver.find_element(By.ID, "friend-link").get_attribute("href") == FRIEND_LINK_URL
     assert driver.find_element(By.ID, "friend").get_attribute("data-friend") == "no"
+    # AND the page's one inline style applies under its Content-Security-Policy (allowed by its hash)
+    assert driver.find_element(By.ID, "friend-link").value_of_css_property("background-color") == "rgba(6, 199, 85, 1)"
+    assert qr.size["width"] == 192  # .qr svg{width:12rem}, not the SVG's own 132
     # AND the link is stored
     assert my_links(member)["line"] == {"state": "linked", "friend": False}
 
