@@ -78,7 +78,13 @@ class OAuthStateStore:
     def consume(self, token: str | None, provider: str) -> OAuthState:
         """The state's record, removed so it can never be used again; OAuthStateError otherwise."""
         state_id, _, signature = (token or "").partition(".")
-        if not state_id or not hmac.compare_digest(signature, self._sign(state_id)):
+        # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500, for "?state=a.日").
+        # An id longer than any issued is refused before it is signed or looked up (DynamoDB keys: 1 KB).
+        if (
+            not state_id
+            or len(state_id) > 64
+            or not hmac.compare_digest(signature.encode(), self._sign(state_id).encode())
+        ):
             raise OAuthStateError("state_invalid")
         try:
             item = self._table.delete_item(
