@@ -368,3 +368,9 @@ def test_every_answer_carries_the_security_headers(
     content_type = "application/x-www-form-urlencoded" if body == "product=collabo" else "application/json"
     _, _, headers = api(method, path, body, content_type=content_type)
     assert {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+
+
+def test_a_raw_path_segment_that_is_not_utf8_is_a_400_naming_the_parameter(api: Callable[..., Any]) -> None:
+    # Only an event without pathParameters (API Gateway always sends them) is decoded here
+    body = json.dumps({"google_workspace_id": "taro@acme.example"})
+    refused(api("PUT", "/admin/users/%FF/links", body), 400, "user_id")
