@@ -58,6 +58,13 @@ INLINE_WAIT_SECONDS = 0.25
 PACE_ATTEMPTS = 5
 
 
+def _count(name: str, channel: str) -> None:
+    """One more of `name`, by channel (the dashboard's per-channel figures); a sender sends on one channel only,
+    so every metric of its invocation shares the dimension."""
+    metrics.add_dimension(name="channel", value=channel)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
 class JobPostponedError(HubError):
     """Some deliveries of this job hit a transient error; SQS redelivers the job after a delay."""
 
@@ -188,7 +195,7 @@ class DeliveryWorker:
 
     def _dead_letter_unsettled(self, body: str, job: SendJob, reason: str) -> None:
         """A replay sends the job again: its settled deliveries are skipped by their claims, the rest sent."""
-        metrics.add_metric(name="JobsDeadLettered", unit=MetricUnit.Count, value=1)
+        _count("JobsDeadLettered", job.channel)
         self._dead_letters.send(
             body, reason, company_id=job.company_id, event_id=job.event_id, item=job.item, replayable=True
         )
@@ -446,6 +453,6 @@ class DeliveryWorker:
             # This attempt's key never went out for it: a later attempt gives it a key of its own.
             record = {name: value for name, value in record.items() if name != "retry_key"}
         self._pending.append(Outcome(key, status, **details, replay=replay, claimed=record, expected=expected))
-        metrics.add_metric(name=f"Deliveries{status.value.capitalize()}", unit=MetricUnit.Count, value=1)
+        _count(f"Deliveries{status.value.capitalize()}", key.channel)
         if status != DeliveryStatus.SENT:
             logger.info("delivery not sent", extra={"user_id": key.user_id, "status": status.value, **details})
