@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKS_VENV := .venv-checks
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
@@ -12,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 COMPANY ?= acme
 ROLE ?= member
 
-.PHONY: run test demo bench token redrive lint validate build unit integration browser clean
+.PHONY: run test demo bench token redrive lint validate build deploy unit integration browser clean
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,13 @@ $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0"
+	touch $@
+
+# checkov and AWS's serverless rules for cfn-lint (requirements-checks.txt): their pins clash with the app's too.
+$(CHECKS_VENV)/.installed: requirements-checks.txt
+	$(PYTHON) -m venv $(CHECKS_VENV)
+	$(CHECKS_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKS_VENV)/bin/pip install --quiet -r requirements-checks.txt
 	touch $@
 
 # Debian's chromium and chromedriver for the browser tests of the linking flows (needs root and apt).
@@ -45,9 +53,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-validate: $(VENV)/.installed $(SAM_VENV)/.installed
+## make validate: cfn-lint with AWS's serverless rules, sam validate --lint, checkov; skipped rules and why
+## they do not apply: .cfnlintrc.yaml, .checkov.yaml.
+validate: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKS_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKS_VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(SAM) validate --lint --template template.yaml
+	$(CHECKS_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 
 ## make demo: a scripted tour on a fresh local stack.
 demo: $(VENV)/.installed
@@ -72,6 +84,13 @@ redrive: $(VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml
 
+## make deploy ENV=stg: sam build, then sam deploy with samconfig.toml's [ENV] settings (dev, stg or prod).
+DEPLOY_ENVS := dev stg prod
+deploy: $(SAM_VENV)/.installed
+	@$(if $(and $(filter 1,$(words $(ENV))),$(filter $(ENV),$(DEPLOY_ENVS))),,$(error ENV must be one of: $(DEPLOY_ENVS) (got "$(ENV)")))
+	$(SAM) build --template template.yaml --config-env $(ENV)
+	$(SAM) deploy --config-env $(ENV)
+
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/contract
 
@@ -79,4 +98,4 @@ integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration tests/sandbox
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKS_VENV) .aws-sam .local
