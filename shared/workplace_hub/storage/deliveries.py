@@ -1,7 +1,9 @@
 """The delivery log: one record per event × recipient × channel.
 
 Keys: pk = `<company>#<event_id>`, sk = `<user_id>#<channel>`. Two indexes list a company's records
-newest first (`ByCompany`) and one employee's (`ByUser`). The record is also the state machine that
+newest first (`ByCompanyShard`) and one employee's (`ByUser`). A company's records are spread over
+COMPANY_SHARDS index keys (`<company>#<shard>`), so a broadcast's writes never all hit one index partition;
+a listing queries every shard and merges them by the sort key. The record is also the state machine that
 makes sending at-most-once: a sender must *claim* a `queued`/`retrying` record before it calls the
 provider, and only one claim can win.
 """
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,6 +37,10 @@ _RETRYABLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
 )
 RETENTION_SECONDS = 400 * 24 * 3600
+# Index keys per company in ByCompanyShard: each takes 1,000 writes a second (a partition's limit), so a
+# company's log takes 16,000 (over 5,000 deliveries a second at ~3 writes each); a listing page costs 16 queries.
+COMPANY_SHARDS = 16
+COMPANY_INDEX = "ByCompanyShard"
 
 
 class DeliveryStatus(StrEnum):
@@ -91,6 +99,15 @@ class DeliveryKey:
 
     def key(self) -> dict[str, str]:
         return {"pk": f"{self.company_id}#{self.event_id}", "sk": f"{self.user_id}#{self.channel}"}
+
+    def company_shard(self) -> str:
+        """The record's ByCompanyShard key: a stable hash of the record's key picks one of the company's shards."""
+        shard = zlib.crc32(f"{self.event_id}#{self.user_id}#{self.channel}".encode()) % COMPANY_SHARDS
+        return _shard_key(self.company_id, shard)
+
+
+def _shard_key(company_id: str, shard: int) -> str:
+    return f"{company_id}#{shard:02d}"
 
 
 @dataclass(frozen=True)
@@ -243,7 +260,7 @@ class DeliveriesRepository:
                     "created_at": now,
                     "updated_at": now,
                     "expires_at": expires_at,
-                    "gsi1pk": key.company_id,
+                    "company_shard": key.company_shard(),
                     "gsi1sk": order,
                     "gsi2pk": f"{key.company_id}#{key.user_id}",
                     "gsi2sk": order,
@@ -443,17 +460,6 @@ class DeliveriesRepository:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the company's failed deliveries and dead letters, newest first (by the time the
         delivery was recorded). `channel` also matches a dead letter's stage (`router`, `send_slack`...)."""
-        kwargs: dict[str, Any] = {"Limit": limit}
-        if event_id:
-            partition = ("pk", f"{company_id}#{event_id}")
-            kwargs["KeyConditionExpression"] = Key("pk").eq(partition[1])
-        else:
-            partition = ("gsi1pk", company_id)
-            condition = Key("gsi1pk").eq(company_id)
-            # gsi1sk starts with the record's creation time; "~" sorts after every character of a key.
-            if since or until:
-                condition = condition & Key("gsi1sk").between(since or "0000", (until or "9999") + "~")
-            kwargs.update(IndexName="ByCompany", ScanIndexForward=False, KeyConditionExpression=condition)
         wanted = Attr("status").is_in([s.value for s in FAILURE_STATUSES])
         if item:
             wanted = wanted & Attr("item").eq(item)
@@ -461,7 +467,16 @@ class DeliveriesRepository:
             wanted = wanted & (
                 Attr("channel").eq(channel) | Attr("channel").begins_with(f"{DEAD_LETTER_CHANNEL}:{channel}:")
             )
-        kwargs["FilterExpression"] = wanted
+        if not event_id:
+            # gsi1sk starts with the record's creation time; "~" sorts after every character of a key.
+            period = (since or "0000", (until or "9999") + "~") if since or until else None
+            return self._company_page(company_id, period, wanted, limit, next_token)
+        partition = ("pk", f"{company_id}#{event_id}")
+        kwargs: dict[str, Any] = {
+            "Limit": limit,
+            "KeyConditionExpression": Key("pk").eq(partition[1]),
+            "FilterExpression": wanted,
+        }
         return self._page(kwargs, partition, next_token)
 
     def reopen(self, key: DeliveryKey) -> Replay | None:
@@ -511,24 +526,85 @@ class DeliveriesRepository:
         next_token: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a company's delivery log, newest first unless filtered by event."""
+        wanted = Attr("status").eq(status) if status else None
+        if not event_id and not user_id:
+            return self._company_page(company_id, None, wanted, limit, next_token)
         kwargs: dict[str, Any] = {"Limit": limit}
         if event_id:
             partition = ("pk", f"{company_id}#{event_id}")
             condition = Key("pk").eq(partition[1])
             if user_id:
                 condition = condition & Key("sk").begins_with(f"{user_id}#")
-        elif user_id:
+        else:
             partition = ("gsi2pk", f"{company_id}#{user_id}")
             kwargs.update(IndexName="ByUser", ScanIndexForward=False)
             condition = Key("gsi2pk").eq(partition[1])
-        else:
-            partition = ("gsi1pk", company_id)
-            kwargs.update(IndexName="ByCompany", ScanIndexForward=False)
-            condition = Key("gsi1pk").eq(partition[1])
         kwargs["KeyConditionExpression"] = condition
-        if status:
-            kwargs["FilterExpression"] = Attr("status").eq(status)
+        if wanted is not None:
+            kwargs["FilterExpression"] = wanted
         return self._page(kwargs, partition, next_token)
+
+    def _company_page(
+        self,
+        company_id: str,
+        period: tuple[str, str] | None,
+        wanted: Any,
+        limit: int,
+        next_token: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a company's log, newest first: every shard queried side by side, merged by gsi1sk.
+
+        gsi1sk is unique within a company (it ends with the record's event, user and channel), so a page ends at
+        one sort key and the token is that key: the next page is everything older, in every shard. A shard that
+        stopped early (its Limit, before or after a filter) has not shown what is older than where it stopped, so
+        the page ends there at the latest; the next page goes on from there.
+        """
+        before = None
+        if next_token:
+            start = _decode_token(next_token)
+            # A token only continues a listing of the same company: no peeking into other companies.
+            if start.get("gsi1pk") != company_id or "gsi1sk" not in start:
+                raise SettingsValidationError("next_token", "does not belong to this listing")
+            before = start["gsi1sk"]
+            if period is not None and before <= period[0]:
+                return [], None  # the period's oldest record was shown already
+
+        def query(shard: int) -> dict[str, Any]:
+            condition = Key("company_shard").eq(_shard_key(company_id, shard))
+            if period is not None:
+                # Inclusive: the record at `before` itself (the last one shown) is dropped below.
+                condition = condition & Key("gsi1sk").between(period[0], min(period[1], before or period[1]))
+            elif before is not None:
+                condition = condition & Key("gsi1sk").lt(before)
+            kwargs: dict[str, Any] = {
+                "IndexName": COMPANY_INDEX,
+                "ScanIndexForward": False,
+                "KeyConditionExpression": condition,
+                "Limit": limit,
+            }
+            if wanted is not None:
+                kwargs["FilterExpression"] = wanted
+            # The low-level client: thread-safe, unlike the Table resource.
+            return self._table.meta.client.query(TableName=self._table.name, **kwargs)
+
+        pages = self._parallel(query, list(range(COMPANY_SHARDS)))
+        self.reads += len(pages)
+        # A shard that stopped early has not shown what is older than where it stopped: the newest such stop is
+        # as far as this page can go.
+        stops = [page["LastEvaluatedKey"]["gsi1sk"] for page in pages if "LastEvaluatedKey" in page]
+        frontier = max(stops, default=None)
+        found = heapq.merge(
+            *([item for item in page["Items"] if item["gsi1sk"] != before] for page in pages),
+            key=lambda item: item["gsi1sk"],
+            reverse=True,
+        )
+        known = [item for item in found if frontier is None or item["gsi1sk"] >= frontier]
+        shown = known[:limit]
+        # Where the next page starts: after the last one shown when more are known; else from where the shards
+        # stopped (everything down to there is shown), None when every shard was read to its end.
+        last = shown[-1]["gsi1sk"] if len(known) > limit else frontier
+        token = _encode_token({"gsi1pk": company_id, "gsi1sk": last}) if last is not None else None
+        return [_public(item) for item in shown], token
 
     def _page(
         self, kwargs: dict[str, Any], partition: tuple[str, str], next_token: str | None
