@@ -45,6 +45,22 @@ def _secret_string(properties: dict[str, Any]) -> str:
     return json.dumps(document)
 
 
+def _add_missing_indexes(dynamodb: Any, name: str, properties: dict[str, Any]) -> None:
+    """A table kept from a run of an older template gets the indexes the template has added since (the records
+    written before have no keys for them, as on AWS until they are written again)."""
+    existing = {
+        index["IndexName"]
+        for index in dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])
+    }
+    for index in properties.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] not in existing:
+            dynamodb.update_table(
+                TableName=name,
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                GlobalSecondaryIndexUpdates=[{"Create": index}],
+            )
+
+
 def create_resources(
     template: dict[str, Any], resolver: Resolver, endpoint_url: str, visibility_timeout: int | None = None
 ) -> dict[str, str]:
@@ -86,6 +102,7 @@ def create_resources(
         try:
             dynamodb.create_table(**arguments)
         except dynamodb.exceptions.ResourceInUseException:
+            _add_missing_indexes(dynamodb, name, properties)
             resolver.refs[logical_id] = name  # kept, with its items
             continue
         ttl = properties.get("TimeToLiveSpecification")
