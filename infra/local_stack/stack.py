@@ -123,6 +123,8 @@ class LocalStack:
         )
         # Metrics are disabled locally; powertools still warns on every flush without metrics.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # Every sender shares this process (and powertools' one set of dimensions): on Lambda each has its own.
+        warnings.filterwarnings("ignore", message="Dimension 'channel' has already been added")
         self.functions = load_functions(template, resolver)
         verifier = TokenVerifier(self.issuer.issuer, DEV_AUDIENCE, jwks_url)
         self.gateway.serve(routes_from_template(template, self.functions), self.issuer, verifier)
