@@ -84,12 +84,13 @@ redrive: $(VENV)/.installed
 build: $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml
 
-## make deploy ENV=stg: sam build, then sam deploy with samconfig.toml's [ENV] settings (dev, stg or prod).
+## make deploy ENV=stg: sam build, then sam deploy with samconfig.toml's [ENV] settings (dev, stg or prod);
+## SAM_DEPLOY_ARGS adds sam deploy options (e.g. --no-confirm-changeset for prod from CI).
 DEPLOY_ENVS := dev stg prod
 deploy: $(SAM_VENV)/.installed
 	@$(if $(and $(filter 1,$(words $(ENV))),$(filter $(ENV),$(DEPLOY_ENVS))),,$(error ENV must be one of: $(DEPLOY_ENVS) (got "$(ENV)")))
 	$(SAM) build --template template.yaml --config-env $(ENV)
-	$(SAM) deploy --config-env $(ENV)
+	$(SAM) deploy --config-env $(ENV) $(SAM_DEPLOY_ARGS)
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/contract
