@@ -1,0 +1,110 @@
+"""The DynamoDB calls the router's and a sender's flows make, recorded per table, are all granted to them in
+template.yaml (test_template.py checks the grants against the audited table; this checks the audit against
+the code)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.unit.aws import TABLES, HubStack
+from tests.unit.builders import (
+    COMPANY,
+    HANAKO,
+    SLACK_MEMBER_ID,
+    SLACK_TOKEN,
+    TARO,
+    absence_upserted_event,
+    body,
+    notification_event,
+    send_job,
+    sqs_record,
+)
+from tests.unit.fakes import FakeSender
+from tests.unit.test_router import make_router
+from tests.unit.test_template import EXPECTED_GRANTS, _dynamodb_grants
+from tests.unit.test_worker import handle, make_worker, queue_delivery
+from workplace_hub.catalog import Integration
+from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
+from workplace_hub.routing import LOOKUP_MISSED
+from workplace_hub.storage.deliveries import DeliveryKey
+
+LOGICAL_IDS = {name: logical_id for logical_id, name in TABLES.items()}
+
+
+@contextmanager
+def recording(stack: HubStack) -> Iterator[set[tuple[str, str]]]:
+    """(table logical id, operation) of every DynamoDB call made with the stack's client meanwhile."""
+    calls: set[tuple[str, str]] = set()
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        tables = params.get("RequestItems") or {params["TableName"]: None}
+        calls.update((LOGICAL_IDS[name], model.name) for name in tables)
+
+    events = stack.dynamodb.meta.client.meta.events
+    events.register("provide-client-params.dynamodb", record, unique_id="iam-recorder")
+    try:
+        yield calls
+    finally:
+        events.unregister("provide-client-params.dynamodb", unique_id="iam-recorder")
+
+
+def _granted(function: str, calls: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The calls the template does not grant the function (expected: none)."""
+    grants, _ = _dynamodb_grants(function)
+    return {(table, operation) for table, operation in calls if operation not in grants.get(table, set())}
+
+
+def _slack_company(stack: HubStack) -> None:
+    stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
+    stack.route(COMPANY, {"approval.requested": ["slack"]})
+    stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
+    stack.links.update(COMPANY, HANAKO, {LOOKUP_MISSED: int(time.time())}, [])
+
+
+def test_the_routers_calls_are_granted_to_it(stack: HubStack) -> None:
+    # GIVEN acme with Slack on, and a router that registers absences too
+    _slack_company(stack)
+    router = make_router(stack, ("slack",), calendars=True)
+
+    # WHEN it routes a notification (twice: a redelivery), a Collabo company's first event and an absence
+    with recording(stack) as calls:
+        event = notification_event()
+        router.handle_record(sqs_record(body(event)))
+        router.handle_record(sqs_record(body(event)))
+        router.handle_record(sqs_record(body(notification_event(event_id="evt-collabo-1", product="collabo"))))
+        router.handle_record(sqs_record(body(absence_upserted_event())))
+
+    # THEN it read settings, links and records, wrote records and the absence: each call granted
+    assert {("SettingsTable", "Query"), ("LinksTable", "BatchGetItem"), ("DeliveriesTable", "BatchWriteItem")} <= calls
+    assert {("AbsencesTable", "UpdateItem"), ("SettingsTable", "PutItem")} <= calls
+    assert _granted("RouterFunction", calls) == set()
+
+
+def test_a_senders_calls_are_granted_to_it(stack: HubStack) -> None:
+    # GIVEN acme with Slack on and Taro linked; three jobs: one sent, one refused credentials, one needing a relink
+    _slack_company(stack)
+    sender = FakeSender("slack")
+    worker = make_worker(stack, sender)
+
+    with recording(stack) as calls:
+        # WHEN the worker sends, then meets revoked credentials and an unreachable member
+        queue_delivery(stack)
+        handle(stack, worker, send_job())
+        for number, error in enumerate(
+            [
+                IntegrationCredentialsError("slack", "invalid_auth", status_code=200),
+                NeedsRelinkError("slack", "channel_not_found", status_code=200),
+            ]
+        ):
+            event_id = f"evt-failing-{number}"
+            sender.fail_with = error
+            queue_delivery(stack, DeliveryKey(COMPANY, event_id, TARO, "slack"))
+            handle(stack, worker, send_job(event_id=event_id))
+
+    # THEN it claimed, recorded outcomes, saved the credential status and the link's health: each call granted
+    assert {("DeliveriesTable", "UpdateItem"), ("SettingsTable", "UpdateItem"), ("LinksTable", "UpdateItem")} <= calls
+    assert _granted("SendSlackFunction", calls) == set()
+    assert EXPECTED_GRANTS["SendSlackFunction"] == EXPECTED_GRANTS["SendKakaoFunction"]
