@@ -1,6 +1,6 @@
-"""The DynamoDB calls the router's and a sender's flows make, recorded per table, are all granted to them in
-template.yaml (test_template.py checks the grants against the audited table; this checks the audit against
-the code)."""
+"""The DynamoDB calls the router's, a sender's and the calendar worker's flows make, recorded per table,
+are all granted to them in template.yaml (test_template.py checks the grants against the audited table;
+this checks the audit against the code)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.unit.absences import GOOGLE, T1, T3, WORKS, accept_cancel_of, accept_upsert_of, configure_calendars
 from tests.unit.aws import TABLES, HubStack
 from tests.unit.builders import (
     COMPANY,
@@ -22,7 +23,10 @@ from tests.unit.builders import (
     send_job,
     sqs_record,
 )
-from tests.unit.fakes import FakeSender
+from tests.unit.fakes import FakeCalendarWriter, FakeSender
+from tests.unit.test_calendar_worker import calendar_job
+from tests.unit.test_calendar_worker import handle as handle_calendar_job
+from tests.unit.test_calendar_worker import make_worker as make_calendar_worker
 from tests.unit.test_router import make_router
 from tests.unit.test_template import EXPECTED_GRANTS, _dynamodb_grants
 from tests.unit.test_worker import handle, make_worker, queue_delivery
@@ -108,3 +112,23 @@ def test_a_senders_calls_are_granted_to_it(stack: HubStack) -> None:
     assert {("DeliveriesTable", "UpdateItem"), ("SettingsTable", "UpdateItem"), ("LinksTable", "UpdateItem")} <= calls
     assert _granted("SendSlackFunction", calls) == set()
     assert EXPECTED_GRANTS["SendSlackFunction"] == EXPECTED_GRANTS["SendKakaoFunction"]
+
+
+def test_the_calendar_workers_calls_are_granted_to_it(stack: HubStack) -> None:
+    # GIVEN acme with both calendars on, and an absence accepted (the router's part, not recorded)
+    calendars = configure_calendars(stack)
+    google, works = FakeCalendarWriter("google"), FakeCalendarWriter("naver_works")
+    worker = make_calendar_worker(calendars, google, works)
+    accept_upsert_of(calendars, "evt-1", T1, [GOOGLE, WORKS])
+
+    # WHEN the worker registers it, then removes it after a cancellation
+    with recording(calendars) as calls:
+        handle_calendar_job(calendars, worker, calendar_job())
+    accept_cancel_of(calendars, "evt-c", T3)
+    with recording(calendars) as more:
+        handle_calendar_job(calendars, worker, calendar_job("evt-c", [], "absence.cancelled"))
+
+    # THEN it leased and updated the absence and recorded each calendar: each call granted
+    calls |= more
+    assert {("AbsencesTable", "UpdateItem"), ("DeliveriesTable", "BatchWriteItem")} <= calls
+    assert _granted("RegisterCalendarsFunction", calls) == set()
