@@ -53,10 +53,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## make validate: cfn-lint with AWS's serverless rules, sam validate --lint, checkov; skipped rules and why
+## make validate: cfn-lint (its own rules and AWS's serverless rules), sam validate --lint, checkov; skipped rules and why
 ## they do not apply: .cfnlintrc.yaml, .checkov.yaml.
-validate: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKS_VENV)/.installed
-	$(VENV)/bin/cfn-lint template.yaml
+validate: $(SAM_VENV)/.installed $(CHECKS_VENV)/.installed
 	$(CHECKS_VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(SAM) validate --lint --template template.yaml
 	$(CHECKS_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
