@@ -29,6 +29,9 @@ API_PREFIX = "/slack/api/"
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
 MAX_ACTIONS = 25
+# The `markdown` block: its text, and all markdown blocks of a message together, at most 12,000 characters
+# (https://docs.slack.dev/reference/block-kit/blocks/markdown-block).
+MAX_MARKDOWN = 12_000
 
 
 def _derived_id(prefix: str, seed: str) -> str:
@@ -86,6 +89,9 @@ def _valid_block(block: Any) -> bool:
         return _text_object(block.get("text"), 3000) if "text" in block else fields is not None
     if kind == "divider":
         return True
+    if kind == "markdown":
+        text = block.get("text")
+        return isinstance(text, str) and 0 < len(text) <= MAX_MARKDOWN
     elements = block.get("elements")
     if kind == "context":
         return (
@@ -257,7 +263,10 @@ class SlackFake(FakeProvider):
         if len(text) > MAX_TEXT:
             return _error("msg_too_long")
         if blocks is not None and not (
-            isinstance(blocks, list) and len(blocks) <= MAX_BLOCKS and all(map(_valid_block, blocks))
+            isinstance(blocks, list)
+            and len(blocks) <= MAX_BLOCKS
+            and all(map(_valid_block, blocks))
+            and sum(len(b["text"]) for b in blocks if b.get("type") == "markdown") <= MAX_MARKDOWN
         ):
             return _error("invalid_blocks")
         wait = self.limiter.take(f"{ws.team_id}/{channel}")

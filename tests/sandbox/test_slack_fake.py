@@ -10,6 +10,9 @@ import pytest
 import requests
 
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
+from workplace_hub.config import ProviderEndpoints
+from workplace_hub.providers.base import Destination, Notification
+from workplace_hub.providers.slack import SlackSender
 
 TOKEN = "xoxb-acme"
 OTHER = "xoxb-other"
@@ -139,6 +142,8 @@ def test_valid_blocks_are_echoed(api):
         {"type": "divider"},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "ctx"}]},
         {"type": "actions", "elements": [button("b" * 75, "https://x/" + "u" * 2990)] * 25},
+        {"type": "markdown", "text": "m" * 6000},
+        {"type": "markdown", "text": "[Open](<https://x/" + "u" * 5970 + ">)"},
     ]
     resp = api("chat.postMessage", {"channel": "C0GENERAL", "text": "fallback", "blocks": blocks}).json()
     assert resp["ok"] is True
@@ -161,6 +166,9 @@ def test_valid_blocks_are_echoed(api):
         [{"type": "actions", "elements": [button(url="https://x/" + "u" * 2991)]}],
         [{"type": "actions", "elements": [{"type": "button", "text": "plain string"}]}],
         [{"type": "context", "elements": []}],
+        [{"type": "markdown", "text": "m" * 12_001}],
+        [{"type": "markdown", "text": ""}],
+        [{"type": "markdown", "text": "m" * 6000}, {"type": "markdown", "text": "m" * 6001}],  # 12,000 in all
     ],
 )
 def test_invalid_blocks(api, blocks: Any):
@@ -340,3 +348,22 @@ def test_a_message_with_only_legacy_attachments_is_accepted_like_slack_does(api)
     shown = api("chat.postMessage", {"channel": "C0GENERAL", "attachments": [{"fallback": "hi", "text": "hi"}]})
     assert shown.json()["ok"] is True
     assert error_of(api("chat.postMessage", {"channel": "C0GENERAL", "attachments": [{}]})) == "no_text"
+
+
+# --- the hub's SlackSender against the fake -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "url"),
+    [
+        ("&<>" * 666 + "&&", "https://acme.workplace.example/a/1"),  # the contract's longest body, 10,000 escaped
+        ("短い本文", "https://acme.workplace.example/a/1?q=" + "x" * 5000),  # too long for a button
+        ("短い本文", "https://acme.workplace.example/a/1?q=" + "x" * 12_000),  # too long for any block
+    ],
+)
+def test_sender_messages_at_block_kit_limits_are_accepted(sandbox: Sandbox, api, body: str, url: str):
+    note = Notification("evt-1", "approval.requested", "題" * 200, body, url)
+    with requests.Session() as session:
+        slack = SlackSender(session, ProviderEndpoints(SLACK_API_BASE=f"{sandbox.url}/slack/api"), timeout=(1.0, 2.0))
+        receipt = slack.send(note, Destination("taro", "U0ALICE"), {"bot_token": TOKEN})
+    assert receipt.provider_message_id

@@ -18,7 +18,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.providers.base import PreparedCall, SendReceipt
-from workplace_hub.providers.slack import HEADER_MAX, SECTION_MAX, SlackSender
+from workplace_hub.providers.slack import HEADER_MAX, MARKDOWN_MAX, SECTION_MAX, SECTIONS_MAX, SlackSender
 
 CREDENTIALS = {"bot_token": SLACK_TOKEN}
 OK_BODY = {
@@ -136,14 +136,46 @@ def test_slack_build_request_title_of_150_not_truncated() -> None:
     assert blocks_of(build(title="題" * 150), "header")[0]["text"]["text"] == "題" * 150
 
 
-def test_slack_build_request_long_body_section_truncated_to_3000() -> None:
-    # GIVEN a body that becomes longer than 3000 characters once escaped
+def test_slack_build_request_long_body_goes_on_in_further_sections() -> None:
+    # GIVEN the longest body the contract allows, 4,900 characters once escaped
+    body = "a&b" * 666 + "xx"
     # WHEN a request is built
-    section = blocks_of(build(body="a&b" * 700), "section")[0]["text"]["text"]
+    sections = [block["text"]["text"] for block in blocks_of(build(body=body), "section")]
 
-    # THEN the section keeps Slack's 3000-character limit
-    assert len(section) == SECTION_MAX == 3000
-    assert section.endswith("…")
+    # THEN it goes on over two sections within Slack's 3000-character limit, whole, no escape split in two
+    assert len(sections) == 2 and all(len(text) <= SECTION_MAX == 3000 for text in sections)
+    assert "".join(sections) == body.replace("&", "&amp;")
+    assert all(text.startswith(("a", "&amp;", "b")) for text in sections)
+
+
+def test_slack_build_request_body_beyond_every_section_is_clipped_with_an_ellipsis() -> None:
+    # GIVEN a body no message could hold (not one the contract allows)
+    sections = [block["text"]["text"] for block in blocks_of(build(body="&" * 10_000), "section")]
+
+    # THEN the last section shows it was cut, no section exceeds the limit, and no escape is cut in two
+    assert len(sections) == SECTIONS_MAX and all(len(text) <= SECTION_MAX for text in sections)
+    assert sections[-1].endswith("&amp;…")
+
+
+def test_slack_build_request_url_too_long_for_a_button_becomes_a_markdown_link() -> None:
+    # GIVEN a WORKPLACE URL longer than a button's 3,000 characters
+    url = "https://acme.workplace.example/a/1?q=" + "x" * 4000
+    # WHEN a request is built
+    call = build(url=url)
+
+    # THEN the link goes in a markdown block instead of the button, whole
+    assert call.json is not None
+    assert [block["type"] for block in call.json["blocks"]] == ["header", "section", "markdown"]
+    assert blocks_of(call, "markdown")[0]["text"] == f"[WORKPLACEで開く](<{url}>)"
+
+
+def test_slack_build_request_url_too_long_for_any_block_leaves_the_link_out() -> None:
+    # GIVEN a URL longer than even a markdown block takes
+    call = build(url="https://acme.workplace.example/?q=" + "x" * MARKDOWN_MAX)
+
+    # THEN the message goes out with its title and body, without a link block
+    assert call.json is not None
+    assert [block["type"] for block in call.json["blocks"]] == ["header", "section"]
 
 
 def test_slack_build_request_body_mrkdwn_escaped() -> None:

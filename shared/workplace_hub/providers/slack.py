@@ -29,6 +29,12 @@ from workplace_hub.rate_limits import RateLimit, fingerprint
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
+# A body longer than one section goes on in the next (Block Kit allows 50 blocks; the contract's 2,000-character
+# body escapes to at most 10,000 characters, 4 sections).
+SECTIONS_MAX = 8
+BUTTON_URL_MAX = 3000
+# The `markdown` block (docs.slack.dev/reference/block-kit/blocks/markdown-block): 12,000 characters.
+MARKDOWN_MAX = 12_000
 TEXT_MAX = 4000
 
 # Slack answers HTTP 200 with ok:false for nearly every failure; the code decides what to do.
@@ -58,34 +64,60 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _escaped_parts(text: str, limit: int, max_parts: int) -> list[str]:
+    """`text` escaped for mrkdwn, in consecutive parts of at most `limit` characters, never splitting an escape
+    (`&amp;`); the last part ends with "…" if even `max_parts` parts cannot hold it all."""
+    parts: list[list[str]] = [[]]
+    sizes = [0]
+    for char in text:
+        piece = _escape_mrkdwn(char)
+        if sizes[-1] + len(piece) > limit:
+            if len(parts) == max_parts:
+                while sizes[-1] + 1 > limit:  # room for the ellipsis
+                    sizes[-1] -= len(parts[-1].pop())
+                parts[-1].append("…")
+                break
+            parts.append([])
+            sizes.append(0)
+        parts[-1].append(piece)
+        sizes[-1] += len(piece)
+    return ["".join(part) for part in parts if part]
+
+
+def _link_block(notification: Notification) -> dict[str, Any]:
+    """The link to WORKPLACE: a button, or, for a URL longer than a button takes, a markdown link."""
+    label = button_label(notification.locale)
+    if len(notification.url) <= BUTTON_URL_MAX:
+        return {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "open_workplace",
+                    "text": {"type": "plain_text", "text": label},
+                    "url": notification.url,
+                }
+            ],
+        }
+    # `<…>` keeps a URL with parentheses or spaces one link (CommonMark link destination).
+    return {"type": "markdown", "text": f"[{label}](<{notification.url}>)"}
+
+
 def build_blocks(notification: Notification) -> list[dict[str, Any]]:
-    """Header (title), section (body) and a link button, within Block Kit's limits."""
+    """Header (title), the body in as many sections as it needs, and a link to WORKPLACE, within Block Kit's
+    limits: nothing the contract allows makes Slack refuse the message (`invalid_blocks`)."""
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
             "text": {"type": "plain_text", "text": _truncate(notification.title, HEADER_MAX), "emoji": True},
         }
     ]
-    if notification.body:
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _truncate(_escape_mrkdwn(notification.body), SECTION_MAX)},
-            }
-        )
-    blocks.append(
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "open_workplace",
-                    "text": {"type": "plain_text", "text": button_label(notification.locale)},
-                    "url": notification.url,
-                }
-            ],
-        }
-    )
+    for part in _escaped_parts(notification.body, SECTION_MAX, SECTIONS_MAX):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": part}})
+    if len(notification.url) + len(button_label(notification.locale)) + 4 <= MARKDOWN_MAX:
+        blocks.append(_link_block(notification))
+    # (A longer URL has no block that can carry it: the message goes out without the link, the fallback text
+    # below keeps the start of it.)
     return blocks
 
 
