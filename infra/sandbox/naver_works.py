@@ -49,7 +49,13 @@ Control (`/_sandbox/naver_works/...`):
     GET|POST calendar_events {"domain_id"?, "user_id"?} (a JSON body, like messages) -> {"events": [{"domain_id",
                          "user_id", "calendar_id" ("default" or the calendarId), "api", "eventId", "summary",
                          "start", "end", "sendNotification", "ical"?}]}: the calendars' final contents
+    POST legacy_quota   {"domain_id", "quota"?: int | null, "reset"?: true}: the tenant's API 1.0 daily push
+                         quota (null: the documented one) and/or a new day's count (what 00:00 JST does)
 `POST /_sandbox/limits` sets the same limits for both plans (defaults: 60/min free, 240/min standard).
+
+API 1.0 push quota (providers.md §9.1): 20,000 pushes a day, plus 100 per member above 100 members, reset at
+00:00 JST. Past it, a push answers 429 `{"code": "QUOTA_EXCEEDED", ...}` without rate-limit headers: LINE WORKS
+answers the quota with 429 (its forum, 2020), but the body's code is an ASSUMPTION of the hub's.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,6 +90,16 @@ DEFAULT_CALENDAR = "default"  # the calendar key of a user's default calendar
 LEGACY_DEFAULT_CALENDAR = "defaultCalendarId"  # API 1.0: this calendarId is the default calendar
 
 
+LEGACY_DAILY_PUSHES = 20_000
+LEGACY_PUSHES_PER_EXTRA_MEMBER = 100
+JST = timezone(timedelta(hours=9))
+
+
+def jst_day(now: float | None = None) -> str:
+    """The JST date the API 1.0 push quota counts in (it resets at 00:00 GMT+9)."""
+    return datetime.fromtimestamp(time.time() if now is None else now, JST).date().isoformat()
+
+
 @dataclass
 class Tenant:
     domain_id: str
@@ -103,6 +119,13 @@ class Tenant:
     redirect_uris: list[str] | None = None  # None: any http(s) redirect_uri is registered
     login: dict[str, str] | None = None  # who logs in at `authorize`: {"user_id", "consent"}
     calendars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user_id -> calendars
+    legacy_quota: int | None = None  # API 1.0 pushes a day; None: the documented quota for its members
+    legacy_pushes: dict[str, int] = field(default_factory=dict)  # JST date -> API 1.0 pushes that day
+
+    def legacy_daily_quota(self) -> int:
+        if self.legacy_quota is not None:
+            return self.legacy_quota
+        return LEGACY_DAILY_PUSHES + LEGACY_PUSHES_PER_EXTRA_MEMBER * max(0, len(self.users) - 100)
 
     def app_secret(self, client_id: str) -> str | None:
         """The secret of one of the tenant's OAuth clients (the 2.0 app or an extra one), or None."""
@@ -434,6 +457,8 @@ class NaverWorksFake(FakeProvider):
     def control(self, action: str, method: str, data: dict[str, Any], base_url: str) -> dict[str, Any]:
         if method == "POST" and action == "tenants":
             return self._add_tenant(data)
+        if method == "POST" and action == "legacy_quota":
+            return self._legacy_quota(data)
         if method == "POST" and action == "expire_tokens":
             with self._lock:
                 expired = [t for t in self.tokens.values() if t.domain_id == str(data.get("domain_id"))]
@@ -550,6 +575,20 @@ class NaverWorksFake(FakeProvider):
         with self._lock:
             self.tenants[domain_id] = tenant
         return {"domain_id": domain_id, "plan": plan, "bots": sorted(tenant.bots)}
+
+    def _legacy_quota(self, data: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            tenant = self.tenants.get(str(data.get("domain_id") or ""))
+            if tenant is None:
+                raise ControlError("domain_id of a registered tenant is required")
+            if "quota" in data:
+                quota = data["quota"]
+                if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
+                    raise ControlError("quota must be a non-negative integer or null")
+                tenant.legacy_quota = quota
+            if data.get("reset"):
+                tenant.legacy_pushes.clear()
+            return {"quota": tenant.legacy_daily_quota(), "used": tenant.legacy_pushes.get(jst_day(), 0)}
 
     # --- routing -------------------------------------------------------------------------------------
 
@@ -891,6 +930,11 @@ class NaverWorksFake(FakeProvider):
         problem = content_error(body.get("content"))
         if problem:
             return _legacy_error(400, "BAD_REQUEST", problem)
+        with self._lock:
+            day = jst_day()
+            if tenant.legacy_pushes.get(day, 0) >= tenant.legacy_daily_quota():
+                return _legacy_error(429, "QUOTA_EXCEEDED", "daily message push quota exceeded")
+            tenant.legacy_pushes[day] = tenant.legacy_pushes.get(day, 0) + 1
         self._deliver("1.0", tenant, params["bot_id"], account, body["content"])
         return Response(200)
 

@@ -97,8 +97,9 @@ class RetryableProviderError(ProviderError):
         status_code: int | None = None,
         detail: str = "",
         retry_after: float | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(provider, code, status_code=status_code, detail=detail)
+        super().__init__(provider, code, status_code=status_code, detail=detail, reason=reason)
         self.retry_after = retry_after
 
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
-from tests.integration.conftest import Api, notification
+from tests.integration.conftest import Api, notification, wait_for
 from tests.integration.messengers import (
     enable_naver_works,
     integration_status,
@@ -326,6 +326,47 @@ def test_an_api_1_0_tenant_delivers_through_the_legacy_push_with_the_consumer_ke
     # AND nothing went through API 2.0
     assert works_token_requests(sandbox, tenant) == [] and works_message_requests(sandbox, bot) == []
     assert [(m["api"], m["user_id"]) for m in works_delivered(sandbox, tenant)] == [("1.0", taro)]
+
+
+def test_a_spent_api_1_0_daily_quota_postpones_the_rest_until_the_reset_and_says_so(
+    stack: LocalStack, sqs: Any, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN a legacy tenant with one push left today
+    taro, hanako, jiro = staff(company_id, "taro", "hanako", "jiro")
+    tenant = new_works_tenant(sandbox, users=[taro, hanako, jiro])
+    enable_naver_works(admin, tenant.legacy_settings(bot_id=tenant.bots[0]))
+    sandbox.control("naver_works", "legacy_quota", {"domain_id": tenant.domain_id, "quota": 1})
+
+    # WHEN a notification for the three arrives
+    event = notification(company_id, [{"user_id": u} for u in (taro, hanako, jiro)])
+    send_event(event)
+
+    # THEN the first is sent; the others wait for the quota's reset (not failed), and their records say why
+    found = wait_for_records(admin, event["event_id"], 3, statuses=frozenset({"sent", "retrying"}))
+    assert outcomes(found) == {
+        taro: ("sent", None),
+        hanako: ("retrying", "daily_quota_reached"),
+        jiro: ("retrying", "daily_quota_reached"),
+    }
+    # AND NAVER WORKS was asked once more, not once per waiting recipient
+    pushes = [r["status"] for r in sandbox.requests("naver_works") if "/message/push" in r["path"]]
+    assert pushes == [200, 429]
+
+    # WHEN the quota is reset at 00:00 JST and the job comes back
+    sandbox.control("naver_works", "legacy_quota", {"domain_id": tenant.domain_id, "reset": True})
+    job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")}
+    sqs.send_message(
+        QueueUrl=stack.queues["SendNaverWorksQueue"], MessageBody=json.dumps({**job, "channel": "naver_works"})
+    )
+
+    # THEN the one push left goes to the next recipient and the last keeps waiting; Taro is not sent twice
+    def hanako_sent() -> dict[str, tuple[str, str | None]] | None:
+        now = outcomes({(r["user_id"], r["channel"]): r for r in records(admin, event["event_id"])})
+        return now if now[hanako][0] == "sent" and now[jiro][0] == "retrying" else None
+
+    assert wait_for(hanako_sent, timeout=20)[jiro] == ("retrying", "daily_quota_reached")
+    delivered = [m["user_id"] for m in works_delivered(sandbox, tenant)]
+    assert sorted(delivered) == sorted([taro, hanako])
 
 
 # ------------------------------------------------------------------------------------------- Collabo

@@ -389,6 +389,27 @@ def test_legacy_token_and_push(works: str, http: requests.Session, control: Sand
     assert control.control("naver_works", "messages", {})["messages"][0]["api"] == "1.0"
 
 
+def test_legacy_push_daily_quota(works: str, http: requests.Session, control: SandboxClient) -> None:
+    token = legacy_token(http, works).json()["access_token"]
+    # The documented quota: 20,000 a day, plus 100 per member above 100.
+    assert control.control("naver_works", "legacy_quota", {"domain_id": DOMAIN})["quota"] == 20_000
+    control.control("naver_works", "legacy_quota", {"domain_id": DOMAIN, "quota": 2})
+    assert [push(http, works, token).status_code for _ in range(2)] == [200, 200]
+    refused = push(http, works, token)
+    assert error_body(refused)[:2] == (429, "QUOTA_EXCEEDED")
+    assert not any(name.lower().startswith("ratelimit") for name in refused.headers)
+    assert len(control.control("naver_works", "messages", {})["messages"]) == 2
+    # 00:00 JST: a new day's count.
+    assert control.control("naver_works", "legacy_quota", {"domain_id": DOMAIN, "reset": True})["used"] == 0
+    assert push(http, works, token).status_code == 200
+
+
+def test_legacy_push_quota_grows_with_members(sandbox: Sandbox, control: SandboxClient) -> None:
+    members = [f"user{i}@acme.example" for i in range(150)]
+    control.control("naver_works", "tenants", {**tenant(), "users": members})
+    assert control.control("naver_works", "legacy_quota", {"domain_id": DOMAIN})["quota"] == 25_000
+
+
 # Claims are made when the test runs, not when pytest collects it: a slow start must not age them.
 @pytest.mark.parametrize("claims", [lambda: {"iss": "other"}, lambda: {"exp": int(time.time()) + 600}])
 def test_legacy_token_checks_the_jwt(works: str, http: requests.Session, claims: Callable[[], dict[str, Any]]) -> None:

@@ -1002,3 +1002,27 @@ def test_worker_unexpected_error_is_retried_by_sqs_and_on_the_last_attempt_dead_
         assert "throttled" not in dead[0]["attributes"]["reason"]
     # AND either way Taro was sent and Hanako's claim given back for the job's next attempt or its replay
     assert _statuses(stack, [TARO, HANAKO]) == {TARO: ("sent", None), HANAKO: ("retrying", "interrupted")}
+
+
+def test_worker_a_spent_daily_quota_postpones_every_remaining_recipient_and_says_so(slack: HubStack) -> None:
+    # GIVEN Taro and Hanako queued, and the provider answering that the day's push quota is spent
+    slack.link_slack(COMPANY, HANAKO, "U0HANAKO1")
+    queue_delivery(slack, DeliveryKey(COMPANY, EVENT_ID, HANAKO, "slack"))
+    sender = FakeSender("slack")
+    sender.fail_with = RetryableProviderError(
+        "slack", "QUOTA_EXCEEDED", status_code=429, retry_after=5 * 3600, reason="daily_quota_reached"
+    )
+    worker = make_worker(slack, sender)
+    changes = visibility_changes(slack)
+
+    # WHEN the job is handled
+    with pytest.raises(JobPostponedError):
+        handle(slack, worker, send_job(recipients=[recipient(TARO), recipient(HANAKO)]))
+
+    # THEN only the first call was made; both records say they wait for the quota (not failed, not silently
+    # queued), and the job comes back when the quota is reset
+    assert len(sender.attempts) == 1
+    for user in (TARO, HANAKO):
+        saved = record(slack, DeliveryKey(COMPANY, EVENT_ID, user, "slack"))
+        assert (saved["status"], saved["reason"]) == ("retrying", "daily_quota_reached"), user
+    assert changes[0]["VisibilityTimeout"] == 5 * 3600

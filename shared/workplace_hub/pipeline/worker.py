@@ -77,6 +77,11 @@ def call_chunks(job: SendJob, max_batch: int) -> list[list[Recipient]]:
     return [users[i : i + max_batch] for users in by_locale.values() for i in range(0, len(users), max_batch)]
 
 
+# Postponements every remaining recipient of the job is recorded with (claimed, not called), so that the log
+# says why they wait: NAVER WORKS's daily push quota holds them for hours.
+RECORDED_POSTPONEMENTS = frozenset({"daily_quota_reached"})
+
+
 def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: int) -> dict[DeliveryKey, str]:
     """Fresh retry keys for this attempt, one per call it may make (per locale, `max_batch` recipients at a
     time). A claim stores one only where the record has none; a key is never reused for another set of
@@ -111,6 +116,7 @@ def backoff_seconds(receive_count: int) -> float:
 class _Attempt:
     retry_after: float | None = None
     retry_needed: bool = False  # the provider said "later": the job's remaining calls wait too
+    retry_reason: str | None = None  # why, where the provider said more than "later" (daily_quota_reached)
     unclaimed: bool = False  # a claim could not be tried (a storage error): the job must come back for it
     credentials_error: str | None = None
 
@@ -240,7 +246,7 @@ class DeliveryWorker:
         # 429, no time left, a dead container) leaves the rest unclaimed, as they were, for its next attempt.
         for recipients in call_chunks(job, self._sender.max_batch):
             postponed = self._postponement(attempt, time_left)
-            if postponed is not None and not last_attempt:
+            if postponed is not None and not last_attempt and postponed.reason not in RECORDED_POSTPONEMENTS:
                 attempt.unclaimed = True
                 if postponed.retry_after is not None:
                     attempt.retry_after = max(attempt.retry_after or 0.0, postponed.retry_after)
@@ -365,7 +371,9 @@ class DeliveryWorker:
     def _postponement(self, attempt: _Attempt, time_left: Callable[[], float] | None) -> ProviderError | None:
         """Why the next call should not be made in this invocation, as a retryable error; else None."""
         if attempt.retry_needed:
-            return RetryableProviderError(self._sender.channel, "postponed", retry_after=attempt.retry_after)
+            return RetryableProviderError(
+                self._sender.channel, "postponed", retry_after=attempt.retry_after, reason=attempt.retry_reason
+            )
         if time_left is not None and time_left() < self._call_budget_seconds:
             return RetryableProviderError(self._sender.channel, "out_of_time", retry_after=0)
         return None
@@ -400,8 +408,11 @@ class DeliveryWorker:
             if last_attempt:
                 self._record(key, DeliveryStatus.FAILED, reason="retries_exhausted", error_code=outcome.code)
                 return
-            self._record(key, DeliveryStatus.RETRYING, reason="provider_unavailable", error_code=outcome.code)
+            self._record(
+                key, DeliveryStatus.RETRYING, reason=outcome.reason or "provider_unavailable", error_code=outcome.code
+            )
             attempt.retry_needed = True
+            attempt.retry_reason = attempt.retry_reason or outcome.reason
             if outcome.retry_after is not None:
                 attempt.retry_after = max(attempt.retry_after or 0.0, outcome.retry_after)
         elif isinstance(outcome, IntegrationCredentialsError):

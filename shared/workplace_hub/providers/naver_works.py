@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -135,6 +136,21 @@ def rate_limit_wait(response: requests.Response, now: float | None = None) -> fl
     return max(0.0, reset)
 
 
+# API 1.0 push quota: 20,000 a day plus 100 per member above 100, reset at 00:00 JST (providers.md §9.1). LINE
+# WORKS answers it with 429 (its developer forum, 2020); the body's code is the hub's ASSUMPTION (README).
+DAILY_QUOTA_CODE = "QUOTA_EXCEEDED"
+DAILY_QUOTA_REASON = "daily_quota_reached"
+JST = timezone(timedelta(hours=9))
+QUOTA_RESET_MARGIN_SECONDS = 60  # come back just after the reset, not on its edge
+
+
+def seconds_until_quota_reset(now: float | None = None) -> float:
+    """Seconds from `now` until just after the next 00:00 JST."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, JST)
+    midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), JST)
+    return (midnight - moment).total_seconds() + QUOTA_RESET_MARGIN_SECONDS
+
+
 def _error_body(response: requests.Response) -> tuple[str, str]:
     """(code, description): 2.0 sends {"code","description"}, 1.0 {"code","message","domain"}."""
     try:
@@ -158,6 +174,16 @@ def error_for(response: requests.Response) -> ProviderError:
     status = response.status_code
     code, description = _error_body(response)
     code, detail = code or f"http_{status}", description[:200]
+    if status == 429 and code == DAILY_QUOTA_CODE:
+        # The day's push quota is spent: nothing goes through before it resets at 00:00 JST.
+        return RetryableProviderError(
+            PROVIDER,
+            code,
+            status_code=status,
+            detail=detail,
+            retry_after=seconds_until_quota_reset(),
+            reason=DAILY_QUOTA_REASON,
+        )
     if status == 429 or status >= 500:
         return RetryableProviderError(
             PROVIDER, code, status_code=status, detail=detail, retry_after=rate_limit_wait(response)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,6 +37,7 @@ from workplace_hub.providers.naver_works import (
     build_message_request,
     error_for,
     rate_limit_wait,
+    seconds_until_quota_reset,
 )
 from workplace_hub.providers.naver_works_auth import (
     JWT_BEARER,
@@ -686,3 +688,29 @@ def test_no_secret_in_reprs_or_errors() -> None:
     for text in texts:
         for secret in secrets_:
             assert secret not in text
+
+
+def test_naver_works_a_spent_daily_push_quota_waits_until_after_midnight_jst() -> None:
+    # GIVEN the answer to a push past the day's quota
+    response = http_response(429, {"code": "QUOTA_EXCEEDED", "message": "daily message push quota exceeded"})
+
+    # WHEN it is read
+    error = error_for(response)
+
+    # THEN it is retryable, recorded as the daily quota, and due just after the next 00:00 JST
+    assert isinstance(error, RetryableProviderError)
+    assert (error.code, error.reason) == ("QUOTA_EXCEEDED", "daily_quota_reached")
+    assert error.retry_after is not None and 60 <= error.retry_after <= 86_400 + 60
+
+
+@pytest.mark.parametrize(
+    ("moment", "seconds"),
+    [
+        ("2026-12-07T23:59:00+09:00", 60 + 60),
+        ("2026-12-07T00:00:00+09:00", 86_400 + 60),
+        ("2026-12-07T14:30:00+00:00", 30 * 60 + 60),  # 23:30 JST
+        ("2026-12-07T15:00:00+00:00", 86_400 + 60),  # 00:00 JST the next day
+    ],
+)
+def test_naver_works_quota_reset_is_midnight_jst(moment: str, seconds: float) -> None:
+    assert seconds_until_quota_reset(datetime.fromisoformat(moment).timestamp()) == seconds
