@@ -69,7 +69,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jwt
@@ -177,6 +177,13 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
 
 def _text(value: Any, limit: int) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _photo_url(value: str) -> bool:
+    """bot-create's photoUrl is HTTPS; the local stack's hub has no TLS, so the sandbox also takes its loopback
+    http:// URL (a sandbox allowance, not NAVER WORKS's rule)."""
+    host = urlsplit(value).hostname or ""
+    return value.startswith("https://") or (value.startswith("http://") and host in ("127.0.0.1", "localhost"))
 
 
 def _http_url(value: str) -> bool:
@@ -944,7 +951,7 @@ class NaverWorksFake(FakeProvider):
         problems = [
             not _text(body.get("botName"), 100) and "botName must be 1-100 characters",
             not _text(body.get("description"), 100) and "description must be 1-100 characters",
-            not (_text(body.get("photoUrl"), 1000) and body["photoUrl"].startswith("https://"))
+            not (_text(body.get("photoUrl"), 1000) and _photo_url(body["photoUrl"]))
             and "photoUrl must be an HTTPS URL",
             not (isinstance(admins, list) and 1 <= len(admins) <= 3 and all(a in tenant.users for a in admins))
             and "administrators must be 1-3 users of the tenant",

@@ -65,6 +65,15 @@ def _https_url(hosts: tuple[str, ...] = ()) -> Validator:
     return check
 
 
+def _bounded(check: Validator, max_length: int) -> Validator:
+    def bounded(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        return check(value)
+
+    return bounded
+
+
 def _rsa_private_key_pem(value: str) -> str:
     value = value.strip() + "\n"
     if "-----BEGIN" not in value:
@@ -212,7 +221,12 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
         FieldSpec("channel_secret", _pattern(r"[0-9a-f]{32}", "must be 32 hex characters"), secret=True),
         FieldSpec("friend_link_url", _https_url(("lin.ee", "line.me")), max_length=URL_MAX_LENGTH),
     ],
-    Integration.NAVER_WORKS: [*_WORKS_COMMON, FieldSpec("bot_id", _digits, derivable=True)],
+    Integration.NAVER_WORKS: [
+        *_WORKS_COMMON,
+        FieldSpec("bot_id", _digits, derivable=True),
+        # The picture of a bot the hub creates (default: the hub's own 640x640 PNG at its public URL).
+        FieldSpec("bot_photo_url", _bounded(_https_url(), 1000), required=False, when=_v2),
+    ],
     Integration.NAVER_WORKS_CALENDAR: [
         *_WORKS_COMMON,
         # Personal calendars need each employee's authorization through an OAuth client (API 2.0 only: the

@@ -234,12 +234,15 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     # Imported here: the router and the senders never load the API stack (OpenAPI, validation).
     from workplace_hub.api import create_app
     from workplace_hub.api.services import ApiServices
+    from workplace_hub.providers.naver_works import NaverWorksSender
 
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
     session = http_session()
     timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
     senders = {channel: sender_class(session, settings, timeout) for channel, sender_class in SENDERS.items()}
+    # The bot the hub creates on save shows the hub's own picture, served at its public URL.
+    senders["naver_works"] = NaverWorksSender(session, settings, timeout, hub_public_url=settings.HUB_PUBLIC_URL)
     providers = {Integration(channel): provider_hooks(sender) for channel, sender in senders.items()}
     providers.update(calendar_checks(settings, session, timeout))
     services = ApiServices(

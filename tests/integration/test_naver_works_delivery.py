@@ -9,12 +9,14 @@ their NAVER WORKS user IDs (the contract), so they are registered as users of th
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 import pytest
+import requests
 from aws_lambda_powertools.utilities import parameters
 
 from infra.local_stack import LocalStack
@@ -236,6 +238,39 @@ def test_saving_without_a_bot_id_provisions_a_bot_that_later_sends_use(
     # THEN it is sent from the provisioned bot
     assert wait_for_records(admin, event["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
     assert [(m["bot_id"], m["user_id"]) for m in works_delivered(sandbox, tenant)] == [(bot_id, taro)]
+
+
+def test_a_provisioned_bot_shows_the_hubs_own_640_png_or_the_admins_picture(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient
+) -> None:
+    # GIVEN a tenant, and an admin who leaves bot_id empty
+    tenant = new_works_tenant(sandbox, users=[], bots=0)
+
+    # WHEN the admin saves the settings
+    enable_naver_works(admin, tenant.settings())
+
+    # THEN the bot was created with the hub's own picture, which the hub serves as a 640x640 PNG without a token
+    (created,) = [r for r in sandbox.requests("naver_works") if r["path"] == "/works/api/v1.0/bots"]
+    photo_url = created["body"]["photoUrl"]
+    assert photo_url == f"{stack.api_url}/assets/naver-works-bot.png"
+    photo = requests.get(photo_url, timeout=5)
+    assert photo.status_code == 200 and photo.headers["Content-Type"] == "image/png"
+    assert photo.content[:8] == b"\x89PNG\r\n\x1a\n" and photo.content[12:16] == b"IHDR"
+    assert struct.unpack(">II", photo.content[16:24]) == (640, 640)
+
+    # WHEN another admin gives a picture of their own, and one that is not HTTPS
+    other = new_works_tenant(sandbox, users=[], bots=0)
+    own = "https://cdn.acme.example/our-bot.png"
+    enable_naver_works(admin, other.settings(bot_photo_url=own))
+    refused = admin.put(
+        "/admin/integrations/naver_works",
+        {"enabled": True, "settings": other.settings(bot_photo_url="http://cdn.acme.example/our-bot.png")},
+    )
+
+    # THEN the first is used, the second refused naming the field
+    last = [r for r in sandbox.requests("naver_works") if r["path"] == "/works/api/v1.0/bots"][-1]
+    assert last["body"]["photoUrl"] == own
+    assert refused.status_code in (400, 422) and "bot_photo_url" in refused.text
 
 
 def test_a_replaced_bot_id_is_used_for_later_sends(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -20,6 +22,7 @@ from workplace_hub.oauth.pages import PAGE_HEADERS, choose_locale
 from workplace_hub.tokens import TokenVerifier
 
 Provider = Literal["line", "google", "naver_works"]
+_ASSETS = Path(__file__).parent / "assets"
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 _AUTHORIZE_RESPONSES: dict[int, OpenAPIResponse] = {
     **responses(409),
@@ -80,6 +83,16 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         page = services.linking.complete(provider, query, choose_locale(event.headers.get("accept-language")))
         return Response(page.status, "text/html; charset=utf-8", page.body, headers={**_NO_STORE, **PAGE_HEADERS})
 
+    @app.get("/assets/naver-works-bot.png", include_in_schema=False)
+    def naver_works_bot_photo() -> Response:
+        """The picture of the NAVER WORKS bots the hub creates (bot-create's photoUrl: a 640x640 PNG)."""
+        return Response(
+            200,
+            "image/png",
+            _asset("naver_works_bot.png"),
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
+
     @app.get("/me/calendars", tags=["me"], responses=responses(409))
     def my_calendars() -> dict:
         """The employee's personal NAVER WORKS calendars (409 until they authorized NAVER WORKS calendars)."""
@@ -102,6 +115,11 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         return services.calendar_options.for_employee(me.company_id, me.user_id)
 
     return app
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return (_ASSETS / name).read_bytes()
 
 
 def linking_openapi_schema() -> dict[str, Any]:

@@ -42,7 +42,8 @@ TEXT_MAX = 2000
 BOT_NAME_MAX = 100  # bot-create: botName and description ≤ 100, photoUrl ≤ 1,000 (HTTPS, PNG 640×640)
 BOT_DESCRIPTION = "WORKPLACE notifications"
 # UNCONFIRMED placeholder: the docs require an HTTPS PNG; replace with the real hosted WORKPLACE icon.
-BOT_PHOTO_URL = "https://static.workplace.example/integrations/naver_works/bot-640.png"
+# The hub's own bot picture (a 640x640 PNG), served by the linking function at its public URL.
+BOT_PHOTO_PATH = "/assets/naver-works-bot.png"
 JSON = "application/json"
 LEGACY_JSON = "application/json; charset=UTF-8"
 
@@ -99,7 +100,7 @@ def build_legacy_push_request(
 
 
 def build_create_bot_request(
-    api_base: str, token: str, name: str, admin_email: str, domain_id: str, photo_url: str = BOT_PHOTO_URL
+    api_base: str, token: str, name: str, admin_email: str, domain_id: str, photo_url: str
 ) -> PreparedCall:
     """Pure: `POST /bots` (bot-create) for a 1:1 bot limited to the company's domain."""
     body = {
@@ -232,8 +233,10 @@ class NaverWorksSender(Sender):
         *,
         scope: str = "bot",
         clock: Callable[[], float] = time.time,
+        hub_public_url: str = "",
     ) -> None:
         super().__init__(session, endpoints, timeout)
+        self._hub_public_url = hub_public_url.rstrip("/")
         # "bot" covers messages, bot lookup and bot creation (bot-api "API scopes"); calendar scopes later.
         self.scope = scope
         self.tokens = WorksTokenProvider(session, endpoints, timeout, clock)
@@ -308,14 +311,16 @@ class NaverWorksSender(Sender):
             return {}
         return {"bot_id": self.provision_bot(credentials)}
 
-    def provision_bot(
-        self, credentials: dict[str, Any], name: str = "WORKPLACE", photo_url: str = BOT_PHOTO_URL
-    ) -> str:
+    def bot_photo_url(self, credentials: dict[str, Any]) -> str:
+        """The admin's `bot_photo_url`, else the hub's own picture at its public URL."""
+        return str(credentials.get("bot_photo_url") or "") or self._hub_public_url + BOT_PHOTO_PATH
+
+    def provision_bot(self, credentials: dict[str, Any], name: str = "WORKPLACE") -> str:
         """API 2.0: create a bot (admin_email as its administrator), add it to the domain; returns its botId."""
         if is_legacy(credentials):
             raise PermanentProviderError(PROVIDER, "unsupported_api_version", detail="bots are created with API 2.0")
         admin_email, domain_id = require(credentials, "admin_email", "domain_id")
-        base = self._endpoints.WORKS_API_BASE
+        base, photo_url = self._endpoints.WORKS_API_BASE, self.bot_photo_url(credentials)
         created = self._call(
             credentials,
             lambda token: build_create_bot_request(base, token, name, admin_email, domain_id, photo_url),

@@ -28,7 +28,6 @@ from workplace_hub.errors import (
 )
 from workplace_hub.providers.base import SendReceipt
 from workplace_hub.providers.naver_works import (
-    BOT_PHOTO_URL,
     LINK_TEXT_MAX,
     TEXT_MAX,
     NaverWorksSender,
@@ -627,20 +626,34 @@ def test_provision_bot_creates_the_bot_and_adds_it_to_the_domain() -> None:
     added = http_response(201, {"domainId": 10000001, "visible": False, "allowToSelectedMember": False})
     session = ScriptedSession(tokens=[token_ok()], api=[created, added])
 
-    assert sender(session).provision_bot(v2_credentials(bot_id=None)) == "3000001"
+    hub = "https://hub.acme.example"
+    assert sender(session, hub_public_url=hub + "/").provision_bot(v2_credentials(bot_id=None)) == "3000001"
 
     create, domain = session.api_calls()
     assert (create.method, create.url) == ("POST", "https://www.worksapis.com/v1.0/bots")
     assert create.json == {
         "botName": "WORKPLACE",
-        "photoUrl": BOT_PHOTO_URL,
+        "photoUrl": "https://hub.acme.example/assets/naver-works-bot.png",
         "description": "WORKPLACE notifications",
         "administrators": ["admin@acme.example"],
         "allowDomains": [10000001],
     }
     assert domain.url == "https://www.worksapis.com/v1.0/bots/3000001/domains/10000001"
     assert domain.json == {"visible": False, "allowToSelectedMember": False}
-    assert BOT_PHOTO_URL.startswith("https://")
+
+
+def test_provision_bot_uses_the_admins_bot_photo_url() -> None:
+    created = http_response(201, {"botId": 3000001})
+    added = http_response(201, {"domainId": 10000001})
+    session = ScriptedSession(tokens=[token_ok()], api=[created, added])
+    photo = "https://cdn.acme.example/bot.png"
+
+    sender(session, hub_public_url="https://hub.acme.example").provision_bot(
+        {**v2_credentials(bot_id=None), "bot_photo_url": photo}
+    )
+
+    create, _ = session.api_calls()
+    assert create.json is not None and create.json["photoUrl"] == photo
 
 
 def test_provision_bot_names_the_created_bot_when_the_domain_step_fails() -> None:
