@@ -491,7 +491,7 @@ NOTE = Notification(
 
 @pytest.fixture
 def hub(works: str, http: requests.Session) -> NaverWorksSender:
-    return NaverWorksSender(http, endpoints(works), timeout=(2.0, 2.0))
+    return NaverWorksSender(http, endpoints(works), timeout=(2.0, 2.0), hub_public_url=works)
 
 
 def to(user: str = TARO) -> Destination:
