@@ -84,8 +84,9 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         return Response(page.status, "text/html; charset=utf-8", page.body, headers={**_NO_STORE, **PAGE_HEADERS})
 
     @app.get("/assets/naver-works-bot.png", include_in_schema=False)
-    def naver_works_bot_photo() -> Any:
-        """The picture of the NAVER WORKS bots the hub creates (bot-create's photoUrl: a 640x640 PNG)."""
+    def naver_works_bot_photo():  # type: ignore[no-untyped-def]
+        """The picture of the NAVER WORKS bots the hub creates (bot-create's photoUrl: a 640x640 PNG).
+        (No return annotation: response validation would read the PNG's bytes as text.)"""
         return Response(
             200,
             "image/png",
