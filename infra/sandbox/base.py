@@ -1,6 +1,6 @@
 """Common plumbing for provider fakes: request/response types, the `FakeProvider` interface, rate limits.
 
-A provider fake is one module exposing a `FakeProvider` subclass; `server.PROVIDERS` lists them.
+A provider fake is one module (or package) exposing a `FakeProvider` subclass; `server.PROVIDERS` lists them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The provider sandbox: one loopback HTTP server hosting every provider fake plus a control API.
 
-Provider fakes live one per module and are registered in `PROVIDERS`; each is mounted under its
-`prefix` (e.g. `/slack`). The control API (JSON; wrapped by `client.SandboxClient`):
+Provider fakes live one per module (NAVER WORKS: one package) and are registered in `PROVIDERS`; each is
+mounted under its `prefix` (e.g. `/slack`). The control API (JSON; wrapped by `client.SandboxClient`):
 
     GET    /_sandbox/health                      {"ok", "providers"}
     GET    /_sandbox/requests[?provider=P]       {"requests": [...]} in arrival order
