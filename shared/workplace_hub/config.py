@@ -84,7 +84,16 @@ class RouterSettings(StorageSettings, StageQueues):
     ABSENCES_TABLE_NAME: str | None = None
 
 
-class SenderSettings(StorageSettings):
+class KakaoResultTiming(_EnvModel):
+    """When the hub looks up AlimTalk delivery results: first this long after SENS accepted a request, then
+    twice as long each time up to the maximum (SQS delays a message by 900 s at most), until the window ends."""
+
+    KAKAO_RESULT_FIRST_DELAY_SECONDS: float = Field(default=15.0, ge=0, le=900)
+    KAKAO_RESULT_MAX_DELAY_SECONDS: float = Field(default=900.0, ge=1, le=900)
+    KAKAO_RESULT_WINDOW_SECONDS: float = Field(default=24 * 3600.0, gt=0)
+
+
+class SenderSettings(StorageSettings, KakaoResultTiming):
     """A provider sender: its own queue (to postpone a job by Retry-After) and dead-letter queue."""
 
     SEND_QUEUE_URL: str = Field(min_length=1)
@@ -97,6 +106,18 @@ class SenderSettings(StorageSettings):
     CLAIM_LEASE_SECONDS: float = 60.0
     # Provider rate limits shared by all containers (unset: each container only reacts to 429s).
     RATE_LIMITS_TABLE_NAME: str | None = None
+    # The Kakao sender: where the lookups of accepted AlimTalk requests' delivery results go.
+    KAKAO_RESULTS_QUEUE_URL: str | None = None
+
+
+class KakaoResultsSettings(StorageSettings, KakaoResultTiming):
+    """The AlimTalk result lookup: KakaoResultsQueue in (and back, delayed, until a result or the window's end)."""
+
+    KAKAO_RESULTS_QUEUE_URL: str = Field(min_length=1)
+    KAKAO_RESULTS_DLQ_URL: str = Field(min_length=1)
+    MAX_RECEIVE_COUNT: int = Field(default=8, ge=1)
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
 
 
 class CalendarSettings(StorageSettings):

@@ -141,6 +141,23 @@ class FieldSpec:
     # Filled in by the provider's on_save hook when left empty (a NAVER WORKS bot the hub provisions):
     # not needed to turn the integration on, but needed before it counts as configured.
     derivable: bool = False
+    # Required only when the other values make it so (AlimTalk's sms_from once sms_failover is "on").
+    required_when: Condition | None = None
+
+    def needed(self, values: dict[str, Any]) -> bool:
+        return self.required or (self.required_when is not None and self.required_when(values))
+
+
+def _sms_failover(values: dict[str, Any]) -> bool:
+    return values.get("sms_failover") == "on"
+
+
+def _sender_number(value: str) -> str:
+    """A Korean sender number as SENS takes it (digits only): 02-123-4567, 010-1234-5678, 1588-1234."""
+    digits = re.sub(r"[\s-]", "", value)
+    if not re.fullmatch(r"0[0-9]{8,10}|1[5-9][0-9]{6}", digits):
+        raise ValueError("must be a Korean sender number registered in SENS, e.g. 0212345678 or 15881234")
+    return digits
 
 
 def _v2(values: dict[str, Any]) -> bool:
@@ -213,6 +230,10 @@ FIELD_SPECS: dict[Integration, list[FieldSpec]] = {
             ),
         ),
         FieldSpec("template_code", _pattern(r"[A-Za-z0-9_-]{1,30}", "must be the approved template code")),
+        # SENS sends an SMS/LMS (the same text) when Kakao does not deliver the AlimTalk: "off" by default.
+        FieldSpec("sms_failover", _pattern(r"on|off", 'must be "on" or "off"'), required=False),
+        # The sender number registered in SENS: required when sms_failover is "on".
+        FieldSpec("sms_from", _sender_number, required=False, required_when=_sms_failover),
     ],
     Integration.LINE: [
         FieldSpec("login_channel_id", _pattern(r"[0-9]{10}", "must be the 10-digit LINE Login channel ID")),
@@ -322,7 +343,9 @@ def is_configured(company: CompanySettings, integration: Integration) -> bool:
         return True
     stored = effective(company, integration)
     present = set(stored.settings) | set(stored.sealed_secrets)
-    return all(spec.name in present for spec in active_specs(integration, stored.settings) if spec.required)
+    return all(
+        spec.name in present for spec in active_specs(integration, stored.settings) if spec.needed(stored.settings)
+    )
 
 
 def apply_update(
@@ -388,7 +411,7 @@ def apply_update(
     if enabled:
         present = set(plain) | set(sealed)
         for spec in specs.values():
-            if spec.required and not spec.derivable and spec.name not in present:
+            if spec.needed(plain) and not spec.derivable and spec.name not in present:
                 raise SettingsValidationError(f"settings.{spec.name}", f"is required to turn on {integration.value}")
     return StoredIntegration(integration, enabled=enabled, settings=plain, sealed_secrets=sealed)
 

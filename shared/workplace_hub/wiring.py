@@ -23,6 +23,7 @@ from workplace_hub.catalog import Integration
 from workplace_hub.config import (
     ApiSettings,
     CalendarSettings,
+    KakaoResultsSettings,
     LinkingSettings,
     RouterSettings,
     SenderSettings,
@@ -33,6 +34,7 @@ from workplace_hub.config import (
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import ConfigurationError
 from workplace_hub.pipeline.calendar_worker import CalendarWorker
+from workplace_hub.pipeline.kakao_results import KakaoResultsWorker, ResultQueue, Timing, schedule_first_lookups
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, JobQueues
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker
@@ -141,6 +143,30 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
             if settings.RATE_LIMITS_TABLE_NAME
             else None
         ),
+        on_accepted=(
+            schedule_first_lookups(ResultQueue(sqs, settings.KAKAO_RESULTS_QUEUE_URL), Timing.of(settings))
+            if channel == "kakao" and settings.KAKAO_RESULTS_QUEUE_URL
+            else None
+        ),
+    )
+
+
+def build_kakao_results(settings: KakaoResultsSettings | None = None) -> KakaoResultsWorker:
+    """The AlimTalk result lookup: a KakaoSender used only for its lookup (a read), never to send."""
+    from workplace_hub.providers.kakao import KakaoSender
+
+    settings = settings or load_settings(KakaoResultsSettings)
+    settings_repository, _, deliveries, keyring = _storage(settings)
+    sqs = _aws("sqs")
+    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    return KakaoResultsWorker(
+        lookup=KakaoSender(http_session(), settings, timeout),
+        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        keyring=keyring,
+        deliveries=deliveries,
+        queue=ResultQueue(sqs, settings.KAKAO_RESULTS_QUEUE_URL),
+        dead_letters=DeadLetters(sqs, settings.KAKAO_RESULTS_DLQ_URL, "kakao_results", log=deliveries),
+        timing=Timing.of(settings),
     )
 
 

@@ -141,6 +141,7 @@ class DeliveryWorker:
         call_budget_seconds: float = 15.0,
         limiter: SharedRateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_accepted: Callable[[SendJob, list[tuple[DeliveryKey, SendReceipt]]], None] | None = None,
     ) -> None:
         self._sender = sender
         self._settings = settings
@@ -162,6 +163,10 @@ class DeliveryWorker:
         self._call_budget_seconds = call_budget_seconds
         self._limiter = limiter
         self._sleep = sleep
+        # Called with the deliveries the provider accepted, once they are recorded `sent` (AlimTalk: schedules
+        # the lookup of their delivery results).
+        self._on_accepted = on_accepted
+        self._accepted: list[tuple[DeliveryKey, SendReceipt]] = []
 
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
@@ -208,7 +213,7 @@ class DeliveryWorker:
 
     def deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway."""
-        self._pending = []
+        self._pending, self._accepted = [], []
         self._job = job
         self._claims, self._called, self._fresh_keys = {}, set(), {}
         try:
@@ -223,6 +228,17 @@ class DeliveryWorker:
         finally:
             outcomes, self._pending = self._pending, []
             self._deliveries.finish_many(outcomes)
+            accepted, self._accepted = self._accepted, []
+            if accepted and self._on_accepted is not None:
+                self._follow_up(job, accepted)
+
+    def _follow_up(self, job: SendJob, accepted: list[tuple[DeliveryKey, SendReceipt]]) -> None:
+        try:
+            self._on_accepted(job, accepted)  # type: ignore[misc]
+        except Exception:
+            # The messages went out and are recorded `sent`; only the later news of them is missing. Raising
+            # would not bring it back (a redelivered job finds them final and sends nothing).
+            logger.exception("accepted deliveries not followed up", extra={"count": len(accepted)})
 
     def _deliver(self, job: SendJob, *, last_attempt: bool, time_left: Callable[[], float] | None = None) -> _Attempt:
         """Claim each recipient, send to the claimed ones (in batches per locale), record each outcome.
@@ -401,6 +417,7 @@ class DeliveryWorker:
     ) -> None:
         if isinstance(outcome, SendReceipt):
             self._record(key, DeliveryStatus.SENT, provider_message_id=outcome.provider_message_id)
+            self._accepted.append((key, outcome))
         elif isinstance(outcome, OutcomeUnknownError) and not self._sender.idempotent_retries:
             # The provider may have posted it: at most once means not trying again.
             self._record(key, DeliveryStatus.FAILED, reason="outcome_unknown", error_code=outcome.code)

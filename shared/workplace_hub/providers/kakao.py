@@ -1,10 +1,14 @@
-"""KakaoTalk AlimTalk through NAVER Cloud Platform SENS (providers.md §5).
+"""KakaoTalk AlimTalk through NAVER Cloud Platform SENS (providers.md §5, §9.1).
 
 Docs: https://api.ncloud-docs.com/docs/en/sens-alimtalk-send, .../sens-alimtalk-template-get and
 .../common-ncpapi (signature v2). Kakao delivers only text equal to the approved template with its
 `#{variables}` filled, so the hub stores the template it fetched when the admin verified the settings
 (`credentials["template"]`) and renders every message from it. SENS has no idempotency key: never
 repeat a call whose outcome is unknown.
+
+Two codes per message (§9.1): the send answer's `requestStatusCode` (`A000` = accepted) and, later, the
+delivery result `messageStatusCode` (`0000` = delivered), read only through the message lookup API
+(`lookup_results`). With `sms_failover` on, every message carries SENS's SMS/LMS failover.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -33,6 +38,7 @@ from workplace_hub.providers.base import Destination, Notification, PreparedCall
 
 PROVIDER = "kakao"
 MAX_MESSAGES = 100  # per request [C SENS-DOC]
+MAX_RESULT_PAGES = 20  # lookup pages of one request (100 messages at most)
 CONTENT_MAX = 1000  # AlimTalk text limit, characters
 ACCEPTED = "A000"  # requestStatusCode of an accepted message; anything else is a per-message failure
 # templateInspectionStatus "APR" = approved; "APPROVED"/"COMPLETE" seen in third-party clients. The
@@ -46,6 +52,13 @@ URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Template variable → the WORKPLACE value it takes (English names plus common Korean aliases).
 ALIASES = {"name": "name", "이름": "name", "고객명": "name", "content": "content", "내용": "content"}
 ALIASES |= {"title": "title", "제목": "title", "url": "url", "URL": "url", "링크": "url"}
+DELIVERED = "0000"  # messageStatusCode of a message Kakao delivered; anything else: not delivered
+# SMS holds 90 bytes of EUC-KR (Korean: 2 bytes a character); longer failover text goes as LMS, which holds
+# 2,000 bytes and a subject of up to 40 bytes (SENS SMS API; SENS picks LMS itself above 90 bytes, C-3p).
+SMS_MAX_BYTES = 90
+LMS_MAX_BYTES = 2000
+LMS_SUBJECT_MAX_BYTES = 40
+SENDER_NUMBER = re.compile(r"0[0-9]{8,10}|1[5-9][0-9]{6}")  # 02-123-4567, 010-..., 1588-xxxx
 # Country calling codes accepted (E.164 codes are prefix-free, so the longest match is the only one).
 COUNTRY_CODES = frozenset(
     {"82", "81", "1", "86", "852", "886", "65", "66", "84", "63", "62", "60", "44", "49", "33", "61", "64"}
@@ -145,6 +158,118 @@ def to_sens_number(phone: str) -> tuple[str, str]:
     return code, national
 
 
+def euc_kr_bytes(text: str) -> int:
+    """The length SENS counts for SMS/LMS: EUC-KR bytes (a character EUC-KR lacks counted as 2)."""
+    return sum(_char_bytes(c) for c in text)
+
+
+def _char_bytes(char: str) -> int:
+    try:
+        return len(char.encode("euc-kr"))
+    except UnicodeEncodeError:
+        return 2
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    clipped, used = [], 0
+    for char in text:
+        size = _char_bytes(char)
+        if used + size > limit:
+            break
+        clipped.append(char)
+        used += size
+    return "".join(clipped)
+
+
+def failover_config(content: str, subject: str, sender_number: str) -> dict[str, str]:
+    """`failoverConfig` carrying the AlimTalk's own text: SMS when it fits 90 bytes, else LMS (with a subject);
+    text beyond what LMS holds is clipped rather than refused (the AlimTalk itself still goes out whole)."""
+    if euc_kr_bytes(content) <= SMS_MAX_BYTES:
+        return {"type": "SMS", "from": sender_number, "content": content}
+    return {
+        "type": "LMS",
+        "from": sender_number,
+        "subject": _clip_bytes(subject or "WORKPLACE", LMS_SUBJECT_MAX_BYTES),
+        "content": _clip_bytes(content, LMS_MAX_BYTES),
+    }
+
+
+def failover_on(credentials: dict[str, Any]) -> bool:
+    return str(credentials.get("sms_failover") or "off") == "on"
+
+
+@dataclass(frozen=True)
+class AcceptedAlimTalk(SendReceipt):
+    """A message SENS accepted (`A000`): `request_id` is the send request's, for the result lookup."""
+
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    """What the lookup API says of one message.
+
+    `state`: `delivered`, `failed` (final), or `pending` (not final yet, or an answer the hub cannot read:
+    never taken for delivered). `failover`: `{"channel", "status"}` when an SMS failover was used.
+    """
+
+    state: str
+    reason: str | None = None
+    error_code: str | None = None
+    detail: str = ""
+    failover: dict[str, str] | None = None
+    completed_at: str | None = None
+
+
+# Failover fields of the lookup answer: the docs list "failover info" without the names in the pages read.
+# Assumed (UNCONFIRMED): an object `failoverInfo` with `type` (SMS/LMS) and a result `statusCode`/`statusName`
+# (SENS SMS's own result: `statusName` success | fail, `status` READY | PROCESSING | COMPLETED).
+FAILOVER_FIELDS = ("failoverInfo", "failover")
+
+
+def _failover_result(answer: dict[str, Any]) -> dict[str, str] | None:
+    info = next((answer[k] for k in FAILOVER_FIELDS if isinstance(answer.get(k), dict)), None)
+    if info is None:
+        return None
+    channel = str(info.get("type") or "sms").lower()
+    name = str(info.get("statusName") or "").lower()
+    state = str(info.get("status") or "").upper()
+    if name == "success" and state in ("", "COMPLETED"):
+        status = "delivered"
+    elif name == "fail":
+        status = "failed"
+    else:
+        status = "pending"
+    return {"channel": channel if channel in ("sms", "lms") else "sms", "status": status}
+
+
+def parse_result(answer: Any) -> MessageResult:
+    """One message's delivery result from a lookup answer; anything unreadable stays `pending`."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("messageId"), str):
+        return MessageResult("pending", "result_unreadable", detail="not a message result")
+    request_code = answer.get("requestStatusCode")
+    if request_code not in (None, ACCEPTED):
+        return MessageResult("pending", "result_unreadable", detail=f"requestStatusCode {request_code}")
+    code = answer.get("messageStatusCode")
+    if code is None or code == "":
+        return MessageResult("pending", "result_pending", detail=str(answer.get("messageStatusName") or ""))
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z0-9]{1,8}", code):
+        return MessageResult("pending", "result_unreadable", detail="messageStatusCode is not a code")
+    detail = ": ".join(str(answer[k]) for k in ("messageStatusName", "messageStatusDesc") if answer.get(k))[:300]
+    completed = str(answer["completeTime"]) if answer.get("completeTime") else None
+    name = str(answer.get("messageStatusName") or "").lower()
+    if code == DELIVERED:
+        if name not in ("", "success"):  # a contradiction: not taken for delivered
+            return MessageResult("pending", "result_unreadable", detail=f"{code} with {name}")
+        return MessageResult("delivered", error_code=code, detail=detail, completed_at=completed)
+    failover = _failover_result(answer) if answer.get("useSmsFailover") is not False else None
+    if failover is not None and failover["status"] == "pending":
+        return MessageResult("pending", "failover_pending", code, detail, failover)
+    if failover is not None and failover["status"] == "delivered":
+        return MessageResult("delivered", "sms_failover", code, detail, failover, completed)
+    return MessageResult("failed", "kakao_not_delivered", code, detail, failover, completed)
+
+
 def _error_info(response: requests.Response) -> tuple[str, str]:
     """(errorCode, message and details) from the API Gateway envelope `{"error": {...}}` or a flat body."""
     try:
@@ -174,31 +299,33 @@ def request_error(response: requests.Response) -> ProviderError:
     return _fail("bad_request" if status == 400 else f"http_{status}", f"{vendor_code} {detail}".strip(), status=status)
 
 
-def _answered(response: requests.Response) -> list[Any]:
-    """The per-message statuses of a 202, or an error that applies to the whole call."""
+def _answered(response: requests.Response) -> tuple[list[Any], str | None]:
+    """The per-message statuses of a 202 and its requestId, or an error that applies to the whole call."""
     if response.status_code not in (200, 202):
         raise request_error(response)
     try:
-        messages = response.json().get("messages")
+        body = response.json()
+        messages = body.get("messages")
     except (ValueError, AttributeError):
-        messages = None
+        body, messages = {}, None
     if not isinstance(messages, list):
         # Accepted but unreadable: resending could deliver twice (SENS has no idempotency key).
         raise _fail("invalid_response", reason="kakao_unknown_outcome", status=response.status_code)
-    return messages
+    request_id = body.get("requestId")
+    return messages, request_id if isinstance(request_id, str) and request_id else None
 
 
-def _outcome(answer: dict[str, Any], status: int) -> SendReceipt | ProviderError:
+def _outcome(answer: dict[str, Any], status: int, request_id: str | None = None) -> SendReceipt | ProviderError:
     code = str(answer.get("requestStatusCode") or "")
     if code == ACCEPTED:
-        return SendReceipt(provider_message_id=answer.get("messageId"))
+        return AcceptedAlimTalk(provider_message_id=answer.get("messageId"), request_id=request_id)
     detail = ": ".join(str(answer[k]) for k in ("requestStatusName", "requestStatusDesc") if answer.get(k))
     return _fail(code or "unknown_status", detail, reason="kakao_rejected", status=status)
 
 
 def read_statuses(response: requests.Response, sent: list[dict[str, Any]]) -> list[SendReceipt | ProviderError]:
     """One outcome per sent message, matched by position and by `to` (and countryCode when echoed)."""
-    answers = _answered(response)
+    answers, request_id = _answered(response)
 
     def same(index: int, message: dict[str, Any]) -> bool:
         answer = answers[index]
@@ -216,7 +343,7 @@ def read_statuses(response: requests.Response, sent: list[dict[str, Any]]) -> li
             outcomes.append(_fail("no_message_status", reason="kakao_unknown_outcome", status=response.status_code))
         else:
             free.remove(index)
-            outcomes.append(_outcome(answers[index], response.status_code))
+            outcomes.append(_outcome(answers[index], response.status_code, request_id))
     return outcomes
 
 
@@ -305,7 +432,12 @@ class KakaoSender(Sender):
         if template.get("template_code") != credentials.get("template_code"):
             raise IntegrationCredentialsError(PROVIDER, "template_stale", detail="verify the settings again")
         country_code, to = to_sens_number(destination.address or destination.phone or "")
-        return {"countryCode": country_code, "to": to, **render(template, notification, destination)}
+        message = {"countryCode": country_code, "to": to, **render(template, notification, destination)}
+        if failover_on(credentials):
+            (sender_number,) = _need(credentials, "sms_from")
+            message["useSmsFailover"] = True
+            message["failoverConfig"] = failover_config(message["content"], notification.title, sender_number)
+        return message
 
     def _send_call(self, credentials: dict[str, Any], messages: list[dict[str, Any]]) -> PreparedCall:
         channel_id, template_code = _need(credentials, "channel_id", "template_code")
@@ -318,10 +450,10 @@ class KakaoSender(Sender):
         return self._send_call(credentials, [self.build_message(notification, destination, credentials)])
 
     def parse_response(self, response: requests.Response) -> SendReceipt:
-        answers = _answered(response)
+        answers, request_id = _answered(response)
         if not answers or not isinstance(answers[0], dict):
             raise _fail("no_message_status", reason="kakao_unknown_outcome", status=response.status_code)
-        outcome = _outcome(answers[0], response.status_code)
+        outcome = _outcome(answers[0], response.status_code, request_id)
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
@@ -351,6 +483,37 @@ class KakaoSender(Sender):
                 results = [exc] * len(chunk)
             outcomes.update((d.user_id, result) for (d, _), result in zip(chunk, results, strict=True))
         return outcomes
+
+    def lookup_results(self, credentials: dict[str, Any], request_id: str) -> dict[str, MessageResult]:
+        """Delivery results of one send request's messages, by messageId (a read: sends nothing).
+
+        `GET .../messages?requestId=` lists every message of the request (pages joined by `nextToken`, C-3p).
+        An unknown requestId answers an empty 404 (C-3p): nothing listed yet, not an error. Raises a
+        ProviderError when the lookup itself fails (timeout, 429/5xx, credentials, an unreadable answer).
+        """
+        results: dict[str, MessageResult] = {}
+        token: str | None = None
+        for _ in range(MAX_RESULT_PAGES):
+            query = f"requestId={quote(request_id, safe='')}" + (f"&nextToken={quote(token, safe='')}" if token else "")
+            response = self.execute(self._call("GET", credentials, "messages", query))
+            if response.status_code == 404 and not response.content.strip():
+                return results
+            if response.status_code != 200:
+                raise request_error(response)
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            messages = body.get("messages") if isinstance(body, dict) else None
+            if not isinstance(messages, list):
+                raise RetryableProviderError(PROVIDER, "invalid_lookup_response", status_code=200)
+            for answer in messages:
+                if isinstance(answer, dict) and isinstance(answer.get("messageId"), str):
+                    results[answer["messageId"]] = parse_result(answer)
+            token = body.get("nextToken") if isinstance(body.get("nextToken"), str) else None
+            if not token:
+                break
+        return results
 
     def verify(self, credentials: dict[str, Any]) -> str:
         template = self._fillable_template(credentials)

@@ -41,13 +41,16 @@ RETENTION_SECONDS = 400 * 24 * 3600
 # company's log takes 16,000 (over 5,000 deliveries a second at ~3 writes each); a listing page costs 16 queries.
 COMPANY_SHARDS = 16
 COMPANY_INDEX = "ByCompanyShard"
+# A `sent` record whose result the hub stopped looking for (the lookup window ended without one).
+RESULT_UNKNOWN = "result_unknown"
 
 
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
     RETRYING = "retrying"
-    SENT = "sent"
+    SENT = "sent"  # the provider accepted it (AlimTalk: the result lookup may still move it on)
+    DELIVERED = "delivered"  # the provider reported it delivered (AlimTalk's messageStatusCode 0000)
     SKIPPED = "skipped"
     FAILED = "failed"
     # A message a stage could not process, kept on its dead-letter queue (the record says why) ...
@@ -56,7 +59,9 @@ class DeliveryStatus(StrEnum):
     REPLAYED = "replayed"
 
 
-FINAL_STATUSES = frozenset({DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED})
+FINAL_STATUSES = frozenset(
+    {DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED}
+)
 FAILURE_STATUSES = frozenset({DeliveryStatus.FAILED, DeliveryStatus.DEAD_LETTERED})
 DEAD_LETTER_CHANNEL = "dead_letter"
 
@@ -140,13 +145,22 @@ class Replay:
 
 
 _OUTCOME_FIELDS = ("reason", "error_code", "provider_message_id")
+# The moment a record reached a status, kept as its history (GET /admin/deliveries, /me/deliveries).
+HISTORY_FIELDS = {
+    DeliveryStatus.SENT: "accepted_at",
+    DeliveryStatus.DELIVERED: "delivered_at",
+    DeliveryStatus.FAILED: "failed_at",
+}
 
 
 def _finished_record(outcome: Outcome) -> dict[str, Any]:
     """The claimed record with its outcome: what a batch put writes."""
     assert outcome.claimed is not None
     item = {k: v for k, v in outcome.claimed.items() if k not in ("lease_until", "replay", *_OUTCOME_FIELDS)}
-    item.update(status=outcome.status.value, updated_at=utc_now_iso())
+    now = utc_now_iso()
+    item.update(status=outcome.status.value, updated_at=now)
+    if outcome.status in HISTORY_FIELDS:
+        item[HISTORY_FIELDS[outcome.status]] = now
     for name in _OUTCOME_FIELDS:
         value = getattr(outcome, name)
         if value is not None:
@@ -159,6 +173,8 @@ def _finished_record(outcome: Outcome) -> dict[str, Any]:
 def _finish_update(outcome: Outcome) -> dict[str, Any]:
     values: dict[str, Any] = {":status": outcome.status.value, ":now": utc_now_iso()}
     sets = ["#status = :status", "updated_at = :now"]
+    if outcome.status in HISTORY_FIELDS:
+        sets.append(f"{HISTORY_FIELDS[outcome.status]} = :now")
     removes = ["lease_until"]
     if outcome.replay is None:
         removes.append("replay")
@@ -211,7 +227,22 @@ PUBLIC_FIELDS = (
     "created_at",
     "updated_at",
     "replayed_at",
+    "accepted_at",
+    "delivered_at",
+    "failed_at",
+    "failover",
+    "result_checked_at",
 )
+
+# GET /admin/deliveries/summary: the bucket each status counts in.
+SUMMARY_BUCKETS = {
+    DeliveryStatus.DELIVERED.value: "delivered",
+    DeliveryStatus.SENT.value: "sent",
+    DeliveryStatus.FAILED.value: "failed",
+    DeliveryStatus.DEAD_LETTERED.value: "failed",
+    DeliveryStatus.SKIPPED.value: "skipped",
+}
+SUMMARY_COUNTS = ("delivered", "sent", "failed", "skipped", "pending")
 
 
 class DeliveriesRepository:
@@ -434,6 +465,136 @@ class DeliveriesRepository:
                 raise error
         return [future.result() for future in futures]
 
+    def records_of(self, company_id: str, event_id: str, channel: str) -> dict[str, dict[str, Any]]:
+        """user_id → the stored record (consistent read) of every delivery of an event on one channel."""
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"{company_id}#{event_id}"),
+            "FilterExpression": Attr("channel").eq(channel),
+            "ConsistentRead": True,
+        }
+        while True:
+            self.reads += 1
+            page = self._table.query(**kwargs)
+            found.update((item["user_id"], item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def settle_result(
+        self,
+        key: DeliveryKey,
+        message_id: str,
+        status: DeliveryStatus,
+        *,
+        reason: str | None,
+        error_code: str | None,
+        failover: dict[str, str] | None,
+    ) -> bool:
+        """Move a `sent` record (of this provider message) to its delivery result; False when it is no longer
+        `sent` or is another message's (a repeated lookup: nothing to do)."""
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":now": utc_now_iso(),
+            ":sent": DeliveryStatus.SENT.value,
+            ":mid": message_id,
+        }
+        sets = ["#status = :status", "updated_at = :now", "result_checked_at = :now"]
+        if status in HISTORY_FIELDS:
+            sets.append(f"{HISTORY_FIELDS[status]} = :now")
+        removes = []
+        for name, value in (("reason", reason), ("error_code", error_code), ("failover", failover)):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        return self._conditional(
+            {
+                "Key": key.key(),
+                "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                "ConditionExpression": "#status = :sent AND provider_message_id = :mid",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+            }
+        )
+
+    def note_unresolved(
+        self,
+        key: DeliveryKey,
+        message_id: str,
+        lookup: int,
+        *,
+        reason: str,
+        error_code: str | None = None,
+        failover: dict[str, str] | None = None,
+    ) -> bool:
+        """Keep a `sent` record `sent`, saying why its result is not known yet (or `result_unknown`), and count
+        the lookup: only lookup number `lookup` of it may do so, so a repeated lookup job changes nothing."""
+        values: dict[str, Any] = {
+            ":reason": reason,
+            ":now": utc_now_iso(),
+            ":sent": DeliveryStatus.SENT.value,
+            ":mid": message_id,
+            ":lookup": lookup,
+            ":next": lookup + 1,
+        }
+        sets = ["reason = :reason", "updated_at = :now", "result_checked_at = :now", "result_lookups = :next"]
+        removes = []
+        for name, value in (("error_code", error_code), ("failover", failover)):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        condition = "#status = :sent AND provider_message_id = :mid AND "
+        condition += "(result_lookups = :lookup" + (" OR attribute_not_exists(result_lookups))" if lookup == 0 else ")")
+        return self._conditional(
+            {
+                "Key": key.key(),
+                "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": values,
+            }
+        )
+
+    def _conditional(self, update: dict[str, Any]) -> bool:
+        try:
+            self._update(update)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def summary(self, company_id: str, event_id: str) -> dict[str, dict[str, Any]]:
+        """Per channel: how many records are delivered, sent (accepted, no result yet or none to come), failed,
+        skipped or still pending (queued, sending, retrying), and the reasons of each, with their counts."""
+        channels: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"{company_id}#{event_id}"),
+            "ProjectionExpression": "channel, #status, reason",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        while True:
+            self.reads += 1
+            page = self._table.query(**kwargs)
+            for item in page["Items"]:
+                channel = str(item["channel"])
+                if channel.startswith(f"{DEAD_LETTER_CHANNEL}:"):
+                    channel = DEAD_LETTER_CHANNEL
+                bucket = SUMMARY_BUCKETS.get(str(item["status"]), "pending")
+                entry = channels.setdefault(channel, {"total": 0, **dict.fromkeys(SUMMARY_COUNTS, 0), "reasons": {}})
+                entry["total"] += 1
+                entry[bucket] += 1
+                if item.get("reason"):
+                    reasons = entry["reasons"].setdefault(bucket, {})
+                    reasons[str(item["reason"])] = reasons.get(str(item["reason"]), 0) + 1
+            if "LastEvaluatedKey" not in page:
+                return channels
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def get(self, key: DeliveryKey) -> dict[str, Any] | None:
         item = self._table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
         return _public(item) if item else None
@@ -641,12 +802,30 @@ def _with_retries(call: Callable[[], None]) -> None:
         time.sleep(pause)
 
 
+def history(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """What became of a record, oldest first: queued, accepted by the provider, delivered / failed (with the
+    SMS failover when one was used), or the lookup given up (`result_unknown`)."""
+    steps: list[dict[str, Any]] = [{"status": "queued", "at": item["created_at"]}] if "created_at" in item else []
+    for status, field in (("accepted", "accepted_at"), ("delivered", "delivered_at"), ("failed", "failed_at")):
+        if item.get(field):
+            steps.append({"status": status, "at": item[field]})
+    failover = item.get("failover")
+    if isinstance(failover, dict) and steps:
+        steps[-1]["failover"] = {k: str(v) for k, v in failover.items()}
+    if item.get("reason") == RESULT_UNKNOWN and item.get("result_checked_at"):
+        steps.append({"status": RESULT_UNKNOWN, "at": item["result_checked_at"]})
+    return sorted(steps, key=lambda step: step["at"])
+
+
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     result = {name: item[name] for name in PUBLIC_FIELDS if name in item}
     if item.get("status") in FAILURE_STATUSES:
         result["replayable"] = "replay" in item
     if "attempts" in result:
         result["attempts"] = int(result["attempts"])
+    if isinstance(result.get("failover"), dict):
+        result["failover"] = {k: str(v) for k, v in result["failover"].items()}
+    result["history"] = history(item)
     return result
 
 
