@@ -18,6 +18,7 @@ KIND_OPTIONS: dict[str, dict[str, Any]] = {
     "channel_not_found": {},
     "monthly_limit": {},  # LINE: 429 "You have reached your monthly limit."
     "not_found": {},  # NAVER WORKS: 404 for the bot or user
+    "malformed": {},  # SENS: 200 with a body that is not the answer
 }
 
 

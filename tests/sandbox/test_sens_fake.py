@@ -16,7 +16,7 @@ from infra.sandbox.sens import SensFake, sign
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError, RetryableProviderError
 from workplace_hub.providers.base import Destination, Notification, SendReceipt
-from workplace_hub.providers.kakao import KakaoSender
+from workplace_hub.providers.kakao import AcceptedAlimTalk, KakaoSender
 
 ACCESS_KEY = "ACCESSKEYEXAMPLE0001"
 SECRET_KEY = "SECRETKEYEXAMPLE0000000000000000000000001"
@@ -56,6 +56,7 @@ def project(control: SandboxClient) -> dict[str, Any]:
             }
         },
         "non_kakao_numbers": [NON_KAKAO],
+        "sender_numbers": ["0212345678"],
     }
     control.control("sens", "projects", {**body, "access_key": "OTHERKEY", "service_id": OTHER_SERVICE})
     return control.control("sens", "projects", body)
@@ -147,7 +148,8 @@ def test_service_ids(sandbox: Sandbox, api):
     assert resp.status_code == 404 and resp.json()["error"]["errorCode"] == "404"
     other = f"/sens/alimtalk/v2/services/{OTHER_SERVICE}/messages"
     assert api("POST", other, send_body(good_message())).status_code == 403
-    assert api("GET", MESSAGES).status_code == 405
+    assert api("GET", MESSAGES).status_code == 400  # a lookup needs a requestId
+    assert api("PUT", MESSAGES, send_body(good_message())).status_code == 405
 
 
 # --- template lookup ---------------------------------------------------------------------------------
@@ -182,7 +184,21 @@ def test_template_lookup(api):
 # --- sending -----------------------------------------------------------------------------------------
 
 
-def test_send_per_message_statuses(api, control: SandboxClient):
+def results(api, request_id: str) -> list[dict[str, Any]]:
+    """Every message of one request as the lookup API lists it (all pages)."""
+    found: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        uri = f"{MESSAGES}?requestId={request_id}" + (f"&nextToken={token}" if token else "")
+        resp = api("GET", uri)
+        assert resp.status_code == 200, resp.text
+        found += resp.json()["messages"]
+        token = resp.json().get("nextToken", "")
+        if not token:
+            return found
+
+
+def test_send_answers_request_statuses_and_the_lookup_the_delivery_results(api, control: SandboxClient):
     too_long = good_message("01099990000")
     too_long["content"] = "[WORKPLACE] 김님, t\n" + "가" * 1000
     wrong_button = good_message("01099990001")
@@ -212,8 +228,9 @@ def test_send_per_message_statuses(api, control: SandboxClient):
     body = resp.json()
     assert body["statusCode"] == "202" and body["statusName"] == "success"
     assert body["requestId"].startswith("RAKA-") and len(body["requestTime"]) == 23
+    # the send answer only says which messages the request took (no Kakao result codes at send time) ...
     statuses = [m["requestStatusCode"] for m in body["messages"]]
-    assert statuses == ["A000", "3019", "3008", "3014", "3027", "3027", "3016", "3016", "3027"]
+    assert statuses == ["A000", "A000", "E400", "A000", "A000", "A000", "A000", "A000", "A000"]
     first = body["messages"][0]
     assert first.keys() == {
         "messageId",
@@ -226,18 +243,64 @@ def test_send_per_message_statuses(api, control: SandboxClient):
         "useSmsFailover",
     }
     assert (first["to"], first["countryCode"], first["requestStatusName"]) == ("01012345678", "82", "success")
-    assert body["messages"][1]["requestStatusName"] == "fail"
+    assert body["messages"][2]["requestStatusName"] == "fail"
     assert len({m["messageId"] for m in body["messages"]}) == len(messages)
-    # only the accepted message is recorded
-    (recorded,) = control.control("sens", "messages", method="GET")["messages"]
-    assert recorded["to"] == "01012345678" and recorded["messageId"] == first["messageId"]
-    assert recorded["plusFriendId"] == CHANNEL and recorded["templateCode"] == "ABSENCE01"
+    # ... the lookup API says what Kakao did with each accepted one, by messageId (20 a page)
+    found = {m["messageId"]: m for m in results(api, body["requestId"])}
+    accepted = [m for m in body["messages"] if m["requestStatusCode"] == "A000"]
+    assert [found[m["messageId"]]["messageStatusCode"] for m in accepted] == [
+        "0000", "3019", "3014", "3027", "3027", "3016", "3016", "3027"
+    ]  # fmt: skip
+    assert found[first["messageId"]]["messageStatusName"] == "success"
+    assert found[accepted[1]["messageId"]]["messageStatusName"] == "fail"
+    one = api("GET", f"{MESSAGES}/{accepted[1]['messageId']}").json()
+    assert one["messageStatusCode"] == "3019" and one["requestId"] == body["requestId"] and "completeTime" in one
+    assert api("GET", f"{MESSAGES}/no-such-message").status_code == 404
+    unknown = api("GET", f"{MESSAGES}?requestId=RAKA-unknown")
+    assert unknown.status_code == 404 and unknown.content == b""
+    # only the accepted messages are recorded
+    recorded = control.control("sens", "messages", method="GET")["messages"]
+    assert len(recorded) == 8 and recorded[0]["messageId"] == first["messageId"]
+    assert recorded[0]["plusFriendId"] == CHANNEL and recorded[0]["templateCode"] == "ABSENCE01"
+
+
+def test_a_result_is_processing_until_its_time_and_outcomes_set_per_number(api, control: SandboxClient):
+    # GIVEN one number Kakao keeps processing, one it refuses with a code the test chooses
+    control.control("sens", "outcomes", {"to": "01011110000", "processing_seconds": 3600})
+    control.control("sens", "outcomes", {"to": "01022220000", "code": "3020", "desc": "blocked"})
+    body = api("POST", MESSAGES, send_body(good_message("01011110000"), good_message("01022220000"))).json()
+    # WHEN looked up
+    slow, refused = results(api, body["requestId"])
+    # THEN the first has no result yet, the second the chosen one
+    assert slow["messageStatusName"] == "processing" and "messageStatusCode" not in slow
+    assert (refused["messageStatusCode"], refused["messageStatusDesc"]) == ("3020", "blocked")
+    with pytest.raises(SandboxError):
+        control.control("sens", "outcomes", {"to": "010", "failover": "maybe"})
+
+
+def test_sms_failover_shows_in_the_result_when_kakao_does_not_deliver(api, control: SandboxClient):
+    def with_failover(to: str, sender: str) -> dict[str, Any]:
+        message = good_message(to)
+        config = {"type": "SMS", "from": sender, "content": "text"}
+        return {**message, "useSmsFailover": True, "failoverConfig": config}
+
+    # GIVEN two non-KakaoTalk numbers (NON_KAKAO and a chosen one): failover from the registered and another number
+    control.control("sens", "outcomes", {"to": "01033330000", "code": "3019"})
+    messages = [with_failover(NON_KAKAO, "0212345678"), with_failover("01033330000", "0299999999"), good_message()]
+    body = api("POST", MESSAGES, send_body(*messages)).json()
+    # WHEN looked up
+    registered, unregistered, delivered = results(api, body["requestId"])
+    # THEN the failover's result shows where AlimTalk failed, none where it was delivered
+    assert registered["failoverInfo"]["statusName"] == "success" and registered["failoverInfo"]["type"] == "SMS"
+    assert unregistered["failoverInfo"]["statusName"] == "fail"
+    assert "failoverInfo" not in delivered and delivered["messageStatusCode"] == "0000"
 
 
 def test_template_without_buttons_refuses_buttons(api):
     plain = {"to": "01012345678", "content": "결재 요청"}
     body = api("POST", MESSAGES, send_body(plain, good_message(), template="PLAIN01")).json()
-    assert [m["requestStatusCode"] for m in body["messages"]] == ["A000", "3027"]
+    assert [m["requestStatusCode"] for m in body["messages"]] == ["A000", "A000"]
+    assert [m["messageStatusCode"] for m in results(api, body["requestId"])] == ["0000", "3027"]
 
 
 @pytest.mark.parametrize(
@@ -303,6 +366,14 @@ def test_faults(api, control: SandboxClient):
     assert api("GET", uri).status_code == 200
     with pytest.raises(SandboxError, match="unknown fault kind"):
         control.add_fault("sens", "channel_not_found")
+    # a lookup can be failed alone, or answered with what is not its answer
+    request_id = api("POST", MESSAGES, send_body(good_message())).json()["requestId"]
+    control.add_fault("sens", "server_error", times=1, match={"operation": "lookup"})
+    assert api("GET", f"{MESSAGES}?requestId={request_id}").status_code == 503
+    control.add_fault("sens", "malformed", times=1, match={"operation": "lookup"})
+    malformed = api("GET", f"{MESSAGES}?requestId={request_id}")
+    assert malformed.status_code == 200 and malformed.text.startswith("<html>")
+    assert api("GET", f"{MESSAGES}?requestId={request_id}").json()["messages"][0]["messageStatusCode"] == "0000"
 
 
 def test_rate_limit_per_service(api, control: SandboxClient):
@@ -353,16 +424,24 @@ def test_sender_end_to_end(sender: KakaoSender, control: SandboxClient):
     ]
     # WHEN
     outcomes = sender.send_batch(note, recipients, creds, idempotency_key="k")
-    # THEN two receipts and one per-message refusal, from one call
-    assert isinstance(outcomes["kim@acme.example"], SendReceipt)
-    assert isinstance(outcomes["yamada@acme.example"], SendReceipt)
-    refused = outcomes["nokakao@acme.example"]
-    assert isinstance(refused, PermanentProviderError) and (refused.code, refused.reason) == ("3019", "kakao_rejected")
+    # THEN three receipts of one request (SENS accepts; Kakao's refusal shows only in the lookup)
+    receipts = [outcomes[d.user_id] for d in recipients]
+    assert all(isinstance(r, AcceptedAlimTalk) for r in receipts)
+    assert len({r.request_id for r in receipts}) == 1  # type: ignore[union-attr]
     accepted = control.control("sens", "messages", method="GET")["messages"]
-    assert [(m["countryCode"], m["to"]) for m in accepted] == [("82", "01012345678"), ("81", "9012345678")]
+    assert [(m["countryCode"], m["to"]) for m in accepted] == [
+        ("82", "01012345678"), ("82", "01000000000"), ("81", "9012345678")
+    ]  # fmt: skip
     assert accepted[0]["content"] == "[WORKPLACE] 김민수님, 결재 요청: 출장 신청\n박지성 님의 출장 신청이 도착했습니다."
     assert accepted[0]["buttons"][0]["linkMobile"] == "https://acme.workplace.example/approvals/8812"
     assert len(control.requests("sens")) == 2  # the lookup and one send
+    # AND the result lookup tells delivered from not delivered
+    results = sender.lookup_results(creds, receipts[0].request_id)  # type: ignore[union-attr]
+    states = {r.provider_message_id: results[r.provider_message_id].state for r in receipts}  # type: ignore[index]
+    assert list(states.values()) == ["delivered", "failed", "delivered"]
+    refused = results[receipts[1].provider_message_id]  # type: ignore[index]
+    assert (refused.error_code, refused.reason) == ("3019", "kakao_not_delivered")
+    assert {r["method"] for r in control.requests("sens")[2:]} == {"GET"}  # the lookup sends nothing
     # and a single send goes through too
     assert isinstance(sender.send(note, recipients[0], creds), SendReceipt)
 

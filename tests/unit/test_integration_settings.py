@@ -771,3 +771,24 @@ def test_effective_collabo_stored_integration_wins_over_default(keyring: Keyring
 
     # WHEN / THEN the stored choice applies, not the default
     assert effective(company("collabo", stored), Integration.NAVER_WORKS).enabled is False
+
+
+def test_kakao_sms_failover_needs_a_sender_number_and_keeps_its_digits(keyring: Keyring) -> None:
+    # GIVEN failover on without a sender number: refused, naming the missing field
+    with pytest.raises(SettingsValidationError) as caught:
+        apply_update(company(), Integration.KAKAO, True, {**KAKAO_OK, "sms_failover": "on"}, keyring)
+    assert caught.value.field == "settings.sms_from"
+    # WHEN given one in the usual written form
+    submitted = {**KAKAO_OK, "sms_failover": "on", "sms_from": "02-1234-5678"}
+    stored = apply_update(company(), Integration.KAKAO, True, submitted, keyring)
+    # THEN it is stored as SENS takes it, and off (the default) needs none
+    assert stored.settings["sms_from"] == "0212345678" and stored.settings["sms_failover"] == "on"
+    assert apply_update(company(), Integration.KAKAO, True, {**KAKAO_OK, "sms_failover": "off"}, keyring).enabled
+
+
+@pytest.mark.parametrize("value", ["12345", "+82-2-1234-5678", "0212345678901", "010-abcd-5678"])
+def test_kakao_sms_from_must_be_a_korean_sender_number(keyring: Keyring, value: str) -> None:
+    submitted = {**KAKAO_OK, "sms_failover": "on", "sms_from": value}
+    with pytest.raises(SettingsValidationError) as caught:
+        apply_update(company(), Integration.KAKAO, True, submitted, keyring)
+    assert caught.value.field == "settings.sms_from"

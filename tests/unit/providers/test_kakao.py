@@ -20,11 +20,22 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.providers.base import SendReceipt
-from workplace_hub.providers.kakao import KakaoSender, parse_template, render, sign, to_sens_number
+from workplace_hub.providers.kakao import (
+    AcceptedAlimTalk,
+    KakaoSender,
+    euc_kr_bytes,
+    failover_config,
+    parse_result,
+    parse_template,
+    render,
+    sign,
+    to_sens_number,
+)
 
 ACCESS_KEY = "ACCESSKEYEXAMPLE0001"
 SECRET_KEY = "SECRETKEYEXAMPLE0000000000000000000000001"
 SERVICE_ID = "ncp:kkobizmsg:kr:1234567:sens"
+REQUEST_ID = "RAKA-1700000000000-1234-12345678-aBcDeFgH"
 NOW = 1_700_000_000.0  # the §8.3 timestamp, 1700000000000 ms
 CONTENT = "[WORKPLACE] #{name}님, #{title}\n#{content}"
 BUTTONS = [
@@ -95,7 +106,7 @@ def accepted(to: str, status: str = "A000", message_id: str | None = None, count
 
 def answer_202(*messages: dict[str, Any]) -> requests.Response:
     body = {
-        "requestId": "RAKA-1700000000000-1234-12345678-aBcDeFgH",
+        "requestId": REQUEST_ID,
         "requestTime": "2023-11-15T07:13:20.000",
         "statusCode": "202",
         "statusName": "success",
@@ -396,7 +407,7 @@ def test_send_batch_per_message_statuses():
         ("82", "01022222222"),
         ("81", "9033333333"),
     ]
-    assert outcomes[KIM] == SendReceipt("m-1") and outcomes[PARK] == SendReceipt("m-3")
+    assert outcomes[KIM] == AcceptedAlimTalk("m-1", REQUEST_ID) and outcomes[PARK] == AcceptedAlimTalk("m-3", REQUEST_ID)
     error = outcomes[LEE]
     assert isinstance(error, PermanentProviderError) and not isinstance(error, IntegrationCredentialsError)
     assert (error.code, error.reason, error.status_code) == ("3019", "kakao_rejected", 202)
@@ -473,7 +484,7 @@ def test_send_batch_400_keeps_the_error_details_and_retry_after_is_honoured():
 
 def test_send_single_recipient():
     sender, _ = kakao(answer_202(accepted("01011111111", message_id="m-1")))
-    assert sender.send(notification(), three_recipients()[0], credentials()) == SendReceipt("m-1")
+    assert sender.send(notification(), three_recipients()[0], credentials()) == AcceptedAlimTalk("m-1", REQUEST_ID)
     sender, _ = kakao(answer_202(accepted("01011111111", status="3016")))
     with pytest.raises(PermanentProviderError) as caught:
         sender.send(notification(), three_recipients()[0], credentials())
@@ -511,3 +522,153 @@ def test_no_keys_in_reprs_or_errors():
     texts += [repr(vars(e)) for e in errors]
     for text in texts:
         assert SECRET_KEY not in text and ACCESS_KEY not in text
+
+
+# --- delivery results (the lookup API) -----------------------------------------------------------------
+
+
+def result(message_id: str = "m-1", **fields: Any) -> dict[str, Any]:
+    """One message as the lookup lists it."""
+    answer = {
+        "requestId": REQUEST_ID,
+        "messageId": message_id,
+        "requestTime": "2023-11-15T07:13:20.000",
+        "plusFriendId": "@mychannel",
+        "templateCode": "ABSENCE01",
+        "to": "01011111111",
+        "content": "...",
+        "requestStatusCode": "A000",
+        "requestStatusName": "success",
+        "requestStatusDesc": "성공",
+        "useSmsFailover": False,
+    }
+    answer.update(fields)
+    return answer
+
+
+def listing(*messages: dict[str, Any], next_token: str | None = None) -> requests.Response:
+    body: dict[str, Any] = {"requestId": REQUEST_ID, "statusCode": "200", "statusName": "success"}
+    body["messages"] = list(messages)
+    if next_token:
+        body["nextToken"] = next_token
+    return http_response(200, body)
+
+
+@pytest.mark.parametrize(
+    ("fields", "state", "reason", "code"),
+    [
+        ({"messageStatusCode": "0000", "messageStatusName": "success"}, "delivered", None, "0000"),
+        ({"messageStatusCode": "3019", "messageStatusName": "fail"}, "failed", "kakao_not_delivered", "3019"),
+        ({"messageStatusName": "processing"}, "pending", "result_pending", None),
+        # what the hub cannot read is never taken for delivered
+        ({"messageStatusCode": "0000", "messageStatusName": "fail"}, "pending", "result_unreadable", None),
+        ({"messageStatusCode": 0}, "pending", "result_unreadable", None),
+        ({"messageStatusCode": "0000", "requestStatusCode": "E400"}, "pending", "result_unreadable", None),
+        ({"messageStatusCode": "<b>0000</b>"}, "pending", "result_unreadable", None),
+    ],
+)
+def test_parse_result(fields: dict[str, Any], state: str, reason: str | None, code: str | None):
+    parsed = parse_result(result(**fields))
+    assert (parsed.state, parsed.reason, parsed.error_code) == (state, reason, code)
+
+
+def test_parse_result_of_something_that_is_no_message_is_pending():
+    assert parse_result(["0000"]).state == "pending"
+    assert parse_result({"messageStatusCode": "0000"}).state == "pending"  # no messageId
+
+
+@pytest.mark.parametrize(
+    ("failover_status", "state", "reason", "failover"),
+    [
+        ({"status": "COMPLETED", "statusName": "success"}, "delivered", "sms_failover", "delivered"),
+        ({"status": "COMPLETED", "statusName": "fail"}, "failed", "kakao_not_delivered", "failed"),
+        ({"status": "PROCESSING", "statusName": "processing"}, "pending", "failover_pending", "pending"),
+    ],
+)
+def test_a_failover_decides_what_reached_the_employee(
+    failover_status: dict[str, str], state: str, reason: str, failover: str
+):
+    # GIVEN AlimTalk not delivered (3019) with an SMS failover whose result is given
+    answer = result(messageStatusCode="3019", messageStatusName="fail", useSmsFailover=True)
+    answer["failoverInfo"] = {"type": "SMS", "from": "0212345678", **failover_status}
+    # WHEN / THEN
+    parsed = parse_result(answer)
+    assert (parsed.state, parsed.reason, parsed.error_code) == (state, reason, "3019")
+    assert parsed.failover == {"channel": "sms", "status": failover}
+
+
+def test_lookup_results_reads_every_page_and_signs_each_get():
+    # GIVEN two pages of results
+    sender, session = kakao(
+        listing(result("m-1", messageStatusCode="0000"), next_token="20"),
+        listing(result("m-2", messageStatusCode="3016", messageStatusName="fail")),
+    )
+    # WHEN
+    results = sender.lookup_results(credentials(), REQUEST_ID)
+    # THEN both pages read, with GETs only (a lookup never sends)
+    assert {k: v.state for k, v in results.items()} == {"m-1": "delivered", "m-2": "failed"}
+    assert [r.method for r in session.requests] == ["GET", "GET"]
+    first, second = (urlsplit(r.url) for r in session.requests)
+    assert first.query == f"requestId={REQUEST_ID}" and second.query == f"requestId={REQUEST_ID}&nextToken=20"
+    uri = f"{first.path}?{first.query}"
+    assert session.requests[0].headers["x-ncp-apigw-signature-v2"] == sign("GET", uri, "1700000000000", ACCESS_KEY, SECRET_KEY)
+
+
+def test_lookup_of_a_request_sens_does_not_list_yet_is_empty():
+    sender, _ = kakao(http_response(404, text=""))
+    assert sender.lookup_results(credentials(), REQUEST_ID) == {}
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [
+        (http_response(503, {"error": {"errorCode": "503"}}), RetryableProviderError, "http_503"),
+        (http_response(429, {"error": {"errorCode": "429"}}), RetryableProviderError, "rate_limited"),
+        (requests.Timeout(), RetryableProviderError, "timeout"),
+        (http_response(200, text="<html>gateway</html>"), RetryableProviderError, "invalid_lookup_response"),
+        (http_response(200, {"messages": "none"}), RetryableProviderError, "invalid_lookup_response"),
+        (gateway_error(401), IntegrationCredentialsError, "authentication_failed"),
+    ],
+)
+def test_a_lookup_that_fails_raises(answer: Any, error: type[ProviderError], code: str):
+    sender, _ = kakao(answer)
+    with pytest.raises(error) as caught:
+        sender.lookup_results(credentials(), REQUEST_ID)
+    assert caught.value.code == code
+
+
+# --- SMS failover -----------------------------------------------------------------------------------
+
+
+def test_euc_kr_length_counts_korean_as_two_bytes():
+    assert euc_kr_bytes("abc") == 3 and euc_kr_bytes("가나") == 4 and euc_kr_bytes("😀") == 2
+
+
+def test_failover_is_sms_up_to_90_bytes_and_lms_beyond():
+    assert failover_config("가" * 45, "제목", "0212345678") == {"type": "SMS", "from": "0212345678", "content": "가" * 45}
+    long = failover_config("가" * 46, "결재 요청: " + "아" * 40, "0212345678")
+    assert long["type"] == "LMS" and long["content"] == "가" * 46
+    assert euc_kr_bytes(long["subject"]) <= 40 and long["subject"].startswith("결재 요청")
+    assert euc_kr_bytes(failover_config("가" * 1500, "t", "0212345678")["content"]) == 2000
+
+
+def test_with_failover_on_every_message_carries_its_own_text_as_sms():
+    # GIVEN failover on, from a registered number
+    sender, session = kakao(answer_202(accepted("01011111111"), accepted("01022222222"), accepted("9033333333")))
+    creds = credentials(sms_failover="on", sms_from="0212345678")
+    # WHEN
+    sender.send_batch(notification(), three_recipients(), creds, idempotency_key="k")
+    # THEN each message asks for the failover, with its own AlimTalk text
+    for message in session.requests[0].json["messages"]:
+        assert message["useSmsFailover"] is True
+        assert message["failoverConfig"]["from"] == "0212345678"
+        assert message["failoverConfig"]["content"] == message["content"]
+        assert message["failoverConfig"]["type"] == ("SMS" if euc_kr_bytes(message["content"]) <= 90 else "LMS")
+
+
+def test_failover_off_by_default_and_on_without_a_sender_number_is_a_settings_error():
+    sender, session = kakao(answer_202(accepted("01011111111")))
+    sender.send(notification(), three_recipients()[0], credentials())
+    assert "useSmsFailover" not in session.requests[0].json["messages"][0]
+    with pytest.raises(IntegrationCredentialsError, match="missing_setting"):
+        sender.build_message(notification(), three_recipients()[0], credentials(sms_failover="on"))
