@@ -407,7 +407,8 @@ def test_send_batch_per_message_statuses():
         ("82", "01022222222"),
         ("81", "9033333333"),
     ]
-    assert outcomes[KIM] == AcceptedAlimTalk("m-1", REQUEST_ID) and outcomes[PARK] == AcceptedAlimTalk("m-3", REQUEST_ID)
+    assert outcomes[KIM] == AcceptedAlimTalk("m-1", REQUEST_ID)
+    assert outcomes[PARK] == AcceptedAlimTalk("m-3", REQUEST_ID)
     error = outcomes[LEE]
     assert isinstance(error, PermanentProviderError) and not isinstance(error, IntegrationCredentialsError)
     assert (error.code, error.reason, error.status_code) == ("3019", "kakao_rejected", 202)
@@ -611,7 +612,8 @@ def test_lookup_results_reads_every_page_and_signs_each_get():
     first, second = (urlsplit(r.url) for r in session.requests)
     assert first.query == f"requestId={REQUEST_ID}" and second.query == f"requestId={REQUEST_ID}&nextToken=20"
     uri = f"{first.path}?{first.query}"
-    assert session.requests[0].headers["x-ncp-apigw-signature-v2"] == sign("GET", uri, "1700000000000", ACCESS_KEY, SECRET_KEY)
+    expected = sign("GET", uri, "1700000000000", ACCESS_KEY, SECRET_KEY)
+    assert session.requests[0].headers["x-ncp-apigw-signature-v2"] == expected
 
 
 def test_lookup_of_a_request_sens_does_not_list_yet_is_empty():
@@ -645,7 +647,8 @@ def test_euc_kr_length_counts_korean_as_two_bytes():
 
 
 def test_failover_is_sms_up_to_90_bytes_and_lms_beyond():
-    assert failover_config("가" * 45, "제목", "0212345678") == {"type": "SMS", "from": "0212345678", "content": "가" * 45}
+    short = failover_config("가" * 45, "제목", "0212345678")
+    assert short == {"type": "SMS", "from": "0212345678", "content": "가" * 45}
     long = failover_config("가" * 46, "결재 요청: " + "아" * 40, "0212345678")
     assert long["type"] == "LMS" and long["content"] == "가" * 46
     assert euc_kr_bytes(long["subject"]) <= 40 and long["subject"].startswith("결재 요청")
