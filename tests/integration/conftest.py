@@ -25,12 +25,20 @@ __all__ = ["Api", "notification", "wait_for"]
 # Warm functions cache company settings (SETTINGS_CACHE_SECONDS, 30 s by default): a test that changes a
 # setting and then sends an event waits this long for the change to reach the workers.
 SETTINGS_CACHE_SECONDS = 1.0
+# AlimTalk result lookups (24 h apart at most in production): 1 s after acceptance, then every 2 s, for 8 s.
+KAKAO_RESULT_TIMING = {
+    "KAKAO_RESULT_FIRST_DELAY_SECONDS": "1",
+    "KAKAO_RESULT_MAX_DELAY_SECONDS": "2",
+    "KAKAO_RESULT_WINDOW_SECONDS": "8",
+}
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SETTINGS_CACHE_SECONDS", str(SETTINGS_CACHE_SECONDS))
+        for name, value in KAKAO_RESULT_TIMING.items():
+            env.setenv(name, value)
         # Short visibility timeouts so that retried batches come back within a test's patience.
         local = LocalStack(state_dir=Path(tmp_path_factory.mktemp("local")), visibility_timeout=5).start()
         yield local

@@ -28,7 +28,7 @@ from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration import secrets_sweep
 
-FINAL_STATUSES = frozenset({"sent", "skipped", "failed"})
+FINAL_STATUSES = frozenset({"sent", "delivered", "skipped", "failed"})
 MESSAGE_URL = "https://acme.workplace.example/approvals/8812"
 
 

@@ -20,7 +20,8 @@ from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, wait_for
 
-FINAL = frozenset({"sent", "skipped", "failed"})
+FINAL = frozenset({"sent", "delivered", "skipped", "failed"})
+RESULTS = frozenset({"delivered", "skipped", "failed"})  # AlimTalk: after the delivery result
 ITEM = "approval.requested"
 
 
@@ -316,13 +317,16 @@ class SensProject:
         }
 
 
-def sens_project_body(project: SensProject, templates: list[dict[str, Any]], non_kakao: list[str]) -> dict[str, Any]:
+def sens_project_body(
+    project: SensProject, templates: list[dict[str, Any]], non_kakao: list[str], sender_numbers: list[str] = ()
+) -> dict[str, Any]:
     return {
         "access_key": project.access_key,
         "secret_key": project.secret_key,
         "service_id": project.service_id,
         "channels": {project.channel_id: {"templates": templates}},
         "non_kakao_numbers": non_kakao,
+        "sender_numbers": list(sender_numbers),
     }
 
 
@@ -332,6 +336,7 @@ def new_sens_project(
     content: str = TEMPLATE_CONTENT,
     buttons: list[dict[str, str]] | None = None,
     non_kakao: list[str] | None = None,
+    sender_numbers: list[str] | None = None,
 ) -> SensProject:
     """Register a project whose channel has one approved template (`content`, `buttons`)."""
     tag = uuid.uuid4().hex[:12]
@@ -348,13 +353,13 @@ def new_sens_project(
         "content": content,
         "buttons": TEMPLATE_BUTTONS if buttons is None else buttons,
     }
-    sandbox.control("sens", "projects", sens_project_body(project, [template], non_kakao or []))
+    sandbox.control("sens", "projects", sens_project_body(project, [template], non_kakao or [], sender_numbers or []))
     return project
 
 
-def enable_kakao(admin: Api, project: SensProject) -> dict[str, Any]:
-    """KakaoTalk on with this project and the item routed to it; returns the saved view."""
-    saved = ok(admin.put("/admin/integrations/kakao", {"enabled": True, "settings": project.settings()}))
+def enable_kakao(admin: Api, project: SensProject, **settings: str) -> dict[str, Any]:
+    """KakaoTalk on with this project (and `settings`) and the item routed to it; returns the saved view."""
+    saved = ok(admin.put("/admin/integrations/kakao", {"enabled": True, "settings": project.settings(**settings)}))
     assert saved["enabled"] is True
     route(admin, "kakao")
     return saved
@@ -375,6 +380,12 @@ def sens_sends(sandbox: SandboxClient, project: SensProject) -> list[dict[str, A
     """AlimTalk send calls the sandbox received for this project's service (any answer)."""
     path = f"/sens/alimtalk/v2/services/{project.service_id}/messages"
     return [r for r in sandbox.requests("sens") if r["method"] == "POST" and r["path"] == path]
+
+
+def sens_lookups(sandbox: SandboxClient, project: SensProject) -> list[dict[str, Any]]:
+    """Delivery-result lookups the sandbox received for this project's service (any answer)."""
+    path = f"/sens/alimtalk/v2/services/{project.service_id}/messages"
+    return [r for r in sandbox.requests("sens") if r["method"] == "GET" and r["path"].startswith(path)]
 
 
 def sens_accepted(sandbox: SandboxClient, project: SensProject) -> list[dict[str, Any]]:
