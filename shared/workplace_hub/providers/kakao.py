@@ -518,4 +518,9 @@ class KakaoSender(Sender):
     def verify(self, credentials: dict[str, Any]) -> str:
         template = self._fillable_template(credentials)
         variables = ", ".join(template["variables"]) or "none"
-        return f"template {template['template_code']} ({template['name']}): approved, variables: {variables}"
+        described = f"template {template['template_code']} ({template['name']}): approved, variables: {variables}"
+        if failover_on(credentials):
+            (sender_number,) = _need(credentials, "sms_from")
+            # SENS has no documented call to check a sender number: a wrong one shows as failed failovers.
+            described += f"; SMS failover from {sender_number} (must be a sender number registered in SENS)"
+        return described
