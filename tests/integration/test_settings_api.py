@@ -451,6 +451,7 @@ def test_the_openapi_document_is_served_without_a_token(stack: LocalStack) -> No
         "/admin/company": {"get", "put"},
         "/admin/users/{user_id}/links": {"put"},
         "/admin/deliveries": {"get"},
+        "/admin/deliveries/summary": {"get"},
         "/me/links": {"get", "put"},
         "/me/deliveries": {"get"},
     }

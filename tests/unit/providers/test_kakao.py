@@ -675,3 +675,9 @@ def test_failover_off_by_default_and_on_without_a_sender_number_is_a_settings_er
     assert "useSmsFailover" not in session.requests[0].json["messages"][0]
     with pytest.raises(IntegrationCredentialsError, match="missing_setting"):
         sender.build_message(notification(), three_recipients()[0], credentials(sms_failover="on"))
+
+
+def test_verify_with_failover_names_the_sender_number():
+    sender, _ = kakao(http_response(200, lookup_answer()))
+    described = sender.verify(credentials(sms_failover="on", sms_from="0212345678"))
+    assert described.endswith("SMS failover from 0212345678 (must be a sender number registered in SENS)")
