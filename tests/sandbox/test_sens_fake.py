@@ -441,6 +441,8 @@ def test_sender_end_to_end(sender: KakaoSender, control: SandboxClient):
     assert list(states.values()) == ["delivered", "failed", "delivered"]
     refused = results[receipts[1].provider_message_id]  # type: ignore[index]
     assert (refused.error_code, refused.reason) == ("3019", "kakao_not_delivered")
+    one = sender.lookup_message(creds, receipts[1].provider_message_id)  # type: ignore[arg-type]
+    assert (one.state, one.error_code) == ("failed", "3019")
     assert {r["method"] for r in control.requests("sens")[2:]} == {"GET"}  # the lookup sends nothing
     # and a single send goes through too
     assert isinstance(sender.send(note, recipients[0], creds), SendReceipt)

@@ -54,6 +54,12 @@ class FakeLookup:
             raise self.fail_with
         return dict(self.results)
 
+    def lookup_message(self, credentials: dict[str, Any], message_id: str) -> MessageResult:
+        self.calls.append((credentials, message_id))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.results.get(message_id, MessageResult("pending", "result_not_listed"))
+
 
 class FakeResultQueue:
     def __init__(self) -> None:
@@ -86,12 +92,14 @@ def kakao(stack: HubStack) -> HubStack:
     return stack
 
 
-def job(lookup: int = 0, accepted_at: float = ACCEPTED_AT, **messages: str) -> ResultJob:
+def job(
+    lookup: int = 0, accepted_at: float = ACCEPTED_AT, request_id: str | None = REQUEST_ID, **messages: str
+) -> ResultJob:
     chosen = messages or {TARO: "m-1", HANAKO: "m-2", JIRO: "m-3"}
     return ResultJob(
         company_id=COMPANY,
         event_id=EVENT_ID,
-        request_id=REQUEST_ID,
+        request_id=request_id,
         accepted_at=accepted_at,
         lookup=lookup,
         messages=chosen,
@@ -200,6 +208,20 @@ def test_an_sms_failover_that_reached_the_employee_counts_as_delivered(kakao: Hu
     taro = record(kakao, TARO)
     assert (taro["status"], taro["reason"], taro["error_code"]) == ("delivered", "sms_failover", "3019")
     assert taro["failover"] == failover and taro["history"][-1]["failover"] == failover
+
+
+def test_without_a_request_id_each_message_is_looked_up_by_its_id(kakao: HubStack) -> None:
+    # GIVEN a send answer that carried no requestId: the job names only the messages
+    lookup, queue = FakeLookup({"m-1": DELIVERED, "m-2": NOT_ON_KAKAO}), FakeResultQueue()
+
+    make(kakao, lookup, queue, ACCEPTED_AT + 15).check(job(request_id=None))
+
+    # THEN one lookup per message, and the results recorded as with a request's listing
+    assert [call[1] for call in lookup.calls] == ["m-1", "m-2", "m-3"]
+    assert [record(kakao, u)["status"] for u in (TARO, HANAKO, JIRO)] == ["delivered", "failed", "sent"]
+    assert record(kakao, JIRO)["reason"] == "result_not_listed"
+    ((next_job, _),) = queue.sent
+    assert next_job.request_id is None and next_job.messages == {JIRO: "m-3"}
 
 
 # ---------------------------------------------------------------- the window, and repeats

@@ -49,7 +49,8 @@ class ResultJob(BaseModel):
 
     company_id: str = Field(pattern=COMPANY_ID_PATTERN)
     event_id: str = Field(pattern=EVENT_ID_PATTERN)
-    request_id: str = Field(min_length=1, max_length=200)
+    # None: the send answer had no requestId; each message is then looked up by its id.
+    request_id: str | None = Field(default=None, min_length=1, max_length=200)
     accepted_at: float = Field(ge=0, description="when SENS accepted the request (Unix time)")
     lookup: int = Field(default=0, ge=0, le=10_000, description="how many lookups of it came before")
     messages: dict[str, str] = Field(min_length=1, max_length=100, description="user_id → SENS messageId")
@@ -59,6 +60,8 @@ class ResultLookup(Protocol):
     """The one provider call this worker makes: a read."""
 
     def lookup_results(self, credentials: dict[str, Any], request_id: str) -> dict[str, MessageResult]: ...
+
+    def lookup_message(self, credentials: dict[str, Any], message_id: str) -> MessageResult: ...
 
 
 @dataclass(frozen=True)
@@ -98,16 +101,23 @@ class ResultQueue:
 def first_lookups(
     job_company: str, event_id: str, accepted: list[tuple[DeliveryKey, SendReceipt]], now: float
 ) -> list[ResultJob]:
-    """One lookup job per accepted request (the receipts carry its requestId and each message's id)."""
-    by_request: dict[str, dict[str, str]] = defaultdict(dict)
+    """One lookup job per accepted request (the receipts carry its requestId and each message's id); messages
+    of an answer without a requestId are looked up one by one, by their ids (at most 100 to a job)."""
+    by_request: dict[str | None, dict[str, str]] = defaultdict(dict)
     for key, receipt in accepted:
-        request_id = getattr(receipt, "request_id", None)
-        if request_id and receipt.provider_message_id:
-            by_request[request_id][key.user_id] = receipt.provider_message_id
-    return [
-        ResultJob(company_id=job_company, event_id=event_id, request_id=request_id, accepted_at=now, messages=messages)
-        for request_id, messages in by_request.items()
-    ]
+        if receipt.provider_message_id:
+            by_request[getattr(receipt, "request_id", None)][key.user_id] = receipt.provider_message_id
+    jobs = []
+    for request_id, messages in by_request.items():
+        items = sorted(messages.items())
+        for start in range(0, len(items), 100):
+            chunk = dict(items[start : start + 100])
+            jobs.append(
+                ResultJob(
+                    company_id=job_company, event_id=event_id, request_id=request_id, accepted_at=now, messages=chunk
+                )
+            )
+    return jobs
 
 
 def schedule_first_lookups(queue: ResultQueue, timing: Timing, clock: Callable[[], float] = time.time) -> Any:
@@ -166,7 +176,7 @@ class KakaoResultsWorker:
         waiting = {user: mid for user, mid in job.messages.items() if _open(records.get(user), mid, job.lookup)}
         if not waiting:
             return  # every result known, or this lookup was already made (a redelivered job)
-        results, failure = self._results(job)
+        results, failure = self._results(job, list(waiting.values()))
         unresolved: dict[str, tuple[str, MessageResult]] = {}
         for user_id, message_id in waiting.items():
             key = DeliveryKey(job.company_id, job.event_id, user_id, CHANNEL)
@@ -189,15 +199,20 @@ class KakaoResultsWorker:
         if unresolved:
             self._carry_on(job, unresolved)
 
-    def _results(self, job: ResultJob) -> tuple[dict[str, MessageResult], str | None]:
-        """The lookup's results by messageId, or none and the code of why the lookup failed."""
+    def _results(self, job: ResultJob, message_ids: list[str]) -> tuple[dict[str, MessageResult], str | None]:
+        """The lookup's results by messageId, and the code of why the lookup failed (None: it did not)."""
+        results: dict[str, MessageResult] = {}
         try:
             company = self._settings.get(job.company_id)
             credentials = resolve_credentials(company, Integration.KAKAO, self._keyring, dict)
-            return self._lookup.lookup_results(credentials, job.request_id), None
+            if job.request_id is not None:
+                return self._lookup.lookup_results(credentials, job.request_id), None
+            for message_id in message_ids:
+                results[message_id] = self._lookup.lookup_message(credentials, message_id)
+            return results, None
         except ProviderError as exc:
             logger.info("result lookup failed", extra={"code": exc.code, "lookup": job.lookup})
-            return {}, exc.code
+            return results, exc.code
         except HubError as exc:  # settings gone or unreadable: the window still ends it
             logger.info("result lookup impossible", extra={"error": type(exc).__name__})
             return {}, "settings_unavailable"

@@ -515,6 +515,22 @@ class KakaoSender(Sender):
                 break
         return results
 
+    def lookup_message(self, credentials: dict[str, Any], message_id: str) -> MessageResult:
+        """One message's delivery result (`GET .../messages/{messageId}`): for a send answer without a
+        requestId. A message SENS does not know (404) is not listed yet. Raises when the lookup fails."""
+        response = self.execute(self._call("GET", credentials, f"messages/{quote(message_id, safe='')}"))
+        if response.status_code == 404:
+            return MessageResult("pending", "result_not_listed")
+        if response.status_code != 200:
+            raise request_error(response)
+        try:
+            body = response.json()
+        except ValueError:
+            raise RetryableProviderError(PROVIDER, "invalid_lookup_response", status_code=200) from None
+        if isinstance(body, dict) and body.get("messageId") not in (None, message_id):
+            return MessageResult("pending", "result_unreadable", detail="another message's result")
+        return parse_result(body)
+
     def verify(self, credentials: dict[str, Any]) -> str:
         template = self._fillable_template(credentials)
         variables = ", ".join(template["variables"]) or "none"

@@ -681,3 +681,19 @@ def test_verify_with_failover_names_the_sender_number():
     sender, _ = kakao(http_response(200, lookup_answer()))
     described = sender.verify(credentials(sms_failover="on", sms_from="0212345678"))
     assert described.endswith("SMS failover from 0212345678 (must be a sender number registered in SENS)")
+
+
+def test_lookup_message_reads_one_result_by_its_id():
+    sender, session = kakao(
+        http_response(200, result("m-1", messageStatusCode="3019", messageStatusName="fail")),
+        http_response(404, {"error": {"errorCode": "404"}}),
+        http_response(200, result("m-other", messageStatusCode="0000")),
+        http_response(502, text=""),
+    )
+    assert sender.lookup_message(credentials(), "m-1").error_code == "3019"
+    assert sender.lookup_message(credentials(), "m-2").reason == "result_not_listed"
+    assert sender.lookup_message(credentials(), "m-3").state == "pending"  # another message's answer
+    with pytest.raises(RetryableProviderError):
+        sender.lookup_message(credentials(), "m-4")
+    assert urlsplit(session.requests[0].url).path == f"/alimtalk/v2/services/{SERVICE_ID}/messages/m-1"
+    assert {r.method for r in session.requests} == {"GET"}
