@@ -132,3 +132,35 @@ def test_the_calendar_workers_calls_are_granted_to_it(stack: HubStack) -> None:
     calls |= more
     assert {("AbsencesTable", "UpdateItem"), ("DeliveriesTable", "BatchWriteItem")} <= calls
     assert _granted("RegisterCalendarsFunction", calls) == set()
+
+
+def test_the_kakao_result_lookups_calls_are_granted_to_it(stack: HubStack) -> None:
+    # GIVEN acme with Kakao on and three accepted deliveries (the sender's part, not recorded)
+    from tests.unit.test_kakao_results import (
+        DELIVERED,
+        JIRO,
+        KAKAO_SETTINGS,
+        NOT_ON_KAKAO,
+        PROCESSING,
+        FakeLookup,
+        FakeResultQueue,
+        accepted,
+        job,
+        make,
+    )
+
+    stack.configure(COMPANY, Integration.KAKAO, KAKAO_SETTINGS)
+    for user_id, message_id in ((TARO, "m-1"), (HANAKO, "m-2"), (JIRO, "m-3")):
+        accepted(stack, user_id, message_id)
+    stack.keyring.forget()  # a new container: it reads the company's data key
+    lookup = FakeLookup({"m-1": DELIVERED, "m-2": NOT_ON_KAKAO, "m-3": PROCESSING})
+    worker = make(stack, lookup, FakeResultQueue(), 1_700_000_015.0)
+
+    # WHEN it looks the results up (and a redelivered job again)
+    with recording(stack) as calls:
+        worker.check(job())
+        worker.check(job())
+
+    # THEN it read settings and records and wrote results: each call granted
+    assert {("SettingsTable", "Query"), ("DeliveriesTable", "Query"), ("DeliveriesTable", "UpdateItem")} <= calls
+    assert _granted("KakaoResultsFunction", calls) == set()

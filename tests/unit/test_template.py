@@ -57,9 +57,9 @@ def _notifies_the_topic(alarm: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------------------------------------ alarms
 
 
-def test_there_are_seven_dead_letter_queues_and_seven_work_queues() -> None:
+def test_there_are_eight_dead_letter_queues_and_eight_work_queues() -> None:
     # The lists the other tests walk are not empty by accident.
-    assert len(DLQS) == 7 and len(WORK_QUEUES) == 7
+    assert len(DLQS) == 8 and len(WORK_QUEUES) == 8
     assert set(DLQS) | set(WORK_QUEUES) == set(QUEUES)
 
 
@@ -276,6 +276,10 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "DeliveriesTable": {"Query", "BatchWriteItem"},
         "AbsencesTable": {"GetItem", "UpdateItem"},
     },
+    "KakaoResultsFunction": {
+        "SettingsTable": {"Query", "GetItem"},  # settings; the data key (already created: credentials are sealed)
+        "DeliveriesTable": {"Query", "UpdateItem", "BatchWriteItem"},  # an event's records, results, dead letters
+    },
     "LinkingFunction": {
         "SettingsTable": {"Query", "GetItem", "PutItem"},  # a first sealed token creates the data key
         "LinksTable": {"GetItem", "UpdateItem"},
@@ -291,6 +295,7 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 READ_ONLY = {
     ("RouterFunction", "LinksTable"),
     ("LineWebhookFunction", "SettingsTable"),
+    ("KakaoResultsFunction", "SettingsTable"),
 }
 # Grants that also need the table's indexes (a Query with IndexName).
 INDEXED = {("SettingsApiFunction", "DeliveriesTable"), ("LineWebhookFunction", "LinksTable")}
