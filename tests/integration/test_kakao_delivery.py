@@ -43,9 +43,13 @@ from tests.integration.messengers import (
     wait_for_records,
     wait_until_idle,
 )
+from workplace_hub.config import KakaoResultsSettings
 from workplace_hub.providers.kakao import SMS_MAX_BYTES, euc_kr_bytes
 
 pytestmark = pytest.mark.integration
+
+# KakaoResultsSettings.HTTP_READ_TIMEOUT: the lookup function's default (template.yaml does not override it).
+READ_TIMEOUT = KakaoResultsSettings.model_fields["HTTP_READ_TIMEOUT"].default
 
 UNFILLABLE = "[WORKPLACE] #{name}님, #{department} 결재 요청: #{title}"
 
@@ -398,10 +402,40 @@ def test_lookups_that_fail_or_answer_nonsense_never_mark_delivered_and_are_retri
     assert len(sens_sends(sandbox, project)) == 1  # nothing about a lookup sends again
 
 
+def test_a_lookup_that_times_out_leaves_the_record_sent_and_is_tried_again(
+    stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN SENS answering the first lookup later than the hub's read timeout
+    project, taro, _, event = one_recipient(company_id, admin, sandbox, send_event)
+    sandbox.add_fault(
+        "sens",
+        "timeout",
+        times=1,
+        delay=READ_TIMEOUT + 1.5,
+        match={"operation": "lookup", "service_id": project.service_id},
+    )
+
+    # WHEN the event is sent
+    send_event(event)
+
+    # THEN the record stays sent, saying the lookup timed out ...
+    def timed_out() -> dict[str, Any] | None:
+        record = record_of(admin, event["event_id"], taro)
+        return record if record and record.get("error_code") == "timeout" else None
+
+    stuck = wait_for(timed_out, timeout=READ_TIMEOUT + 10)
+    assert (stuck["status"], stuck["reason"]) == ("sent", "result_lookup_failed")
+    # ... and the next lookup delivers the result; nothing was sent again
+    done = wait_for_records(admin, event["event_id"], 1, statuses=RESULTS, timeout=20)[(taro, "kakao")]
+    assert done["status"] == "delivered"
+    wait_until_idle(stack, "KakaoResultsQueue")
+    assert len(sens_sends(sandbox, project)) == 1
+
+
 def test_a_result_that_comes_after_the_window_leaves_the_record_sent_as_result_unknown(
     stack: LocalStack, company_id: str, admin: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
 ) -> None:
-    # GIVEN Kakao reports taro's message only after the lookup window (8 s here, 24 h in production)
+    # GIVEN Kakao reports taro's message only after the lookup window (20 s here, 24 h in production)
     project, taro, number, event = one_recipient(company_id, admin, sandbox, send_event)
     sandbox.control("sens", "outcomes", {"to": number, "processing_seconds": 3600})
 
@@ -413,7 +447,7 @@ def test_a_result_that_comes_after_the_window_leaves_the_record_sent_as_result_u
         record = record_of(admin, event["event_id"], taro)
         return record if record and record.get("reason") == "result_unknown" else None
 
-    record = wait_for(given_up, timeout=30)
+    record = wait_for(given_up, timeout=45)
     assert record["status"] == "sent" and record["history"][-1]["status"] == "result_unknown"
     wait_until_idle(stack, "KakaoResultsQueue")
     lookups = len(sens_lookups(sandbox, project))
