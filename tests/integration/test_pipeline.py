@@ -119,6 +119,28 @@ def test_slack_and_google_chat_deliveries_reach_the_providers_as_specified(
     assert chat_record["provider_message_id"] == chat["response"]["name"]
 
 
+def test_the_longest_body_the_contract_allows_reaches_slack_whole_over_several_sections(
+    company_id: str, admin: Api, member: Api, sandbox: SandboxClient, send_event: Callable[[Any], None]
+) -> None:
+    # GIVEN Slack on, and a 2,000-character body of characters Slack needs escaped (8,668 once escaped)
+    token = _slack_company(admin, member, sandbox)
+    body = "&<>" * 666 + "&&"
+
+    # WHEN the notification arrives
+    event = notification(
+        company_id, [{"user_id": member.user_id}], message={"title": "題" * 200, "body": body, "url": MESSAGE_URL}
+    )
+    send_event(event)
+
+    # THEN it is sent, not refused as invalid_blocks: the body goes on over sections of at most 3,000 characters
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(member.user_id, "slack")]
+    assert record["status"] == "sent"
+    (post,) = slack_posts(sandbox, token)
+    sections = [b["text"]["text"] for b in post["body"]["blocks"] if b["type"] == "section"]
+    assert len(sections) == 3 and all(len(text) <= 3000 for text in sections)
+    assert "".join(sections) == body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 # ------------------------------------------------------------------------------------------- skipped
 
 
