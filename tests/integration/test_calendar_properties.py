@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 from infra.local_stack import LocalStack
 from infra.local_stack.poller import sqs_event
 from infra.sandbox import SandboxClient
+from tests.fuzzing import examples
 from tests.integration.calendars import (
     absence_cancelled,
     absence_upserted,
@@ -310,7 +311,7 @@ def test_the_calendars_hold_exactly_the_latest_state_of_an_absence_whatever_the_
         assert not (result or {}).get("batchItemFailures"), result
 
     @settings(
-        max_examples=30,
+        max_examples=examples(quick=10, thorough=100),
         deadline=None,
         derandomize=True,  # the same examples on every run (CI)
         database=None,  # nothing written to .hypothesis/

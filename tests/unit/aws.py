@@ -6,10 +6,12 @@ CloudFormation `!` tags, so a key-schema change in the template is a change in t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import yaml
@@ -159,30 +161,116 @@ TABLES = {
 }
 
 
-def build_stack() -> HubStack:
-    """Create tables, queues and the KMS key; must run inside `mock_aws()`."""
-    session = boto3_session()
-    # The product's own table layer (storage.dynamodb), so every unit test runs the repositories on it.
-    dynamodb = DynamoTables(session.client("dynamodb"))
-    sqs = session.client("sqs")
-    kms = session.client("kms")
-    for logical_id, name in TABLES.items():
-        create_table_from_template(dynamodb.meta.client, logical_id, name)
-    settings_table, links_table = dynamodb.Table("settings"), dynamodb.Table("links")
-    deliveries_table, absences_table = dynamodb.Table("deliveries"), dynamodb.Table("absences")
-    key_id = kms.create_key(Description="hub key")["KeyMetadata"]["KeyId"]
-    settings_repository = SettingsRepository(settings_table)
-    keyring = Keyring(kms, key_id, settings_repository)
-    queue_urls = {name: sqs.create_queue(QueueName=name.replace("_", "-"))["QueueUrl"] for name in QUEUES}
-    return HubStack(
-        dynamodb=dynamodb,
-        sqs=sqs,
-        kms=kms,
-        kms_key_id=key_id,
-        settings_repository=settings_repository,
-        links=LinksRepository(links_table, dynamodb),
-        deliveries=DeliveriesRepository(deliveries_table),
-        keyring=keyring,
-        registry=AbsenceRegistry(absences_table),
-        queue_urls=queue_urls,
-    )
+KEY_DESCRIPTION = "hub key"
+# moto refuses a second PurgeQueue within 60 s, as SQS does; the tests empty every queue before each test.
+LENIENT_PURGE = {"MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false"}
+
+
+def key_attributes(logical_id: str) -> list[str]:
+    """The names of a template table's key attributes (partition key, then sort key if any)."""
+    return [key["AttributeName"] for key in template_resources()[logical_id]["Properties"]["KeySchema"]]
+
+
+class SharedResources:
+    """The hub's tables, queues and KMS key, created once per run inside an active `mock_aws`.
+
+    Creating them for every test cost ~0.1 s a test (most of the unit suite's set-up time); instead `checkout()`
+    empties what the previous test addressed (tables truncated, queues purged) and hands each test a HubStack of its
+    own clients and repositories, so nothing a test registers on a client or caches in a repository outlives it. A
+    test that deleted a table, or reset moto (the `aws` fixture), only costs the next test the re-creation of what
+    is gone.
+
+    What was addressed is noted by a hook on `boto3_session()`, which every client of every HubStack comes from;
+    a call that names no table (or no queue) counts as addressing them all.
+    """
+
+    def __init__(self) -> None:
+        session = boto3_session()
+        # Administrative clients, made before the hook: never handed to a test, and their own calls are not noted.
+        self._dynamodb = session.client("dynamodb")
+        self._sqs = session.client("sqs")
+        self._kms = session.client("kms")
+        self._key_id = ""
+        self._queue_urls: dict[str, str] = {}
+        self._addressed_tables: set[str] = set(TABLES.values())
+        self._addressed_queues: set[str] = set()
+        session.events.register("provide-client-params.dynamodb", self._note_tables)
+        session.events.register("provide-client-params.sqs", self._note_queues)
+
+    def _note_tables(self, params: dict[str, Any], **_: Any) -> None:
+        named = set(params["RequestItems"]) if "RequestItems" in params else set()
+        if "TableName" in params:
+            named.add(params["TableName"])
+        for item in params.get("TransactItems", []):
+            named.update(action["TableName"] for action in item.values() if "TableName" in action)
+        self._addressed_tables |= named or set(TABLES.values())
+
+    def _note_queues(self, params: dict[str, Any], **_: Any) -> None:
+        self._addressed_queues |= {params["QueueUrl"]} if "QueueUrl" in params else set(self._queue_urls.values())
+
+    def checkout(self) -> HubStack:
+        """Every resource present and empty; a HubStack on fresh clients."""
+        self._ensure()
+        self._truncate()
+        session = boto3_session()
+        # The product's own table layer (storage.dynamodb), so every unit test runs the repositories on it.
+        dynamodb = DynamoTables(session.client("dynamodb"))
+        settings_repository = SettingsRepository(dynamodb.Table("settings"))
+        kms = session.client("kms")
+        return HubStack(
+            dynamodb=dynamodb,
+            sqs=session.client("sqs"),
+            kms=kms,
+            kms_key_id=self._key_id,
+            settings_repository=settings_repository,
+            links=LinksRepository(dynamodb.Table("links"), dynamodb),
+            deliveries=DeliveriesRepository(dynamodb.Table("deliveries")),
+            keyring=Keyring(kms, self._key_id, settings_repository),
+            registry=AbsenceRegistry(dynamodb.Table("absences")),
+            queue_urls=dict(self._queue_urls),
+        )
+
+    def _ensure(self) -> None:
+        """Create whatever is missing: everything on the first call, after a moto reset, or a deleted table."""
+        existing = set(self._dynamodb.list_tables()["TableNames"])
+        for logical_id, name in TABLES.items():
+            if name not in existing:
+                create_table_from_template(self._dynamodb, logical_id, name)
+                # Something deleted it, or reset moto: trust nothing else to be empty either.
+                self._addressed_tables |= set(TABLES.values())
+        queue_urls = set(self._sqs.list_queues().get("QueueUrls", []))
+        if not self._queue_urls or not set(self._queue_urls.values()) <= queue_urls:
+            self._queue_urls = {
+                name: self._sqs.create_queue(QueueName=name.replace("_", "-"))["QueueUrl"] for name in QUEUES
+            }
+            self._addressed_queues |= set(self._queue_urls.values())
+        if not self._key_enabled():
+            self._key_id = self._kms.create_key(Description=KEY_DESCRIPTION)["KeyMetadata"]["KeyId"]
+
+    def _key_enabled(self) -> bool:
+        if not self._key_id:
+            return False
+        try:
+            return self._kms.describe_key(KeyId=self._key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+        except self._kms.exceptions.NotFoundException:
+            return False
+
+    def _truncate(self) -> None:
+        tables, self._addressed_tables = self._addressed_tables, set()
+        queues, self._addressed_queues = self._addressed_queues, set()
+        for logical_id, name in TABLES.items():
+            if name not in tables:
+                continue
+            names = {f"#k{index}": attribute for index, attribute in enumerate(key_attributes(logical_id))}
+            pages = self._dynamodb.get_paginator("scan").paginate(
+                TableName=name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
+            )
+            keys = [item for page in pages for item in page["Items"]]
+            for start in range(0, len(keys), 25):
+                requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
+                while requests:
+                    answer = self._dynamodb.batch_write_item(RequestItems={name: requests})
+                    requests = answer.get("UnprocessedItems", {}).get(name, [])
+        with patch.dict(os.environ, LENIENT_PURGE):
+            for url in queues & set(self._queue_urls.values()):
+                self._sqs.purge_queue(QueueUrl=url)

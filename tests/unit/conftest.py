@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
+from moto.core.base_backend import BackendDict
 
 from tests.unit.absences import configure_calendars
-from tests.unit.aws import REGION, HubStack, boto3_session, build_stack
+from tests.unit.aws import REGION, HubStack, SharedResources, boto3_session
 from tests.unit.fakes import FakeCalendarWriter, FakeKms, MemoryDataKeyStore
 from tests.unit.netguard import block_network
 from workplace_hub.crypto import Keyring
@@ -51,21 +52,38 @@ def clear_powertools_metrics() -> Iterator[None]:
         observability.metrics.clear_metrics()
 
 
-@pytest.fixture
-def aws(fake_aws_env: None) -> Iterator[None]:
-    """moto's in-process AWS (no sockets) for the duration of the test."""
+@pytest.fixture(scope="package", autouse=True)
+def in_process_aws() -> Iterator[None]:
+    """moto's in-process AWS (no sockets), on for every unit test and off once the unit tests are done.
+
+    One `mock_aws` for the run rather than one per test: its state (the hub's resources) outlives a test, and the
+    fixtures below say what each test starts from. Autouse, so whether moto is on never depends on test order.
+    """
     with mock_aws():
         yield
 
 
-@pytest.fixture
-def stack(aws: None) -> HubStack:
-    """The hub's tables (from template.yaml), queues and KMS key, with repositories and a keyring."""
-    return build_stack()
+@pytest.fixture(scope="package")
+def shared_resources(in_process_aws: None) -> SharedResources:
+    """The hub's tables, queues and KMS key, created on first use and kept for the run."""
+    return SharedResources()
 
 
 @pytest.fixture
-def kms_key(aws: None) -> tuple[object, str]:
+def aws(fake_aws_env: None) -> None:
+    """An empty in-process AWS: everything earlier tests created is gone (moto's backends reset)."""
+    BackendDict.reset()
+
+
+@pytest.fixture
+def stack(fake_aws_env: None, shared_resources: SharedResources) -> HubStack:
+    """The hub's tables (from template.yaml), queues and KMS key, emptied for this test, with its own clients,
+    repositories and keyring."""
+    return shared_resources.checkout()
+
+
+@pytest.fixture
+def kms_key(fake_aws_env: None) -> tuple[object, str]:
     """A moto KMS client and the id of a fresh symmetric key."""
     client = boto3_session().client("kms")
     return client, client.create_key(Description="hub key")["KeyMetadata"]["KeyId"]

@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
+from tests.fuzzing import examples
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY, SLACK_TOKEN, WEBHOOK_URL, sqs_record
 from tests.unit.test_router import make_router
@@ -43,7 +44,7 @@ MARK = "zq"
 BIG = 10**8
 # Bounded even when a property fails: no shrinking (every example's records are in the failure's notes).
 FUZZ = settings(
-    max_examples=30,
+    max_examples=examples(quick=10, thorough=100),
     derandomize=True,
     deadline=None,
     database=None,
@@ -507,7 +508,9 @@ def test_every_field_broken_every_way_is_dead_lettered_with_a_reason_naming_no_v
     for pattern, way in BREAKAGES:
 
         @settings(
-            FUZZ, max_examples=3, suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.filter_too_much]
+            FUZZ,
+            max_examples=examples(quick=1, thorough=5),
+            suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.filter_too_much],
         )
         @given(st.tuples(broken_field(pattern, way), others).flatmap(lambda t: st.permutations([t[0], *t[1]])))
         def property_(records: list[Record]) -> None:
@@ -523,7 +526,7 @@ def test_every_field_broken_every_way_is_dead_lettered_with_a_reason_naming_no_v
 def test_batches_of_mutated_events_never_fail_and_only_valid_ones_are_routed(acme: HubStack) -> None:
     harness = Harness(acme)
 
-    @settings(FUZZ, max_examples=40)
+    @settings(FUZZ, max_examples=examples(quick=15, thorough=150))
     @given(batches(mutated_events, max_size=8))
     def property_(records: list[Record]) -> None:
         harness.run(records)
