@@ -235,7 +235,16 @@ def route(admin: Api, items: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def deliveries(admin: Api, event_id: str) -> list[dict[str, Any]]:
-    return ok(admin.get("/admin/deliveries", params={"event_id": event_id}))["deliveries"]
+    """Every delivery record of the event (all pages)."""
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        params: dict[str, Any] = {"event_id": event_id, "limit": 200, **({"next_token": token} if token else {})}
+        page = ok(admin.get("/admin/deliveries", params=params))
+        found.extend(page["deliveries"])
+        token = page["next_token"]
+        if not token:
+            return found
 
 
 def wait_for_deliveries(

@@ -13,24 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import requests
 
 from infra.keys import rsa_key_pair
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
-from tests.integration.conftest import Api, wait_for
+from tests.integration.helpers import Api, ok, wait_for
+from tests.integration.helpers import queue_idle as sqs_queue_idle
 
-FINAL = frozenset({"sent", "delivered", "skipped", "failed"})
 RESULTS = frozenset({"delivered", "skipped", "failed"})  # AlimTalk: after the delivery result
 ITEM = "approval.requested"
 
 
 # ------------------------------------------------------------------------------------------- common
-
-
-def ok(response: requests.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, f"{response.request.method} {response.url}: {response.text}"
-    return response.json()
 
 
 def route(admin: Api, channel: str, item: str = ITEM) -> None:
@@ -39,54 +33,14 @@ def route(admin: Api, channel: str, item: str = ITEM) -> None:
     assert saved["items"] == {item: [channel]}
 
 
-def user(company_id: str, name: str) -> str:
-    return f"{name}@{company_id}.example"
-
-
-def records(admin: Api, event_id: str) -> list[dict[str, Any]]:
-    """Every delivery record of the event (all pages)."""
-    found: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {"event_id": event_id, "limit": 200, **({"next_token": token} if token else {})}
-        page = ok(admin.get("/admin/deliveries", params=params))
-        found.extend(page["deliveries"])
-        token = page["next_token"]
-        if not token:
-            return found
-
-
-def wait_for_records(
-    admin: Api, event_id: str, count: int, *, statuses: frozenset[str] = FINAL, timeout: float = 15.0
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Wait until the event has `count` records, all in `statuses`; returns them by (user_id, channel)."""
-
-    def settled() -> dict[tuple[str, str], dict[str, Any]] | None:
-        found = records(admin, event_id)
-        if len(found) == count and all(r["status"] in statuses for r in found):
-            return {(r["user_id"], r["channel"]): r for r in found}
-        return None
-
-    return wait_for(settled, timeout=timeout, interval=0.2)
-
-
 def outcomes(found: dict[tuple[str, str], dict[str, Any]]) -> dict[str, tuple[str, str | None]]:
     """user_id → (status, reason) of one channel's records."""
     return {user_id: (r["status"], r.get("reason")) for (user_id, _), r in found.items()}
 
 
 def queue_idle(stack: LocalStack, logical_id: str) -> bool:
-    """No message waiting, in flight or delayed on the queue."""
-    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=stack.queues[logical_id],
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return all(int(value) == 0 for value in attributes.values())
+    """No message waiting, in flight or delayed on the stack's queue `logical_id`."""
+    return sqs_queue_idle(boto3.client("sqs", endpoint_url=stack.aws_endpoint_url), stack.queues[logical_id])
 
 
 def wait_until_idle(stack: LocalStack, *logical_ids: str, timeout: float = 8.0) -> None:

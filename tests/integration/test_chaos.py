@@ -48,6 +48,7 @@ from infra.local_stack import LocalStack
 from infra.local_stack.functions import LocalFunction
 from infra.sandbox import SandboxClient
 from tests.integration.helpers import (
+    FINAL_STATUSES,
     MESSAGE_URL,
     Api,
     Webhook,
@@ -73,7 +74,7 @@ CHANNELS = ("slack", "google_chat", "line")
 SEND_QUEUES = {"slack": "SendSlackQueue", "google_chat": "SendGoogleChatQueue", "line": "SendLineQueue"}
 WATCHED_QUEUES = ("WorkplaceEventsQueue", *SEND_QUEUES.values())
 DEAD_LETTER_QUEUES = ("WorkplaceEventsDLQ", "SendSlackDLQ", "SendGoogleChatDLQ", "SendLineDLQ")
-FINAL = frozenset({"sent", "skipped", "failed"})
+
 SEED = 20261128
 
 EMPLOYEES = 24
@@ -523,7 +524,9 @@ def settle(stack: LocalStack, sqs: Any, admin: Api, expected: set[Key], deadline
         if not all(queue_idle(sqs, stack.queues[q]) for q in WATCHED_QUEUES):
             calm = 0
             continue
-        final = {(r["event_id"], r["user_id"], r["channel"]) for r in all_records(admin) if r["status"] in FINAL}
+        final = {
+            (r["event_id"], r["user_id"], r["channel"]) for r in all_records(admin) if r["status"] in FINAL_STATUSES
+        }
         calm = calm + 1 if expected <= final else 0
 
 
@@ -743,7 +746,7 @@ def test_chaos_every_recipient_and_channel_of_every_event_is_accounted_for_exact
     assert sorted(set(by_key) - storm.expected) == [], "records of deliveries no event asked for"
     assert {k: len(v) for k, v in by_key.items() if len(v) != 1} == {}, "deliveries recorded more than once"
     # AND every record is final: sent, or skipped / failed with a reason
-    stuck = {k: r["status"] for k, (r,) in by_key.items() if r["status"] not in FINAL}
+    stuck = {k: r["status"] for k, (r,) in by_key.items() if r["status"] not in FINAL_STATUSES}
     assert stuck == {}, f"records left non-final: {stuck}"
     unexplained = {k: r for k, (r,) in by_key.items() if r["status"] != "sent" and not r.get("reason")}
     assert unexplained == {}, "skipped or failed without a reason"
@@ -826,7 +829,7 @@ def test_chaos_a_sender_killed_mid_batch_sends_nothing_twice(storm: Storm) -> No
     for event_id in storm.killed["batch"]:
         for key in (k for k in storm.expected if k[0] == event_id and k[2] == "google_chat"):
             assert storm.accepted(key) <= 1, key
-            assert storm.record(key)["status"] in FINAL, key
+            assert storm.record(key)["status"] in FINAL_STATUSES, key
 
 
 # ------------------------------------------------------------------------------------------- replay

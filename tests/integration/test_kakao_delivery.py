@@ -23,6 +23,7 @@ import pytest
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, notification, wait_for
+from tests.integration.helpers import deliveries, ok, user, wait_for_deliveries
 from tests.integration.messengers import (
     RESULTS,
     TEMPLATE_CONTENT,
@@ -31,16 +32,12 @@ from tests.integration.messengers import (
     integration_status,
     korean_phone,
     new_sens_project,
-    ok,
     outcomes,
-    records,
     sens_accepted,
     sens_lookups,
     sens_number,
     sens_project_body,
     sens_sends,
-    user,
-    wait_for_records,
     wait_until_idle,
 )
 from workplace_hub.config import KakaoResultsSettings
@@ -144,7 +141,7 @@ def test_one_request_sends_to_kakao_users_and_records_each_recipients_outcome(
     ]
     event = notification(company_id, recipients)
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 3, statuses=RESULTS)
+    found = wait_for_deliveries(admin, event["event_id"], 3, statuses=RESULTS)
 
     # THEN SENS accepted both messages, and its delivery results moved the records on: taro's delivered,
     # hanako's failed with Kakao's result code; jiro's was skipped for lack of a phone
@@ -211,7 +208,7 @@ def test_150_recipients_go_out_in_two_requests_of_100_and_50(
     # WHEN one notification goes to all of them
     event = notification(company_id, recipients)
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 150, statuses=RESULTS, timeout=45)
+    found = wait_for_deliveries(admin, event["event_id"], 150, statuses=RESULTS, timeout=45)
 
     # THEN every one is delivered
     assert {r["status"] for r in found.values()} == {"delivered"}
@@ -235,12 +232,12 @@ def test_a_redelivered_event_sends_nothing_twice(
     # WHEN WORKPLACE sends it twice at once, and once more after it was delivered
     send_event(event)
     send_event(event)
-    wait_for_records(admin, event["event_id"], 2, statuses=RESULTS)
+    wait_for_deliveries(admin, event["event_id"], 2, statuses=RESULTS)
     send_event(event)
     # ... followed by another event that shows the queues got past the third copy
     marker = titled(company_id, recipients, f"marker-{uuid.uuid4().hex[:6]}")
     send_event(marker)
-    wait_for_records(admin, marker["event_id"], 2, statuses=RESULTS)
+    wait_for_deliveries(admin, marker["event_id"], 2, statuses=RESULTS)
     wait_until_idle(stack, "WorkplaceEventsQueue", "SendKakaoQueue", "KakaoResultsQueue")
 
     # THEN SENS got one request for the event (and one for the marker), and each employee got it once
@@ -250,7 +247,7 @@ def test_a_redelivered_event_sends_nothing_twice(
     accepted = [m["to"] for m in sens_accepted(sandbox, project) if title in m["content"]]
     assert sorted(accepted) == sorted(sens_number(r["phone"]) for r in recipients)
     # AND the event has one delivered record per employee, from the first attempt
-    assert sorted((r["user_id"], r["status"], r["attempts"]) for r in records(admin, event["event_id"])) == sorted(
+    assert sorted((r["user_id"], r["status"], r["attempts"]) for r in deliveries(admin, event["event_id"])) == sorted(
         (r["user_id"], "delivered", 1) for r in recipients
     )
 
@@ -278,7 +275,7 @@ def test_a_template_variable_the_hub_cannot_fill_is_a_verify_error_and_fails_sen
     send_event(event)
 
     # THEN the delivery fails with a configuration reason, and nothing (wrong) is sent to SENS
-    record = wait_for_records(admin, event["event_id"], 1)[(taro, "kakao")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(taro, "kakao")]
     assert (record["status"], record["reason"], record["error_code"]) == (
         "failed",
         "kakao_template_mismatch",
@@ -318,7 +315,7 @@ def test_a_secret_key_sens_no_longer_accepts_puts_kakao_in_error_and_fails_each_
     people = [user(company_id, n) for n in ("taro", "hanako")]
     event = notification(company_id, [{"user_id": u, "phone": korean_phone(i)} for i, u in enumerate(people)])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 2)
+    found = wait_for_deliveries(admin, event["event_id"], 2)
 
     # THEN each delivery failed, saying SENS refused the company's credentials
     for person in people:
@@ -352,7 +349,7 @@ def one_recipient(
 
 
 def record_of(admin: Api, event_id: str, user_id: str) -> dict[str, Any] | None:
-    found = [r for r in records(admin, event_id) if r["user_id"] == user_id]
+    found = [r for r in deliveries(admin, event_id) if r["user_id"] == user_id]
     return found[0] if found else None
 
 
@@ -370,7 +367,7 @@ def test_a_result_still_processing_leaves_the_record_sent_until_kakao_reports_it
     pending = wait_for(lambda: (r := record_of(admin, event["event_id"], taro)) and r.get("reason") and r)
     assert (pending["status"], pending["reason"]) == ("sent", "result_pending")
     # ... and delivered once Kakao reported it
-    done = wait_for_records(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
+    done = wait_for_deliveries(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
     assert done["status"] == "delivered" and "reason" not in done
     assert len(sens_sends(sandbox, project)) == 1
 
@@ -396,7 +393,7 @@ def test_lookups_that_fail_or_answer_nonsense_never_mark_delivered_and_are_retri
     assert [r["status"] for r in sens_lookups(sandbox, project)][:2] == [503, 200]
     # ... and once SENS answers properly again, the next lookup delivers the result
     sandbox.clear_faults()
-    done = wait_for_records(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
+    done = wait_for_deliveries(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
     assert done["status"] == "delivered"
     wait_until_idle(stack, "KakaoResultsQueue")
     assert len(sens_sends(sandbox, project)) == 1  # nothing about a lookup sends again
@@ -426,7 +423,7 @@ def test_a_lookup_that_times_out_leaves_the_record_sent_and_is_tried_again(
     stuck = wait_for(timed_out, timeout=READ_TIMEOUT + 10)
     assert (stuck["status"], stuck["reason"]) == ("sent", "result_lookup_failed")
     # ... and the next lookup delivers the result; nothing was sent again
-    done = wait_for_records(admin, event["event_id"], 1, statuses=RESULTS, timeout=20)[(taro, "kakao")]
+    done = wait_for_deliveries(admin, event["event_id"], 1, statuses=RESULTS, timeout=20)[(taro, "kakao")]
     assert done["status"] == "delivered"
     wait_until_idle(stack, "KakaoResultsQueue")
     assert len(sens_sends(sandbox, project)) == 1
@@ -469,7 +466,7 @@ def test_a_redelivered_lookup_job_looks_nothing_up_and_changes_nothing(
     # GIVEN taro's message delivered and its lookups over
     project, taro, _, event = one_recipient(company_id, admin, sandbox, send_event)
     send_event(event)
-    done = wait_for_records(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
+    done = wait_for_deliveries(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
     wait_until_idle(stack, "SendKakaoQueue", "KakaoResultsQueue")
     lookups = len(sens_lookups(sandbox, project))
 
@@ -505,7 +502,7 @@ def test_sms_failover_sends_the_same_text_and_records_that_it_reached_the_employ
 
     # WHEN the event is sent
     send_event(event)
-    record = wait_for_records(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
+    record = wait_for_deliveries(admin, event["event_id"], 1, statuses=RESULTS)[(taro, "kakao")]
 
     # THEN the AlimTalk carried the failover with its own text ...
     ((message,),) = [r["body"]["messages"] for r in sens_sends(sandbox, project)]

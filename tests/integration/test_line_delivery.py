@@ -20,6 +20,7 @@ import requests
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, notification, wait_for
+from tests.integration.helpers import deliveries, ok, user, wait_for_deliveries
 from tests.integration.linking import table
 from tests.integration.messengers import (
     enable_line,
@@ -30,10 +31,6 @@ from tests.integration.messengers import (
     link_line,
     new_line_channel,
     new_line_user_id,
-    ok,
-    records,
-    user,
-    wait_for_records,
     wait_until_idle,
 )
 from workplace_hub.config import SenderSettings
@@ -83,7 +80,7 @@ def test_one_linked_recipient_gets_a_push_with_a_retry_key(
     # WHEN WORKPLACE sends a notification for taro
     event = notification(company_id, [{"user_id": taro, "name": "山田 太郎", "locale": "ja"}])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 1)
+    found = wait_for_deliveries(admin, event["event_id"], 1)
 
     # THEN LINE got one push to taro's userId, with a UUID retry key, from the company's channel token
     (push,) = line_sends(sandbox, channel)
@@ -115,7 +112,7 @@ def test_recipients_of_one_event_get_one_multicast_and_a_record_each(
     # WHEN one notification goes to all three
     event = notification(company_id, [{"user_id": u} for u in links])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 3)
+    found = wait_for_deliveries(admin, event["event_id"], 3)
 
     # THEN LINE got ONE multicast carrying all three userIds, with a retry key, and no push
     (multicast,) = line_sends(sandbox, channel)
@@ -142,12 +139,12 @@ def test_a_redelivered_event_sends_nothing_twice(
     # WHEN WORKPLACE sends it twice at once, and once more after it was delivered
     send_event(event)
     send_event(event)
-    wait_for_records(admin, event["event_id"], 2)
+    wait_for_deliveries(admin, event["event_id"], 2)
     send_event(event)
     # ... followed by another event that shows the queues got past the third copy
     marker = titled(company_id, recipients, f"marker-{uuid.uuid4().hex[:6]}")
     send_event(marker)
-    wait_for_records(admin, marker["event_id"], 2)
+    wait_for_deliveries(admin, marker["event_id"], 2)
     wait_until_idle(stack, "WorkplaceEventsQueue", "SendLineQueue")
 
     # THEN LINE got the event once (and the marker once), and each employee received it once
@@ -158,7 +155,7 @@ def test_a_redelivered_event_sends_nothing_twice(
     delivered = [d for d in line_accepted(sandbox, channel) if d["messages"][0]["altText"].startswith(title)]
     assert sorted(to for d in delivered for to in d["delivered_to"]) == sorted(links.values())
     # AND the event has one record per employee, sent at the first attempt
-    assert sorted((r["user_id"], r["status"], r["attempts"]) for r in records(admin, event["event_id"])) == sorted(
+    assert sorted((r["user_id"], r["status"], r["attempts"]) for r in deliveries(admin, event["event_id"])) == sorted(
         (u, "sent", 1) for u in links
     )
 
@@ -180,10 +177,10 @@ def test_a_server_error_is_retried_later_with_the_same_retry_key_and_delivered_o
     send_event(event)
 
     # THEN the delivery waits for a retry with the provider's code
-    retrying = wait_for_records(admin, event["event_id"], 1, statuses=frozenset({"retrying"}), timeout=10)
+    retrying = wait_for_deliveries(admin, event["event_id"], 1, statuses=frozenset({"retrying"}), timeout=10)
     assert retrying[(taro, "line")]["error_code"] == "http_503"
     # AND is sent at the second attempt, after a backoff
-    record = wait_for_records(admin, event["event_id"], 1, timeout=35)[(taro, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1, timeout=35)[(taro, "line")]
     assert (record["status"], record["attempts"]) == ("sent", 2)
     first, second = line_sends(sandbox, channel)
     assert (first["status"], second["status"]) == (503, 200)
@@ -210,10 +207,12 @@ def test_a_send_that_timed_out_after_reaching_line_is_retried_with_its_key_and_d
     send_event(event)
 
     # THEN the hub gives up waiting and records a retry
-    retrying = wait_for_records(admin, event["event_id"], 1, statuses=frozenset({"retrying"}), timeout=READ_TIMEOUT + 8)
+    retrying = wait_for_deliveries(
+        admin, event["event_id"], 1, statuses=frozenset({"retrying"}), timeout=READ_TIMEOUT + 8
+    )
     assert retrying[(taro, "line")]["error_code"] == "timeout"
     # AND its retry, with the same key, is answered "already accepted" and counts as sent
-    record = wait_for_records(admin, event["event_id"], 1, timeout=40)[(taro, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1, timeout=40)[(taro, "line")]
     first, retry = line_sends(sandbox, channel)
     assert first["fault"] is not None and retry["fault"] is None
     assert header(first, "X-Line-Retry-Key") == header(retry, "X-Line-Retry-Key") is not None
@@ -234,11 +233,11 @@ def test_a_retry_of_a_send_line_already_accepted_counts_as_sent_and_delivers_not
     (taro, taro_line) = next(iter(links.items()))
     channel = enable_line(admin, sandbox, friends=[taro_line])
     event = notification(company_id, [{"user_id": taro}])
-    deliveries = DeliveriesRepository(table(stack, "DeliveriesTable"))
+    log = DeliveriesRepository(table(stack, "DeliveriesTable"))
     record_key = DeliveryKey(company_id, event["event_id"], taro, "line")
-    deliveries.add_many([NewDelivery(record_key, event["item"], DeliveryStatus.QUEUED)])
+    log.add_many([NewDelivery(record_key, event["item"], DeliveryStatus.QUEUED)])
     key = str(uuid.uuid4())
-    claim = deliveries.claim(record_key, 60, now=time.time() - 3600, retry_key=key)
+    claim = log.claim(record_key, 60, now=time.time() - 3600, retry_key=key)
     assert claim.retry_key == key
     earlier = requests.post(
         f"{stack.sandbox.url}/line/api/v2/bot/message/push",
@@ -252,7 +251,7 @@ def test_a_retry_of_a_send_line_already_accepted_counts_as_sent_and_delivers_not
     # WHEN the job comes back (SQS redelivers the dead container's message)
     job = {k: event[k] for k in ("company_id", "event_id", "item", "message", "recipients")}
     sqs.send_message(QueueUrl=stack.queues["SendLineQueue"], MessageBody=json.dumps({**job, "channel": "line"}))
-    record = wait_for_records(admin, event["event_id"], 1)[(taro, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(taro, "line")]
 
     # THEN the hub repeated the call under its stored key, LINE answered 409 "already accepted"
     _, retry = line_sends(sandbox, channel)
@@ -278,7 +277,7 @@ def test_a_429_rate_limit_is_retried_after_the_retry_after_delay_and_sent(
     send_event(event)
 
     # THEN both are sent at the second attempt
-    found = wait_for_records(admin, event["event_id"], 2, timeout=15)
+    found = wait_for_deliveries(admin, event["event_id"], 2, timeout=15)
     assert {(r["status"], r["attempts"]) for r in found.values()} == {("sent", 2)}
     # AND the retry came about a second later (not a long backoff), as one multicast with the same retry key
     first, second = line_sends(sandbox, channel)
@@ -307,7 +306,7 @@ def test_the_monthly_message_limit_fails_the_delivery_without_retrying(
     send_event(event)
 
     # THEN the delivery fails for the monthly limit at its first attempt
-    record = wait_for_records(admin, event["event_id"], 1)[(taro, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(taro, "line")]
     assert (record["status"], record["reason"], record["error_code"]) == (
         "failed",
         "line_monthly_limit",
@@ -336,7 +335,7 @@ def test_a_refused_channel_token_fails_the_delivery_and_puts_line_in_error(
     send_event(event)
 
     # THEN the delivery fails because the company's credentials were rejected
-    record = wait_for_records(admin, event["event_id"], 1)[(taro, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(taro, "line")]
     assert (record["status"], record["reason"], record["error_code"]) == (
         "failed",
         "integration_credentials_rejected",
@@ -365,7 +364,7 @@ def test_a_recipient_without_a_line_user_id_is_skipped_and_not_sent(
     # WHEN a notification goes to both
     event = notification(company_id, [{"user_id": taro}, {"user_id": hanako}])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 2)
+    found = wait_for_deliveries(admin, event["event_id"], 2)
 
     # THEN taro's is sent, and hanako's skipped because she has no LINE userId
     assert found[(taro, "line")]["status"] == "sent"

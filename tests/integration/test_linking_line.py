@@ -22,7 +22,7 @@ import requests
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from infra.sandbox.line_login import signed_webhook, webhook_event
-from tests.integration.helpers import Api, captured_logs, notification, ok, user
+from tests.integration.helpers import Api, captured_logs, deliveries, notification, ok, user, wait_for_deliveries
 from tests.integration.linking import (
     FRIEND_LINK_URL,
     LINKED_TITLE,
@@ -47,7 +47,7 @@ from tests.integration.linking import (
     state_id,
     table,
 )
-from tests.integration.messengers import records, route, wait_for_records
+from tests.integration.messengers import route
 from workplace_hub.oauth.line_webhook import WELCOME
 
 pytestmark = pytest.mark.integration
@@ -556,7 +556,7 @@ def test_unfollow_blocks_the_link_and_deliveries_are_skipped_until_they_follow_a
     pushes_before = len(line_pushes(sandbox, login))
     event = notification(company_id, [{"user_id": member.user_id}])
     send_event(event)
-    record = wait_for_records(admin, event["event_id"], 1)[(member.user_id, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(member.user_id, "line")]
     assert (record["status"], record["reason"]) == ("skipped", "line_blocked")
     assert len(line_pushes(sandbox, login)) == pushes_before
 
@@ -570,9 +570,9 @@ def test_unfollow_blocks_the_link_and_deliveries_are_skipped_until_they_follow_a
     assert admin_links(admin)[member.user_id]["line"] == {"state": "linked", "friend": True}
     event = notification(company_id, [{"user_id": member.user_id}])
     send_event(event)
-    record = wait_for_records(admin, event["event_id"], 1)[(member.user_id, "line")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(member.user_id, "line")]
     assert record["status"] == "sent", record
-    assert len(records(admin, event["event_id"])) == 1
+    assert len(deliveries(admin, event["event_id"])) == 1
 
 
 def test_webhook_events_apply_in_lines_time_order_and_once(

@@ -22,16 +22,13 @@ from aws_lambda_powertools.utilities import parameters
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
 from tests.integration.conftest import Api, notification, wait_for
+from tests.integration.helpers import deliveries, ok, user, wait_for_deliveries
 from tests.integration.messengers import (
     enable_naver_works,
     integration_status,
     new_works_tenant,
-    ok,
     outcomes,
-    records,
     route,
-    user,
-    wait_for_records,
     wait_until_idle,
     works_delivered,
     works_message_requests,
@@ -76,7 +73,7 @@ def test_each_recipient_gets_a_link_message_from_the_company_bot(
     # WHEN a notification goes to both
     event = notification(company_id, [{"user_id": taro}, {"user_id": hanako}])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 2)
+    found = wait_for_deliveries(admin, event["event_id"], 2)
 
     # THEN both are sent at the first attempt
     assert outcomes(found) == {taro: ("sent", None), hanako: ("sent", None)}
@@ -108,7 +105,7 @@ def test_one_token_exchange_serves_several_events(
     for event in events:
         send_event(event)
     for event in events:
-        assert {r["status"] for r in wait_for_records(admin, event["event_id"], 2).values()} == {"sent"}
+        assert {r["status"] for r in wait_for_deliveries(admin, event["event_id"], 2).values()} == {"sent"}
 
     # THEN six messages went out on ONE token exchange
     assert len(works_delivered(sandbox, tenant)) == 6
@@ -126,14 +123,14 @@ def test_an_expired_token_is_renewed_once_and_the_message_sent(
     enable_naver_works(admin, tenant.settings(bot_id=bot))
     first = notification(company_id, [{"user_id": taro}])
     send_event(first)
-    assert wait_for_records(admin, first["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
+    assert wait_for_deliveries(admin, first["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
     assert len(works_token_requests(sandbox, tenant)) == 1
 
     # WHEN the token expires at NAVER WORKS and another notification arrives
     assert sandbox.control("naver_works", "expire_tokens", {"domain_id": tenant.domain_id})["expired"] == 1
     second = notification(company_id, [{"user_id": taro}])
     send_event(second)
-    record = wait_for_records(admin, second["event_id"], 1)[(taro, "naver_works")]
+    record = wait_for_deliveries(admin, second["event_id"], 1)[(taro, "naver_works")]
 
     # THEN it is sent at its first attempt, after one 401 and one new token
     assert (record["status"], record["attempts"]) == ("sent", 1)
@@ -157,7 +154,7 @@ def test_a_429_is_retried_later_and_neither_dropped_nor_duplicated(
     # WHEN a notification for taro and hanako arrives
     event = notification(company_id, [{"user_id": taro}, {"user_id": hanako}])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 2, timeout=15)
+    found = wait_for_deliveries(admin, event["event_id"], 2, timeout=15)
 
     # THEN both are sent at the second attempt, about a second after the 429: taro's second try, hanako's first
     # (the job stopped at the 429 before claiming her)
@@ -191,7 +188,7 @@ def test_a_user_unknown_to_naver_works_fails_with_the_reason_and_is_not_retried(
     # WHEN a notification goes to both
     event = notification(company_id, [{"user_id": taro}, {"user_id": jiro}])
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 2)
+    found = wait_for_deliveries(admin, event["event_id"], 2)
 
     # THEN taro's is sent and jiro's failed because NAVER WORKS does not know him
     assert found[(taro, "naver_works")]["status"] == "sent"
@@ -236,7 +233,7 @@ def test_saving_without_a_bot_id_provisions_a_bot_that_later_sends_use(
     send_event(event)
 
     # THEN it is sent from the provisioned bot
-    assert wait_for_records(admin, event["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
+    assert wait_for_deliveries(admin, event["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
     assert [(m["bot_id"], m["user_id"]) for m in works_delivered(sandbox, tenant)] == [(bot_id, taro)]
 
 
@@ -291,7 +288,7 @@ def test_a_replaced_bot_id_is_used_for_later_sends(
 
     # THEN the settings show the new bot, and the message comes from it, not from the old one
     assert replaced["settings"]["bot_id"] == new_bot
-    assert wait_for_records(admin, event["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
+    assert wait_for_deliveries(admin, event["event_id"], 1)[(taro, "naver_works")]["status"] == "sent"
     assert [(m["bot_id"], m["user_id"]) for m in works_delivered(sandbox, tenant)] == [(new_bot, taro)]
     assert works_message_requests(sandbox, old_bot) == []
 
@@ -345,7 +342,7 @@ def test_an_api_1_0_tenant_delivers_through_the_legacy_push_with_the_consumer_ke
     # WHEN a notification arrives
     event = notification(company_id, [{"user_id": taro}])
     send_event(event)
-    record = wait_for_records(admin, event["event_id"], 1)[(taro, "naver_works")]
+    record = wait_for_deliveries(admin, event["event_id"], 1)[(taro, "naver_works")]
 
     # THEN it is sent through the 1.0 push endpoint with the server token and the consumerKey header
     assert record["status"] == "sent"
@@ -377,7 +374,7 @@ def test_a_spent_api_1_0_daily_quota_postpones_the_rest_until_the_reset_and_says
     send_event(event)
 
     # THEN the first is sent; the others wait for the quota's reset (not failed), and their records say why
-    found = wait_for_records(admin, event["event_id"], 3, statuses=frozenset({"sent", "retrying"}))
+    found = wait_for_deliveries(admin, event["event_id"], 3, statuses=frozenset({"sent", "retrying"}))
     assert outcomes(found) == {
         taro: ("sent", None),
         hanako: ("retrying", "daily_quota_reached"),
@@ -396,7 +393,7 @@ def test_a_spent_api_1_0_daily_quota_postpones_the_rest_until_the_reset_and_says
 
     # THEN the one push left goes to the next recipient and the last keeps waiting; Taro is not sent twice
     def hanako_sent() -> dict[str, tuple[str, str | None]] | None:
-        now = outcomes({(r["user_id"], r["channel"]): r for r in records(admin, event["event_id"])})
+        now = outcomes({(r["user_id"], r["channel"]): r for r in deliveries(admin, event["event_id"])})
         return now if now[hanako][0] == "sent" and now[jiro][0] == "retrying" else None
 
     assert wait_for(hanako_sent, timeout=20)[jiro] == ("retrying", "daily_quota_reached")
@@ -446,7 +443,7 @@ def test_a_collabo_company_without_settings_of_its_own_delivers_with_the_platfor
     send_event(event)
 
     # THEN it is sent from the platform's bot on a token of the platform's app
-    record = wait_for_records(admin, event["event_id"], 1, timeout=6)[(taro, "naver_works")]
+    record = wait_for_deliveries(admin, event["event_id"], 1, timeout=6)[(taro, "naver_works")]
     assert record["status"] == "sent"
     assert [(m["bot_id"], m["user_id"]) for m in works_delivered(sandbox, platform)] == [(platform.bots[0], taro)]
     assert len(works_token_requests(sandbox, platform)) == 1
@@ -470,7 +467,7 @@ def test_a_collabo_admins_replacement_bot_id_is_used_with_the_platform_credentia
     # WHEN a Collabo notification arrives
     event = notification(company_id, [{"user_id": taro}], product="collabo")
     send_event(event)
-    found = wait_for_records(admin, event["event_id"], 1, timeout=6)
+    found = wait_for_deliveries(admin, event["event_id"], 1, timeout=6)
 
     # THEN the admin's bot is shown and used, still on the platform's credentials
     view = ok(replaced)
@@ -478,4 +475,4 @@ def test_a_collabo_admins_replacement_bot_id_is_used_with_the_platform_credentia
     assert found[(taro, "naver_works")]["status"] == "sent"
     assert [(m["bot_id"], m["user_id"]) for m in works_delivered(sandbox, platform)] == [(own_bot, taro)]
     assert works_message_requests(sandbox, platform_bot) == []
-    assert records(admin, event["event_id"])[0]["attempts"] == 1
+    assert deliveries(admin, event["event_id"])[0]["attempts"] == 1
