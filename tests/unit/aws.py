@@ -1,7 +1,7 @@
 """In-process AWS (moto `mock_aws`) for storage, crypto and pipeline tests.
 
-Tables are created from template.yaml's own definitions, read with a YAML loader that accepts the
-CloudFormation `!` tags, so a key-schema change in the template is a change in the tests too.
+Tables are created from template.yaml's own definitions, read with the local stack's loader (infra.template), so a
+key-schema change in the template is a change in the tests too.
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import boto3
-import yaml
 
+from infra.template import load_template
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
 from workplace_hub.integration_settings import apply_update
@@ -25,25 +24,7 @@ from workplace_hub.storage.dynamodb import DynamoTables
 from workplace_hub.storage.links import LinksRepository, link_purpose
 from workplace_hub.storage.settings import SettingsRepository
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "ap-northeast-1"
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """A SafeLoader that reads `!Ref x`, `!GetAtt a.b`, `!Sub ...` as `{"!Ref": x}` etc."""
-
-
-def _cloudformation_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"!{suffix}": value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _cloudformation_tag)
 
 
 @cache
@@ -57,8 +38,8 @@ def boto3_session() -> boto3.session.Session:
 
 @cache
 def template_resources() -> dict[str, Any]:
-    """The Resources section of template.yaml."""
-    return yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CloudFormationLoader)["Resources"]
+    """The Resources section of template.yaml, read by the local stack's own loader (infra.template)."""
+    return load_template()["Resources"]
 
 
 def create_table_from_template(dynamodb: Any, logical_id: str, table_name: str) -> Any:
