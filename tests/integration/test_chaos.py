@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -47,6 +48,7 @@ import pytest
 from infra.local_stack import LocalStack
 from infra.local_stack.functions import LocalFunction
 from infra.sandbox import SandboxClient
+from infra.template import function_environment, load_template
 from tests.integration.helpers import (
     FINAL_STATUSES,
     MESSAGE_URL,
@@ -64,6 +66,7 @@ from tests.integration.helpers import (
 )
 from tests.integration.messengers import LineChannel, enable_line, header, link_line, new_line_user_id
 from workplace_hub import wiring
+from workplace_hub.config import SenderSettings, load_settings
 from workplace_hub.providers.base import SendReceipt
 from workplace_hub.providers.google_chat import GoogleChatSender
 
@@ -387,13 +390,21 @@ class ReplayDuringClaim:
 
 
 @contextmanager
-def scaled_senders() -> Iterator[None]:
-    """The three senders' read timeout and claim lease scaled to the session's 5 s visibility timeout."""
+def scaled_senders(stack: LocalStack) -> Iterator[None]:
+    """The three senders' timeouts and claim lease scaled to the session's 5 s visibility timeout: each function's
+    worker built again by wiring, from the function's environment with those settings changed."""
+    template = load_template()
+    scaled = {
+        "HTTP_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
+        "HTTP_READ_TIMEOUT": str(READ_TIMEOUT),
+        "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
     with pytest.MonkeyPatch.context() as patch:
-        for channel in CHANNELS:
-            worker = importlib.import_module(f"functions.send_{channel}.app").worker
-            patch.setattr(worker, "_lease_seconds", LEASE_SECONDS)
-            patch.setattr(worker._sender, "_timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        for channel, queue in SEND_QUEUES.items():
+            function = queue.removesuffix("Queue") + "Function"
+            environment = {**os.environ, **function_environment(template, function, stack.resolver), **scaled}
+            module = importlib.import_module(f"functions.send_{channel}.app")
+            patch.setattr(module, "worker", wiring.build_worker(channel, load_settings(SenderSettings, environment)))
         yield
 
 
@@ -672,7 +683,7 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
         with ExitStack() as chaos:
             chaos.callback(sandbox.clear_faults)
             faults = inject_provider_faults(sandbox, company, events)
-            chaos.enter_context(scaled_senders())
+            chaos.enter_context(scaled_senders(stack))
             kill = chaos.enter_context(MidBatchKill(stack.functions["SendGoogleChatFunction"]).installed())
             line_events = {f"{company.company_id}#{e['event_id']}" for e in events[7:]}
             throttle = Throttle(wiring._aws("dynamodb").meta.client, THROTTLE_EVERY, THROTTLE_BUDGET, line_events)

@@ -472,16 +472,17 @@ def test_sender_repeated_key_is_success_via_409(line: LineSender, control: Sandb
     assert len(control.control("line", "deliveries", method="GET")["deliveries"]) == 2
 
 
-def test_sender_timeout_then_retry_with_the_same_key(line: LineSender, control: SandboxClient):
+def test_sender_timeout_then_retry_with_the_same_key(sandbox: Sandbox, api, control: SandboxClient):
     control.add_fault("line", "timeout", times=1, delay=0.3)
-    line._timeout = (1.0, 0.1)
-    key = str(uuid.uuid4())
-    (outcome,) = line.send_batch(NOTE, [Destination("taro", TARO)], CREDENTIALS, idempotency_key=key).values()
-    assert isinstance(outcome, RetryableProviderError) and outcome.code == "timeout"
-    time.sleep(0.4)  # the fake sent it anyway
-    (outcome,) = line.send_batch(NOTE, [Destination("taro", TARO)], CREDENTIALS, idempotency_key=key).values()
-    delivery = control.control("line", "deliveries", method="GET")["deliveries"]
-    assert len(delivery) == 1 and outcome == SendReceipt(delivery[0]["sent_messages"][0]["id"])
+    with requests.Session() as session:
+        line = LineSender(session, ProviderEndpoints(LINE_API_BASE=f"{sandbox.url}/line/api"), timeout=(1.0, 0.1))
+        key = str(uuid.uuid4())
+        (outcome,) = line.send_batch(NOTE, [Destination("taro", TARO)], CREDENTIALS, idempotency_key=key).values()
+        assert isinstance(outcome, RetryableProviderError) and outcome.code == "timeout"
+        time.sleep(0.4)  # the fake sent it anyway
+        (outcome,) = line.send_batch(NOTE, [Destination("taro", TARO)], CREDENTIALS, idempotency_key=key).values()
+        delivery = control.control("line", "deliveries", method="GET")["deliveries"]
+        assert len(delivery) == 1 and outcome == SendReceipt(delivery[0]["sent_messages"][0]["id"])
 
 
 def test_sender_error_outcomes(line: LineSender, control: SandboxClient):

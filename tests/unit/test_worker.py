@@ -47,7 +47,11 @@ TARO_SLACK = DeliveryKey(COMPANY, EVENT_ID, TARO, "slack")
 
 
 def make_worker(
-    stack: HubStack, sender: FakeSender, platform_credentials: Callable[[], dict[str, Any]] = dict, **extra: Any
+    stack: HubStack,
+    sender: FakeSender,
+    platform_credentials: Callable[[], dict[str, Any]] = dict,
+    lease_seconds: float = LEASE_SECONDS,
+    **extra: Any,
 ) -> DeliveryWorker:
     """The worker as wiring.build_worker assembles it, with a fake sender (`extra`: limiter, sleep)."""
     return DeliveryWorker(
@@ -60,7 +64,7 @@ def make_worker(
         queue=JobQueue(stack.sqs, stack.queue_urls[sender.channel]),
         dead_letters=DeadLetters(stack.sqs, stack.queue_urls[f"{sender.channel}_dlq"], f"send_{sender.channel}"),
         max_receive_count=MAX_RECEIVE_COUNT,
-        lease_seconds=LEASE_SECONDS,
+        lease_seconds=lease_seconds,
         platform_credentials=platform_credentials,
         **extra,
     )
@@ -816,8 +820,7 @@ def test_worker_idempotent_provider_retry_repeats_the_first_calls_retry_key_for_
     stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
     users = _three_queued(stack)
     sender = FakeSender("slack", max_batch=500, idempotent_retries=True)
-    worker = make_worker(stack, sender)
-    worker._lease_seconds = -1  # its claims are expired by the time the job comes back
+    worker = make_worker(stack, sender, lease_seconds=-1)  # its claims are expired by the time the job comes back
     job = SendJob.model_validate(send_job(recipients=[recipient(u) for u in users]))
     throttled: list[int] = []
 
@@ -845,13 +848,15 @@ def test_worker_idempotent_provider_retry_repeats_the_first_calls_retry_key_for_
     )
 
 
-def _multicast(stack: HubStack) -> tuple[list[str], FakeSender, DeliveryWorker, SendJob]:
+def _multicast(
+    stack: HubStack, lease_seconds: float = LEASE_SECONDS
+) -> tuple[list[str], FakeSender, DeliveryWorker, SendJob]:
     """Slack standing in for a multicast provider that deduplicates by key (LINE), three queued recipients."""
     stack.configure(COMPANY, Integration.SLACK, {"bot_token": SLACK_TOKEN})
     users = _three_queued(stack)
     sender = FakeSender("slack", max_batch=500, idempotent_retries=True)
     job = SendJob.model_validate(send_job(recipients=[recipient(u) for u in users]))
-    return users, sender, make_worker(stack, sender), job
+    return users, sender, make_worker(stack, sender, lease_seconds=lease_seconds), job
 
 
 def _statuses(stack: HubStack, users: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -894,8 +899,7 @@ def test_worker_a_postponed_calls_key_is_dropped_so_the_next_attempt_uses_a_new_
 
 def test_worker_an_earlier_call_is_repeated_only_when_all_its_recipients_can_be_claimed(stack: HubStack) -> None:
     # GIVEN a multicast whose call went out but none of whose outcomes were written (every try throttled)
-    users, sender, worker, job = _multicast(stack)
-    worker._lease_seconds = -1  # its claims are over by the time the job comes back
+    users, sender, worker, job = _multicast(stack, lease_seconds=-1)  # its claims are over when the job comes back
     throttled: list[int] = []
 
     def throttle(params: dict[str, Any], **_: Any) -> None:

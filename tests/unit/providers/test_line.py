@@ -63,9 +63,9 @@ class FakeSession:
         return answer
 
 
-def sender(*responses: Any) -> tuple[LineSender, FakeSession]:
+def sender(*responses: Any, endpoints: ProviderEndpoints | None = None) -> tuple[LineSender, FakeSession]:
     session = FakeSession(list(responses) or [push_ok()])
-    return LineSender(session, ProviderEndpoints(), timeout=(1.0, 2.0)), session  # type: ignore[arg-type]
+    return LineSender(session, endpoints or ProviderEndpoints(), timeout=(1.0, 2.0)), session  # type: ignore[arg-type]
 
 
 def push_ok(message_id: str = "461230966842064897") -> requests.Response:
@@ -207,8 +207,7 @@ def test_retry_key():
 
 
 def test_build_request_uses_endpoint_and_a_stable_retry_key():
-    line, _ = sender()
-    line._endpoints = ProviderEndpoints(LINE_API_BASE="http://127.0.0.1:1/line/api")
+    line, _ = sender(endpoints=ProviderEndpoints(LINE_API_BASE="http://127.0.0.1:1/line/api"))
     first = line.build_request(notification(), destination(TARO_LINE), CREDENTIALS)
     again = line.build_request(notification(), destination(TARO_LINE), CREDENTIALS)
     other = line.build_request(notification(), destination(HANAKO_LINE, user_id="hanako"), CREDENTIALS)
