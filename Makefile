@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 COMPANY ?= acme
 ROLE ?= member
 
-.PHONY: run test demo bench token redrive lint validate build deploy unit integration browser clean
+.PHONY: run test test-thorough demo bench token redrive lint validate build deploy unit integration browser clean
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,14 @@ browser:
 run: $(VENV)/.installed
 	$(PY) -m infra.local_stack $(ARGS)
 
-## make test: everything CI runs: lint, template checks, unit, contract, sandbox and integration tests.
+## make test: everything CI runs: lint, template checks, unit, contract, sandbox and integration tests
+## (hypothesis's quick profile: tests/fuzzing.py).
 test: lint validate build browser
 	$(PY) -m pytest
+
+## make test-thorough: the same with hypothesis's thorough profile (ten times the examples; not run by CI).
+test-thorough: lint validate build browser
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
