@@ -33,6 +33,7 @@ import pytest
 import requests
 
 from infra.local_stack import LocalStack
+from tests.fuzzing import examples
 from tests.integration.helpers import BAD_AUTHORIZATION, user
 
 pytestmark = pytest.mark.integration
@@ -47,8 +48,10 @@ CHECKS = (
     "negative_data_rejection",
     "ignored_auth",
 )
-MAX_EXAMPLES = 50  # per operation, in the fuzzing phase; the coverage phase adds its own deterministic cases
-RUN_TIMEOUT = 150  # seconds; a run takes about 15 s on the 2-core development machine
+# Per operation, in the fuzzing phase (the hypothesis profile's size: tests/fuzzing.py); the coverage phase adds
+# its own deterministic cases whatever the profile.
+MAX_EXAMPLES = examples(quick=15, thorough=100)
+RUN_TIMEOUT = 150 if MAX_EXAMPLES < 50 else 600  # seconds; a quick run takes about 20 s on the 2-core machine
 
 # Excluded: TRACE and QUERY requests to the documented paths (the coverage phase's "unexpected method" probes).
 # The local gateway is an http.server with no handler for those two methods, so http.server itself answers 501
