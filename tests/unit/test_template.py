@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.unit.aws import TEMPLATE, CloudFormationLoader
+from infra.template import ROOT, load_template
 from workplace_hub.providers import SENDERS
 
-ROOT = TEMPLATE.parent
-TEMPLATE_DOC: dict[str, Any] = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CloudFormationLoader)
+# Short-form tags read as CloudFormation's long form: `!Ref X` is {"Ref": "X"}, `!GetAtt X.Arn` is
+# {"Fn::GetAtt": ["X", "Arn"]}, `!Sub s` is {"Fn::Sub": s}.
+TEMPLATE_DOC: dict[str, Any] = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE_DOC["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE_DOC["Parameters"]
 
@@ -31,7 +31,7 @@ QUEUES = _of_type("AWS::SQS::Queue")
 # A dead-letter queue is what some queue's RedrivePolicy names; a work queue is one with a RedrivePolicy.
 WORK_QUEUES = sorted(name for name, q in QUEUES.items() if "RedrivePolicy" in q["Properties"])
 DLQS = sorted(
-    q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["!GetAtt"].split(".")[0]
+    q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     for q in QUEUES.values()
     if "RedrivePolicy" in q["Properties"]
 )
@@ -51,7 +51,7 @@ def _alarms_on(namespace: str, metric: str, dimension: str, value: Any) -> list[
 
 
 def _notifies_the_topic(alarm: dict[str, Any]) -> bool:
-    return {"!Ref": "AlarmTopic"} in alarm["AlarmActions"]
+    return {"Ref": "AlarmTopic"} in alarm["AlarmActions"]
 
 
 # ------------------------------------------------------------------------------------------------ alarms
@@ -65,14 +65,15 @@ def test_there_are_eight_dead_letter_queues_and_eight_work_queues() -> None:
 
 @pytest.mark.parametrize("dlq", DLQS)
 def test_every_dead_letter_queue_alarms_on_any_message(dlq: str) -> None:
-    (alarm,) = _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", {"!GetAtt": f"{dlq}.QueueName"})
+    queue_name = {"Fn::GetAtt": [dlq, "QueueName"]}
+    (alarm,) = _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name)
     assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert _notifies_the_topic(alarm)
 
 
 @pytest.mark.parametrize("queue", WORK_QUEUES)
 def test_every_work_queue_alarms_on_the_age_of_its_oldest_message(queue: str) -> None:
-    (alarm,) = _alarms_on("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", {"!GetAtt": f"{queue}.QueueName"})
+    (alarm,) = _alarms_on("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
     # Longer than a healthy backlog (senders postpone a job up to 15 minutes on a provider's 429).
     assert 300 <= alarm["Threshold"] <= 3600
     assert _notifies_the_topic(alarm)
@@ -81,14 +82,14 @@ def test_every_work_queue_alarms_on_the_age_of_its_oldest_message(queue: str) ->
 @pytest.mark.parametrize("function", FUNCTIONS)
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_every_function_alarms_on_errors_and_throttles(function: str, metric: str) -> None:
-    (alarm,) = _alarms_on("AWS/Lambda", metric, "FunctionName", {"!Ref": function})
+    (alarm,) = _alarms_on("AWS/Lambda", metric, "FunctionName", {"Ref": function})
     assert alarm["Threshold"] == 0 and alarm["Statistic"] == "Sum"
     assert _notifies_the_topic(alarm)
 
 
 def test_the_http_api_alarms_on_5xx() -> None:
-    (alarm,) = _alarms_on("AWS/ApiGateway", "5xx", "ApiId", {"!Ref": "HttpApi"})
-    assert {"Name": "Stage", "Value": {"!Ref": "Stage"}} in alarm["Dimensions"]
+    (alarm,) = _alarms_on("AWS/ApiGateway", "5xx", "ApiId", {"Ref": "HttpApi"})
+    assert {"Name": "Stage", "Value": {"Ref": "Stage"}} in alarm["Dimensions"]
     assert _notifies_the_topic(alarm)
 
 
@@ -99,9 +100,9 @@ def test_alarm_email_is_optional_and_subscribes_to_the_topic() -> None:
     subscription = RESOURCES["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"] == {
-        "TopicArn": {"!Ref": "AlarmTopic"},
+        "TopicArn": {"Ref": "AlarmTopic"},
         "Protocol": "email",
-        "Endpoint": {"!Ref": "AlarmEmail"},
+        "Endpoint": {"Ref": "AlarmEmail"},
     }
 
 
@@ -109,7 +110,7 @@ def test_alarm_email_is_optional_and_subscribes_to_the_topic() -> None:
 
 
 def _dashboard() -> dict[str, Any]:
-    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["!Sub"]
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     return json.loads(body)
 
 
@@ -137,7 +138,7 @@ def test_the_dashboard_shows_notifications_per_channel_from_metrics_the_code_emi
     shown = _metrics_shown()
     for metric in ("DeliveriesSent", "DeliveriesFailed", "JobsDeadLettered"):
         assert metric in _emitted_metric_names()
-        channels = {m[m.index("channel") + 1] for m in shown if m[:2] == [namespace["!Sub"], metric]}
+        channels = {m[m.index("channel") + 1] for m in shown if m[:2] == [namespace["Fn::Sub"], metric]}
         assert channels == set(SENDERS), metric
     # The worker puts the channel on what it counts.
     worker = (ROOT / "shared/workplace_hub/pipeline/worker.py").read_text(encoding="utf-8")
@@ -173,7 +174,7 @@ def test_every_function_emits_the_cold_start_metric() -> None:
 
 
 def test_the_dashboard_url_is_an_output() -> None:
-    value = TEMPLATE_DOC["Outputs"]["DashboardUrl"]["Value"]["!Sub"]
+    value = TEMPLATE_DOC["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
     assert value.startswith("https://${AWS::Region}.console.aws.amazon.com/cloudwatch/")
     assert value.endswith("#dashboards:name=${Dashboard}")
 
@@ -189,9 +190,9 @@ def test_the_key_that_opens_the_retained_data_is_retained_too() -> None:
 
 def test_data_tables_have_deletion_protection_a_parameter_may_turn_off() -> None:
     assert PARAMETERS["DataDeletionProtection"]["Default"] == "true"
-    assert TEMPLATE_DOC["Conditions"]["ProtectsData"] == {"!Equals": [{"!Ref": "DataDeletionProtection"}, "true"]}
+    assert TEMPLATE_DOC["Conditions"]["ProtectsData"] == {"Fn::Equals": [{"Ref": "DataDeletionProtection"}, "true"]}
     for name in DATA_TABLES:
-        assert RESOURCES[name]["Properties"]["DeletionProtectionEnabled"] == {"!If": ["ProtectsData", True, False]}
+        assert RESOURCES[name]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectsData", True, False]}
 
 
 # ------------------------------------------------------------------------------------------------ throttling
@@ -200,8 +201,8 @@ def test_data_tables_have_deletion_protection_a_parameter_may_turn_off() -> None
 def test_every_api_route_is_throttled_by_parameters_with_defaults() -> None:
     settings = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
     assert settings == {
-        "ThrottlingRateLimit": {"!Ref": "ApiThrottlingRateLimit"},
-        "ThrottlingBurstLimit": {"!Ref": "ApiThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
     }
     assert 0 < PARAMETERS["ApiThrottlingRateLimit"]["Default"] <= PARAMETERS["ApiThrottlingBurstLimit"]["Default"]
 
@@ -215,7 +216,11 @@ def test_the_router_and_the_api_functions_reserve_their_concurrency_from_the_siz
     key = f"{function.removesuffix('Function')}ReservedConcurrency"
     reserved = RESOURCES[function]["Properties"]["ReservedConcurrentExecutions"]
     assert reserved == {
-        "!If": ["ReservesConcurrency", {"!FindInMap": ["Sizing", {"!Ref": "Sizing"}, key]}, {"!Ref": "AWS::NoValue"}]
+        "Fn::If": [
+            "ReservesConcurrency",
+            {"Fn::FindInMap": ["Sizing", {"Ref": "Sizing"}, key]},
+            {"Ref": "AWS::NoValue"},
+        ]
     }
     for row in ("stg", "prod"):
         assert _sizing(row, key) >= 1
@@ -227,14 +232,14 @@ def test_every_sqs_worker_reserves_what_its_trigger_may_run(function: str) -> No
     (event,) = properties["Events"].values()
     maximum = event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
     assert properties["ReservedConcurrentExecutions"] == {
-        "!If": ["ReservesConcurrency", maximum, {"!Ref": "AWS::NoValue"}]
+        "Fn::If": ["ReservesConcurrency", maximum, {"Ref": "AWS::NoValue"}]
     }
 
 
 def test_the_routers_sqs_trigger_runs_at_most_its_reserved_concurrency() -> None:
     (event,) = RESOURCES["RouterFunction"]["Properties"]["Events"].values()
     maximum = event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
-    assert maximum == {"!FindInMap": ["Sizing", {"!Ref": "Sizing"}, "RouterMaximumConcurrency"]}
+    assert maximum == {"Fn::FindInMap": ["Sizing", {"Ref": "Sizing"}, "RouterMaximumConcurrency"]}
     for row in TEMPLATE_DOC["Mappings"]["Sizing"]:
         assert _sizing(row, "RouterMaximumConcurrency") >= 2  # SQS's minimum
     for row in ("stg", "prod"):
@@ -242,7 +247,8 @@ def test_the_routers_sqs_trigger_runs_at_most_its_reserved_concurrency() -> None
 
 
 def test_only_the_dev_sizing_reserves_nothing() -> None:
-    assert TEMPLATE_DOC["Conditions"]["ReservesConcurrency"] == {"!Not": [{"!Equals": [{"!Ref": "Sizing"}, "dev"]}]}
+    not_dev = {"Fn::Not": [{"Fn::Equals": [{"Ref": "Sizing"}, "dev"]}]}
+    assert TEMPLATE_DOC["Conditions"]["ReservesConcurrency"] == not_dev
     assert PARAMETERS["Sizing"]["AllowedValues"] == list(TEMPLATE_DOC["Mappings"]["Sizing"])
 
 
@@ -315,11 +321,11 @@ def _dynamodb_grants(function: str) -> tuple[dict[str, set[str]], set[str]]:
                 continue
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             for resource in resources:
-                if "!GetAtt" in resource:
-                    table = resource["!GetAtt"].removesuffix(".Arn")
+                if "Fn::GetAtt" in resource:
+                    table = ".".join(resource["Fn::GetAtt"]).removesuffix(".Arn")
                     grants.setdefault(table, set()).update(a.removeprefix("dynamodb:") for a in actions)
                 else:
-                    (table,) = re.fullmatch(r"\$\{(\w+)\.Arn\}/index/\*", resource["!Sub"]).groups()  # type: ignore[union-attr]
+                    (table,) = re.fullmatch(r"\$\{(\w+)\.Arn\}/index/\*", resource["Fn::Sub"]).groups()  # type: ignore[union-attr]
                     indexed.add(table)
     return grants, indexed
 
@@ -356,16 +362,16 @@ def test_the_access_log_says_why_a_request_failed() -> None:
 
 def test_outputs_give_every_url_an_admin_pastes() -> None:
     outputs = {name: output["Value"] for name, output in TEMPLATE_DOC["Outputs"].items()}
-    assert outputs["LineLoginCallbackUrl"] == {"!Sub": "${HubPublicUrl}/oauth/line/callback"}
-    assert outputs["LineWebhookUrlPattern"] == {"!Sub": "${HubPublicUrl}/webhooks/line/{company_id}"}
-    assert outputs["GoogleOAuthRedirectUri"] == {"!Sub": "${HubPublicUrl}/oauth/google/callback"}
-    assert outputs["NaverWorksRedirectUri"] == {"!Sub": "${HubPublicUrl}/oauth/naver_works/callback"}
-    assert outputs["WorkplaceEventsQueueUrl"] == {"!Ref": "WorkplaceEventsQueue"}
-    assert outputs["WorkplaceEventsQueueArn"] == {"!GetAtt": "WorkplaceEventsQueue.Arn"}
+    assert outputs["LineLoginCallbackUrl"] == {"Fn::Sub": "${HubPublicUrl}/oauth/line/callback"}
+    assert outputs["LineWebhookUrlPattern"] == {"Fn::Sub": "${HubPublicUrl}/webhooks/line/{company_id}"}
+    assert outputs["GoogleOAuthRedirectUri"] == {"Fn::Sub": "${HubPublicUrl}/oauth/google/callback"}
+    assert outputs["NaverWorksRedirectUri"] == {"Fn::Sub": "${HubPublicUrl}/oauth/naver_works/callback"}
+    assert outputs["WorkplaceEventsQueueUrl"] == {"Ref": "WorkplaceEventsQueue"}
+    assert outputs["WorkplaceEventsQueueArn"] == {"Fn::GetAtt": ["WorkplaceEventsQueue", "Arn"]}
     for dlq in DLQS:
-        assert outputs[f"{dlq}Url"] == {"!Ref": dlq}
-        assert outputs[f"{dlq}Arn"] == {"!GetAtt": f"{dlq}.Arn"}
-    assert "DashboardUrl" in outputs and outputs["AlarmTopicArn"] == {"!Ref": "AlarmTopic"}
+        assert outputs[f"{dlq}Url"] == {"Ref": dlq}
+        assert outputs[f"{dlq}Arn"] == {"Fn::GetAtt": [dlq, "Arn"]}
+    assert "DashboardUrl" in outputs and outputs["AlarmTopicArn"] == {"Ref": "AlarmTopic"}
 
 
 def test_the_callback_urls_match_the_routes_the_functions_serve() -> None:
