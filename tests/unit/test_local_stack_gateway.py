@@ -4,6 +4,8 @@ function gets `pathParameters` decoded (and `rawPath` percent-encoded)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,15 +23,22 @@ class Echo:
         return {"statusCode": 200, "body": json.dumps(body)}
 
 
-def gateway() -> Gateway:
-    local = Gateway.__new__(Gateway)  # no socket: only its routing is tested here
-    local._routes = [Route.build("PUT", "/admin/users/{user_id}/links", Echo(), authorized=False)]  # type: ignore[arg-type]
-    local._issuer = local._verifier = None
-    return local
+@contextmanager
+def gateway() -> Iterator[Gateway]:
+    """The gateway on a loopback port of its own, as the local stack starts it, routing to Echo; nothing connects
+    to it (the tests call `dispatch`, what its request handler calls). No token route: no issuer, no verifier."""
+    local = Gateway("127.0.0.1", 0)
+    route = Route.build("PUT", "/admin/users/{user_id}/links", Echo(), authorized=False)  # type: ignore[arg-type]
+    local.serve([route], None, None)  # type: ignore[arg-type]
+    try:
+        yield local
+    finally:
+        local.stop()
 
 
 def put(target: str) -> tuple[int, Any]:
-    status, _, payload = gateway().dispatch("PUT", target, {}, b"", "127.0.0.1")
+    with gateway() as local:
+        status, _, payload = local.dispatch("PUT", target, {}, b"", "127.0.0.1")
     return status, json.loads(payload)
 
 
