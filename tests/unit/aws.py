@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import Any, NamedTuple
 from unittest.mock import patch
 
 import boto3
@@ -152,6 +152,14 @@ def key_attributes(logical_id: str) -> list[str]:
     return [key["AttributeName"] for key in template_resources()[logical_id]["Properties"]["KeySchema"]]
 
 
+class AdminClients(NamedTuple):
+    """SharedResources' own clients (see `SharedResources._admin`)."""
+
+    dynamodb: Any
+    sqs: Any
+    kms: Any
+
+
 class SharedResources:
     """The hub's tables, queues and KMS key, created once per run inside an active `mock_aws`.
 
@@ -166,17 +174,23 @@ class SharedResources:
     """
 
     def __init__(self) -> None:
-        session = boto3_session()
-        # Administrative clients, made before the hook: never handed to a test, and their own calls are not noted.
-        self._dynamodb = session.client("dynamodb")
-        self._sqs = session.client("sqs")
-        self._kms = session.client("kms")
         self._key_id = ""
         self._queue_urls: dict[str, str] = {}
         self._addressed_tables: set[str] = set(TABLES.values())
         self._addressed_queues: set[str] = set()
+        session = boto3_session()
         session.events.register("provide-client-params.dynamodb", self._note_tables)
         session.events.register("provide-client-params.sqs", self._note_queues)
+
+    @cached_property
+    def _admin(self) -> AdminClients:
+        """DynamoDB, SQS and KMS clients of a session of their own: never handed to a test, and their calls are not
+        noted. Made at the first checkout, inside the test's fake environment (an AWS_ENDPOINT_URL left by the
+        integration tests' stack in the same run must not point them at it)."""
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        return AdminClients(session.client("dynamodb"), session.client("sqs"), session.client("kms"))
 
     def _note_tables(self, params: dict[str, Any], **_: Any) -> None:
         named = set(params["RequestItems"]) if "RequestItems" in params else set()
@@ -213,27 +227,27 @@ class SharedResources:
 
     def _ensure(self) -> None:
         """Create whatever is missing: everything on the first call, after a moto reset, or a deleted table."""
-        existing = set(self._dynamodb.list_tables()["TableNames"])
+        existing = set(self._admin.dynamodb.list_tables()["TableNames"])
         for logical_id, name in TABLES.items():
             if name not in existing:
-                create_table_from_template(self._dynamodb, logical_id, name)
+                create_table_from_template(self._admin.dynamodb, logical_id, name)
                 # Something deleted it, or reset moto: trust nothing else to be empty either.
                 self._addressed_tables |= set(TABLES.values())
-        queue_urls = set(self._sqs.list_queues().get("QueueUrls", []))
+        queue_urls = set(self._admin.sqs.list_queues().get("QueueUrls", []))
         if not self._queue_urls or not set(self._queue_urls.values()) <= queue_urls:
             self._queue_urls = {
-                name: self._sqs.create_queue(QueueName=name.replace("_", "-"))["QueueUrl"] for name in QUEUES
+                name: self._admin.sqs.create_queue(QueueName=name.replace("_", "-"))["QueueUrl"] for name in QUEUES
             }
             self._addressed_queues |= set(self._queue_urls.values())
         if not self._key_enabled():
-            self._key_id = self._kms.create_key(Description=KEY_DESCRIPTION)["KeyMetadata"]["KeyId"]
+            self._key_id = self._admin.kms.create_key(Description=KEY_DESCRIPTION)["KeyMetadata"]["KeyId"]
 
     def _key_enabled(self) -> bool:
         if not self._key_id:
             return False
         try:
-            return self._kms.describe_key(KeyId=self._key_id)["KeyMetadata"]["KeyState"] == "Enabled"
-        except self._kms.exceptions.NotFoundException:
+            return self._admin.kms.describe_key(KeyId=self._key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+        except self._admin.kms.exceptions.NotFoundException:
             return False
 
     def _truncate(self) -> None:
@@ -243,15 +257,15 @@ class SharedResources:
             if name not in tables:
                 continue
             names = {f"#k{index}": attribute for index, attribute in enumerate(key_attributes(logical_id))}
-            pages = self._dynamodb.get_paginator("scan").paginate(
+            pages = self._admin.dynamodb.get_paginator("scan").paginate(
                 TableName=name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
             )
             keys = [item for page in pages for item in page["Items"]]
             for start in range(0, len(keys), 25):
                 requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
                 while requests:
-                    answer = self._dynamodb.batch_write_item(RequestItems={name: requests})
+                    answer = self._admin.dynamodb.batch_write_item(RequestItems={name: requests})
                     requests = answer.get("UnprocessedItems", {}).get(name, [])
         with patch.dict(os.environ, LENIENT_PURGE):
             for url in queues & set(self._queue_urls.values()):
-                self._sqs.purge_queue(QueueUrl=url)
+                self._admin.sqs.purge_queue(QueueUrl=url)
