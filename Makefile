@@ -13,12 +13,13 @@ export SAM_CLI_TELEMETRY := 0
 COMPANY ?= acme
 ROLE ?= member
 
-.PHONY: run test test-thorough demo bench token redrive lint validate build deploy unit integration browser clean
+.PHONY: run test test-thorough demo bench token redrive lint validate build deploy lock unit integration browser clean
 
-$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+# The lock as constraints: the tests run the versions DepsLayer ships (its hashes include this machine's wheels).
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt layers/deps/requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c layers/deps/requirements.lock
 	touch $@
 
 # aws-sam-cli pins versions that clash with the app's, so it lives in a virtualenv of its own.
@@ -84,9 +85,18 @@ token: $(VENV)/.installed
 redrive: $(VENV)/.installed
 	$(PY) -m infra.redrive "$(DLQ)" $(if $(STACK),--stack-name "$(STACK)")
 
-## make build: sam build (deployable artifacts in .aws-sam/).
+## make build: sam build (deployable arm64 artifacts in .aws-sam/). The layers come from their Makefiles
+## (layers/deps/, shared/: the locked wheels, compiled); the handler modules are compiled here, after sam build.
 build: $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml
+	@for function in .aws-sam/build/*/; do \
+	  case "$$function" in *Layer/) continue;; esac; \
+	  $(PYTHON) -m compileall -q --invalidation-mode unchecked-hash -s "$$function" -p /var/task "$$function" || exit 1; \
+	done
+
+## make lock: re-resolve layers/deps/requirements.txt into requirements.lock (after changing a pin there).
+lock: $(VENV)/.installed
+	$(PY) -m infra.lock
 
 ## make deploy ENV=stg: sam build, then sam deploy with samconfig.toml's [ENV] settings (dev, stg or prod);
 ## SAM_DEPLOY_ARGS adds sam deploy options (e.g. --no-confirm-changeset for prod from CI).
