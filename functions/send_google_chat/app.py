@@ -3,7 +3,7 @@
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from workplace_hub.observability import logger, metrics, tracer
+from workplace_hub.observability import logger, metrics
 from workplace_hub.wiring import build_worker
 
 worker = build_worker("google_chat")
@@ -11,7 +11,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(

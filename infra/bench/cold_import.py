@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,3 +143,101 @@ def measure(spec: FunctionSpec, repetitions: int) -> dict[str, Any]:
 
 def run(template: dict[str, Any], resolver: Resolver, repetitions: int) -> list[dict[str, Any]]:
     return [measure(spec, repetitions) for spec in discover(template, resolver)]
+
+
+# ---------------------------------------------------------------- cold init from the built artifacts
+
+LAMBDA_CHILD = Path(__file__).with_name("_lambda_child.py")
+LAYERS = ("DepsLayer", "SharedLayer")
+# Only for the measured "with powertools' Tracer" variant: the layer does not ship the X-Ray SDK.
+XRAY_SDK = ("aws-xray-sdk==2.15.0", "wrapt==2.5.2")
+_COMPILE = ["-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
+
+
+def build_host_artifacts(into: Path, specs: list[FunctionSpec], *, xray_sdk: bool = True) -> dict[str, Path]:
+    """This machine's copy of what `make build` ships: the same Makefile recipes and lock, x86_64 wheels.
+
+    .aws-sam/ holds arm64 wheels, which cannot be imported here. Returns {logical id: directory}.
+    """
+    built: dict[str, Path] = {}
+    for layer, source in (("DepsLayer", ROOT / "layers" / "deps"), ("SharedLayer", ROOT / "shared")):
+        built[layer] = into / layer
+        make = [shutil.which("make") or "make", "-s", "-C", str(source), f"build-{layer}"]
+        variables = [f"ARTIFACTS_DIR={built[layer]}", "PIP_TARGET_PLATFORM=", f"PYTHON={sys.executable}"]
+        subprocess.run([*make, *variables], check=True)  # noqa: S603
+    for spec in specs:
+        target = built[spec.logical_id] = into / spec.logical_id
+        shutil.copytree(spec.code_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run([sys.executable, *_COMPILE, str(target)], check=True)  # noqa: S603
+    if xray_sdk:
+        target = built["XRaySdk"] = into / "XRaySdk"
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", "--no-compile"]
+        subprocess.run([*pip, "--target", str(target / "python"), *XRAY_SDK], check=True)  # noqa: S603
+        subprocess.run([sys.executable, *_COMPILE, str(target / "python")], check=True)  # noqa: S603
+    return built
+
+
+def _lambda_child(spec: FunctionSpec, built: dict[str, Path], mode: str, *, tracer: bool = False) -> dict[str, Any]:
+    path = [str(built[spec.logical_id]), *(str(built[layer] / "python") for layer in LAYERS)]
+    if tracer:
+        path.append(str(built["XRaySdk"] / "python"))
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    env.update(spec.environment)
+    env.update(
+        PYTHONDONTWRITEBYTECODE="1",
+        LAMBDA_TASK_ROOT=str(built[spec.logical_id]),
+        AWS_LAMBDA_FUNCTION_NAME=spec.logical_id,
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
+    )
+    # What Lambda sets in every function's environment.
+    env.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1"))
+    env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])
+    request = {"path": path, "module": spec.module, "attribute": spec.attribute, "mode": mode, "tracer": tracer}
+    args = [sys.executable, "-S", str(LAMBDA_CHILD), json.dumps(request)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603
+    line = next((line for line in done.stdout.splitlines() if line.startswith("BENCH-CHILD ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"cold init of {spec.name} ({mode}) failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(line.removeprefix("BENCH-CHILD "))
+
+
+def measure_built(spec: FunctionSpec, built: dict[str, Path], repetitions: int) -> dict[str, Any]:
+    sides = {
+        "baseline": lambda: _lambda_child(spec, built, "baseline"),
+        "handler": lambda: _lambda_child(spec, built, "handler"),
+        **({"tracer": lambda: _lambda_child(spec, built, "handler", tracer=True)} if "XRaySdk" in built else {}),
+    }
+    probe = sides["handler"]()  # warm-up (page cache); also says where boto3 came from
+    seconds: dict[str, list[float]] = {side: [] for side in sides}
+    for repetition in range(repetitions):
+        # Rotate the order so that drift on a noisy machine hits every side alike.
+        order = list(sides)
+        for side in order[repetition % len(order) :] + order[: repetition % len(order)]:
+            seconds[side].append(sides[side]()["seconds"])
+    median = {side: statistics.median(values) for side, values in seconds.items()}
+    return {
+        "function": spec.name,
+        "logical_id": spec.logical_id,
+        "init_s_min": round(min(seconds["handler"]), 3),
+        "init_s_median": round(median["handler"], 3),
+        "baseline_s_min": round(min(seconds["baseline"]), 3),
+        "baseline_s_median": round(median["baseline"], 3),
+        "ratio": round(median["handler"] / median["baseline"], 2),
+        "target_ratio": TARGET_RATIO,
+        "met": median["handler"] / median["baseline"] <= TARGET_RATIO,
+        "with_tracer_s_median": round(median["tracer"], 3) if "tracer" in median else None,
+        "tracer_extra_s": round(median["tracer"] - median["handler"], 3) if "tracer" in median else None,
+        "seconds": {side: [round(value, 3) for value in values] for side, values in seconds.items()},
+        "boto3_from": probe["boto3"],
+    }
+
+
+TARGET_RATIO = 1.5
+
+
+def run_built(template: dict[str, Any], resolver: Resolver, repetitions: int) -> list[dict[str, Any]]:
+    """Cold init (import + module-scope wiring) of every function from a host-arch build of the artifacts."""
+    specs = discover(template, resolver)
+    with tempfile.TemporaryDirectory(prefix="hub-built-") as scratch:
+        built = build_host_artifacts(Path(scratch), specs)
+        return [measure_built(spec, built, repetitions) for spec in specs]

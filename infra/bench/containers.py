@@ -3,7 +3,7 @@
 A container is the function's handler module imported anew, under its template environment, after
 the composition root's client cache is cleared: it builds its own AWS clients, settings cache,
 keyring cache and HTTP session exactly as a cold start does. Its real `lambda_handler` (powertools
-logger/tracer/metrics decorators, batch processor) is then invoked with SQS-shaped events.
+logger/metrics decorators, batch processor) is then invoked with SQS-shaped events.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ class Container:
     def roots(self) -> list[Any]:
         """The objects the module built at cold start (router / worker / processor / app).
 
-        Imported names (classes, functions, modules) and the process-wide logger/tracer/metrics
+        Imported names (classes, functions, modules) and the process-wide logger/metrics
         are left out: they are shared, not this container's.
         """
-        shared = {id(observability.logger), id(observability.metrics), id(observability.tracer)}
+        shared = {id(observability.logger), id(observability.metrics)}
         return [
             value
             for name, value in vars(self.module).items()

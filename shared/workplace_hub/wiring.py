@@ -7,16 +7,9 @@ their own environment); nothing here runs at import time.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-import requests
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from botocore.config import Config
 
 from workplace_hub.catalog import Integration
@@ -33,19 +26,23 @@ from workplace_hub.config import (
 )
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import ConfigurationError
-from workplace_hub.pipeline.calendar_worker import CalendarWorker
-from workplace_hub.pipeline.kakao_results import KakaoResultsWorker, ResultQueue, Timing, schedule_first_lookups
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, JobQueues
-from workplace_hub.pipeline.router import EventRouter
-from workplace_hub.pipeline.worker import DeliveryWorker
-from workplace_hub.providers import SENDERS
-from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.dynamodb import DynamoTables
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
-from workplace_hub.tokens import TokenVerifier
+
+if TYPE_CHECKING:
+    import requests
+
+    from workplace_hub.pipeline.calendar_worker import CalendarWorker
+    from workplace_hub.pipeline.kakao_results import KakaoResultsWorker
+    from workplace_hub.pipeline.router import EventRouter
+    from workplace_hub.pipeline.worker import DeliveryWorker
+
+# Each builder imports what only its function needs (the router no provider, a sender only its own, the
+# calendar clients only the calendar worker): every module imported is paid by every cold start.
 
 _AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 PLATFORM_SECRET_MAX_AGE = 300
@@ -61,6 +58,8 @@ def _aws(service: str) -> Any:
 
 def http_session() -> requests.Session:
     """One keep-alive session per container; no automatic retries (a retried POST can post twice)."""
+    import requests
+
     session = requests.Session()
     session.headers["User-Agent"] = "workplace-integration-hub/1.0"
     return session
@@ -77,11 +76,23 @@ def _storage(
     return settings_repository, links, deliveries, keyring
 
 
+def _tables(settings: StorageSettings) -> tuple[SettingsRepository, LinksRepository, DeliveriesRepository]:
+    """The repositories without the keyring (and its KMS client), for a function that opens no secret."""
+    dynamodb = _aws("dynamodb")
+    return (
+        SettingsRepository(dynamodb.Table(settings.SETTINGS_TABLE_NAME)),
+        LinksRepository(dynamodb.Table(settings.LINKS_TABLE_NAME), dynamodb),
+        DeliveriesRepository(dynamodb.Table(settings.DELIVERIES_TABLE_NAME)),
+    )
+
+
 def platform_credentials_reader(secret_arn: str) -> Any:
     """Collabo platform credentials from Secrets Manager, cached for a few minutes (powertools' cache,
     which `parameters.clear_caches()` empties)."""
 
     def read() -> dict[str, Any]:
+        from aws_lambda_powertools.utilities import parameters
+
         value = parameters.get_secret(secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE)
         return value if isinstance(value, dict) else {}
 
@@ -89,8 +100,16 @@ def platform_credentials_reader(secret_arn: str) -> Any:
 
 
 def build_router(settings: RouterSettings | None = None) -> EventRouter:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from workplace_hub.pipeline.router import EventRouter
+
     settings = settings or load_settings(RouterSettings)
-    settings_repository, links, deliveries, _ = _storage(settings)
+    settings_repository, links, deliveries = _tables(settings)
     sqs = _aws("sqs")
     persistence = DynamoDBPersistenceLayer(
         # A plain client: the resource's own client re-serializes attribute values.
@@ -121,12 +140,23 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
 
 
 def build_worker(channel: str, settings: SenderSettings | None = None) -> DeliveryWorker:
+    from workplace_hub.pipeline.worker import DeliveryWorker
+    from workplace_hub.providers import sender_class
+    from workplace_hub.rate_limits import SharedRateLimiter
+
+    on_accepted = None
     settings = settings or load_settings(SenderSettings)
+    if channel == "kakao" and settings.KAKAO_RESULTS_QUEUE_URL:
+        from workplace_hub.pipeline.kakao_results import ResultQueue, Timing, schedule_first_lookups
+
+        on_accepted = schedule_first_lookups(
+            ResultQueue(_aws("sqs"), settings.KAKAO_RESULTS_QUEUE_URL), Timing.of(settings)
+        )
     settings_repository, links, deliveries, keyring = _storage(settings)
     sqs = _aws("sqs")
     timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
     return DeliveryWorker(
-        sender=SENDERS[channel](http_session(), settings, timeout),
+        sender=sender_class(channel)(http_session(), settings, timeout),
         settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
         settings_repository=settings_repository,
         links=links,
@@ -143,16 +173,13 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
             if settings.RATE_LIMITS_TABLE_NAME
             else None
         ),
-        on_accepted=(
-            schedule_first_lookups(ResultQueue(sqs, settings.KAKAO_RESULTS_QUEUE_URL), Timing.of(settings))
-            if channel == "kakao" and settings.KAKAO_RESULTS_QUEUE_URL
-            else None
-        ),
+        on_accepted=on_accepted,
     )
 
 
 def build_kakao_results(settings: KakaoResultsSettings | None = None) -> KakaoResultsWorker:
     """The AlimTalk result lookup: a KakaoSender used only for its lookup (a read), never to send."""
+    from workplace_hub.pipeline.kakao_results import KakaoResultsWorker, ResultQueue, Timing
     from workplace_hub.providers.kakao import KakaoSender
 
     settings = settings or load_settings(KakaoResultsSettings)
@@ -179,6 +206,7 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
     from workplace_hub.oauth.google import DelegatedCalendarAuth, GoogleOAuthClient
     from workplace_hub.oauth.grants import UserGrants
     from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
+    from workplace_hub.pipeline.calendar_worker import CalendarWorker
     from workplace_hub.providers.naver_works_auth import WorksTokenProvider
 
     settings = settings or load_settings(CalendarSettings)
@@ -260,7 +288,9 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     # Imported here: the router and the senders never load the API stack (OpenAPI, validation).
     from workplace_hub.api import create_app
     from workplace_hub.api.services import ApiServices
+    from workplace_hub.providers import SENDERS
     from workplace_hub.providers.naver_works import NaverWorksSender
+    from workplace_hub.tokens import TokenVerifier
 
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
@@ -293,6 +323,8 @@ def app_secret_reader(secret_arn: str) -> Any:
     """The hub's own secrets (the OAuth state-signing key), cached for a few minutes."""
 
     def read() -> dict[str, Any]:
+        from aws_lambda_powertools.utilities import parameters
+
         value = parameters.get_secret(secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE)
         return value if isinstance(value, dict) else {}
 
@@ -308,6 +340,7 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     from workplace_hub.oauth.linking import LinkingClients, LinkingService
     from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
     from workplace_hub.oauth.state import OAuthStateStore
+    from workplace_hub.tokens import TokenVerifier
 
     settings = settings or load_settings(LinkingSettings)
     settings_repository, links, _, keyring = _storage(settings)
