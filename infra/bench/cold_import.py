@@ -189,9 +189,12 @@ def _lambda_child(spec: FunctionSpec, built: dict[str, Path], mode: str, *, trac
         AWS_LAMBDA_FUNCTION_NAME=spec.logical_id,
         AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
     )
-    # What Lambda sets in every function's environment.
+    # What Lambda sets in every function's environment (the credentials: its role's, found first in the chain).
     env.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1"))
     env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])
+    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    env.setdefault("AWS_SESSION_TOKEN", "testing")
     request = {"path": path, "module": spec.module, "attribute": spec.attribute, "mode": mode, "tracer": tracer}
     args = [sys.executable, "-S", str(LAMBDA_CHILD), json.dumps(request)]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603

@@ -15,7 +15,9 @@ from workplace_hub.errors import ConfigurationError
 
 
 class _EnvModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: a function validates one of these models, once; building every model's validator at import
+    # would cost each cold start the others' too.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class ProviderEndpoints(_EnvModel):

@@ -11,17 +11,16 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
 from workplace_hub.catalog import Integration
-from workplace_hub.crypto import Keyring
 from workplace_hub.email_address import email_problem
 from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
+
+if TYPE_CHECKING:  # the router reads settings without opening a secret: no cryptography at its cold start
+    from workplace_hub.crypto import Keyring
 
 MASK = "********"
 
@@ -78,6 +77,9 @@ def _rsa_private_key_pem(value: str) -> str:
     value = value.strip() + "\n"
     if "-----BEGIN" not in value:
         raise ValueError("must be a PEM private key (-----BEGIN PRIVATE KEY-----)")
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         key = load_pem_private_key(value.encode(), password=None)
     except (ValueError, TypeError):

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from workplace_hub.catalog import Integration
-from workplace_hub.crypto import Keyring
 from workplace_hub.events import NotificationEvent, Recipient
 from workplace_hub.integration_settings import effective, is_configured
 from workplace_hub.link_health import BLOCKED, NEEDS_RELINK, state_attribute
 from workplace_hub.storage.deliveries import DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks, link_purpose
 from workplace_hub.storage.settings import CompanySettings
+
+if TYPE_CHECKING:  # the router routes without opening a secret: no cryptography at its cold start
+    from workplace_hub.crypto import Keyring
 
 NO_CHANNEL = "none"  # the channel of the one record that says "this item goes nowhere"
 

@@ -24,7 +24,6 @@ from workplace_hub.config import (
     WebhookSettings,
     load_settings,
 )
-from workplace_hub.crypto import Keyring
 from workplace_hub.errors import ConfigurationError
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, JobQueues
 from workplace_hub.storage.absences import AbsenceRegistry
@@ -36,6 +35,7 @@ from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 if TYPE_CHECKING:
     import requests
 
+    from workplace_hub.crypto import Keyring
     from workplace_hub.pipeline.calendar_worker import CalendarWorker
     from workplace_hub.pipeline.kakao_results import KakaoResultsWorker
     from workplace_hub.pipeline.router import EventRouter
@@ -72,6 +72,8 @@ def _storage(
     settings_repository = SettingsRepository(dynamodb.Table(settings.SETTINGS_TABLE_NAME))
     links = LinksRepository(dynamodb.Table(settings.LINKS_TABLE_NAME), dynamodb)
     deliveries = DeliveriesRepository(dynamodb.Table(settings.DELIVERIES_TABLE_NAME))
+    from workplace_hub.crypto import Keyring
+
     keyring = Keyring(_aws("kms"), settings.KMS_KEY_ID, settings_repository)
     return settings_repository, links, deliveries, keyring
 
