@@ -134,6 +134,68 @@ def cold_imports(results: list[dict[str, Any]], repetitions: int) -> str:
     )
 
 
+def cold_inits(results: list[dict[str, Any]], repetitions: int) -> str:
+    rows = [
+        [
+            r["logical_id"],
+            f"{r['init_s_min']:.3f}",
+            f"{r['init_s_median']:.3f}",
+            f"{r['baseline_s_median']:.3f}",
+            f"{r['ratio']:.2f}x",
+            f"{r['cpu_ratio']:.2f}x",
+            f"<= {r['target_ratio']:.1f}x",
+            "met" if r["met"] else "NOT met",
+            "" if r["tracer_extra_s"] is None else f"{r['tracer_extra_s'] * 1000:+.0f}",
+            "" if r["tracer_extra_cpu_s"] is None else f"{r['tracer_extra_cpu_s'] * 1000:+.0f}",
+        ]
+        for r in results
+    ]
+    met = sum(r["met"] for r in results)
+    boto3_from = sorted({str(r["boto3_from"]).rsplit("/python/", 1)[0].rsplit("/", 1)[-1] for r in results})
+    return "\n".join(
+        [
+            "1b. Cold init from the built artifacts, as Lambda imports them (fresh process each run, median of"
+            f" {repetitions}; figures, not asserts)",
+            table(
+                [
+                    "function",
+                    "init s min",
+                    "init s median",
+                    "boto3 s median",
+                    "ratio",
+                    "CPU ratio",
+                    "target",
+                    "",
+                    "Tracer ms",
+                    "Tracer CPU ms",
+                ],
+                rows,
+                "lrrrrrrlrr",
+            ),
+            f"  {met} of {len(results)} functions within the target.",
+            *_wrap(
+                "init = importing the handler module (its module-scope wiring included: settings, AWS clients, the"
+                " router / worker / app) with the function directory, then the layers' python/ on the path, -S (no"
+                ' site-packages), PYTHONDONTWRITEBYTECODE=1. boto3 = `import boto3; boto3.client("dynamodb")` the'
+                " same way, in the same rounds: the least any function touching DynamoDB pays. ratio = median of the"
+                " round-by-round ratios (wall clock); CPU ratio = the same with each process's CPU time, steadier when"
+                " other work shares the machine."
+            ),
+            *_wrap(
+                "The artifacts: a host-arch (x86_64) copy built for this run with the recipes `make build` uses"
+                " (layers/deps/Makefile from requirements.lock, shared/Makefile, handler modules compiled the same"
+                " way); .aws-sam/ holds the arm64 wheels Lambda runs, which do not import here. boto3 came from:"
+                f" {', '.join(boto3_from)}."
+            ),
+            *_wrap(
+                "Tracer ms = what powertools' Tracer adds to the same init (X-Ray SDK imported, libraries patched;"
+                " median of the round-by-round differences): the cost of tracing with the SDK rather than with"
+                ' Lambda\'s active tracing alone (README "Tracing").'
+            ),
+        ]
+    )
+
+
 def throughput(result: dict[str, Any]) -> str:
     b = result["breakdown_ms_per_notification"]
     f = result["floor_breakdown_ms_per_notification"]

@@ -114,6 +114,9 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
         figures["cold_import"] = cold_import.run(template, stack.resolver, args.repetitions)
         _say(out, report.cold_imports(figures["cold_import"], args.repetitions))
         _say(out)
+        figures["cold_init_built"] = cold_import.run_built(template, stack.resolver, args.repetitions)
+        _say(out, report.cold_inits(figures["cold_init_built"], args.repetitions))
+        _say(out)
 
     # Parts 2-4, 7 and 8 measure the hub's own cost against providers whose rate limits are off: the senders run
     # without the shared rate limit too (it would pace the recipients' repeated messages). Part 5 measures it.
