@@ -15,11 +15,13 @@ ROLE ?= member
 
 .PHONY: run test test-thorough demo bench token redrive lint validate build deploy lock unit integration browser clean
 
-# The lock as constraints: the tests run the versions DepsLayer ships (its hashes include this machine's wheels).
+# The lock's versions as constraints (without its hashes, which would demand hashes of every dev package too):
+# the tests run the versions DepsLayer ships.
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt layers/deps/requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c layers/deps/requirements.lock
+	sed -n 's/^\([A-Za-z0-9._-]*==[^ ]*\).*/\1/p' layers/deps/requirements.lock > $(VENV)/lock-constraints.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt -c $(VENV)/lock-constraints.txt
 	touch $@
 
 # aws-sam-cli pins versions that clash with the app's, so it lives in a virtualenv of its own.
@@ -91,12 +93,13 @@ build: $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml
 	@for function in .aws-sam/build/*/; do \
 	  case "$$function" in *Layer/) continue;; esac; \
-	  $(PYTHON) -m compileall -q --invalidation-mode unchecked-hash -s "$$function" -p /var/task "$$function" || exit 1; \
+	  $(PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash -s "$$function" -p /var/task "$$function" || exit 1; \
 	done
 
 ## make lock: re-resolve layers/deps/requirements.txt into requirements.lock (after changing a pin there).
-lock: $(VENV)/.installed
-	$(PY) -m infra.lock
+## Only Python and pip: the dev virtualenv is installed from the lock, so it cannot be a prerequisite.
+lock:
+	$(PYTHON) infra/lock.py
 
 ## make deploy ENV=stg: sam build, then sam deploy with samconfig.toml's [ENV] settings (dev, stg or prod);
 ## SAM_DEPLOY_ARGS adds sam deploy options (e.g. --no-confirm-changeset for prod from CI).

@@ -4,6 +4,10 @@ pip alone resolves (`pip install --dry-run --report`), so the lock needs no tool
 for Lambda (CPython 3.11 on manylinux2014 aarch64, wheels only: the layer is built from these) and for this
 machine (the dev virtualenv and the benchmark's host-arch copy of the layer install the same versions). Both
 must give the same versions; each pin carries the sha256 of the wheel each target installs.
+
+Standard library and pip only (run by any Python 3.11 with pip >= 22.2): `make lock` must work when the dev
+virtualenv cannot be installed, e.g. right after a pin in requirements.txt changed and the lock does not yet
+agree with it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from infra.template import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
 LOCK = ROOT / "layers" / "deps" / "requirements.lock"
 LAMBDA_TARGET = [
