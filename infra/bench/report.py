@@ -120,7 +120,7 @@ def cold_imports(results: list[dict[str, Any]], repetitions: int) -> str:
             "  to other load on the machine. hub's own = the difference of the medians.",
             *_wrap(
                 "+ SDK clients = deps-only plus creating the boto3 clients the handler import creates (same services,"
-                " same order; powertools' Tracer makes the X-Ray ones): what any boto3 user pays for them, mostly"
+                " same order): what any boto3 user pays for them, mostly"
                 f" botocore parsing its endpoint data for the first client ({_clients(results)}). ratio to that ="
                 " median handler / its median: the hub's own code and builders beyond the SDK."
             ),
