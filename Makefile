@@ -90,7 +90,7 @@ redrive: $(VENV)/.installed
 ## make build: sam build (deployable arm64 artifacts in .aws-sam/). The layers come from their Makefiles
 ## (layers/deps/, shared/: the locked wheels, compiled); the handler modules are compiled here, after sam build.
 build: $(SAM_VENV)/.installed
-	$(SAM) build --template template.yaml
+	$(SAM) build --template template.yaml $(SAM_BUILD_ARGS)
 	@for function in .aws-sam/build/*/; do \
 	  case "$$function" in *Layer/) continue;; esac; \
 	  $(PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash -s "$$function" -p /var/task "$$function" || exit 1; \
@@ -106,7 +106,7 @@ lock:
 DEPLOY_ENVS := dev stg prod
 deploy: $(SAM_VENV)/.installed
 	@$(if $(and $(filter 1,$(words $(ENV))),$(filter $(ENV),$(DEPLOY_ENVS))),,$(error ENV must be one of: $(DEPLOY_ENVS) (got "$(ENV)")))
-	$(SAM) build --template template.yaml --config-env $(ENV)
+	$(MAKE) build SAM_BUILD_ARGS="--config-env $(ENV)"
 	$(SAM) deploy --config-env $(ENV) $(SAM_DEPLOY_ARGS)
 
 unit: $(VENV)/.installed

@@ -190,7 +190,7 @@ def cold_inits(results: list[dict[str, Any]], repetitions: int) -> str:
             *_wrap(
                 "Tracer ms = what powertools' Tracer adds to the same init (X-Ray SDK imported, libraries patched;"
                 " median of the round-by-round differences): the cost of tracing with the SDK rather than with"
-                ' Lambda\'s active tracing alone (README "Tracing").'
+                ' Lambda\'s active tracing alone (README "Cold starts and tracing").'
             ),
         ]
     )

@@ -1,7 +1,7 @@
 """The one Logger and Metrics instance every module shares.
 
-No powertools Tracer: it imports and patches the X-Ray SDK, about 0.3 s of every cold start; the functions'
-active tracing (template.yaml) traces each invocation without it (README "Tracing").
+No powertools Tracer: it imports the X-Ray SDK and patches botocore and requests, in every cold start; the
+functions' active tracing (template.yaml) traces each invocation without it (README "Cold starts and tracing").
 """
 
 from __future__ import annotations
