@@ -19,10 +19,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.catalog import Integration
@@ -37,6 +36,9 @@ from workplace_hub.providers.base import SendReceipt
 from workplace_hub.providers.kakao import MessageResult
 from workplace_hub.storage.deliveries import RESULT_UNKNOWN, DeliveriesRepository, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
+
+if TYPE_CHECKING:  # the record classes: powertools' (tests) or pipeline.batch's, alike
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 CHANNEL = Integration.KAKAO.value
 MAX_SQS_DELAY = 900
