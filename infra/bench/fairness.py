@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from boto3.dynamodb.conditions import Key
 
 from infra.bench.containers import Container, load_container
@@ -27,7 +28,6 @@ from infra.bench.provider_calls import ITEM, MESSAGE, Admin, Bench
 from infra.local_stack import LocalStack
 from infra.local_stack.poller import sqs_event
 from infra.template import Resolver
-from workplace_hub.pipeline.batch import BatchProcessingError
 
 RETRY_AFTER = 5
 DRAIN_PATIENCE = 120.0

@@ -68,11 +68,11 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
         package.__path__ = [str(ROOT / "infra" / "local_stack")]
         sys.modules.setdefault("infra.local_stack", package)
         import boto3
+        from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
         from infra.bench.containers import load_container
         from infra.local_stack.poller import sqs_event
         from workplace_hub import observability
-        from workplace_hub.pipeline.batch import BatchProcessingError
 
         handler = observability.logger.registered_handler
         if hasattr(handler, "setStream"):

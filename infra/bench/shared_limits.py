@@ -20,13 +20,13 @@ from collections import Counter
 from typing import Any
 
 import requests
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from infra.bench.containers import Container, load_container
 from infra.bench.provider_calls import ITEM, MESSAGE, Admin, Bench
 from infra.local_stack import LocalStack
 from infra.local_stack.poller import sqs_event
 from infra.template import Resolver
-from workplace_hub.pipeline.batch import BatchProcessingError
 from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
 
 FUNCTION = "SendGoogleChatFunction"

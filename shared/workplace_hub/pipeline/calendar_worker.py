@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
@@ -20,9 +22,6 @@ from workplace_hub.storage.deliveries import (
     Replay,
     final_records,
 )
-
-if TYPE_CHECKING:  # the record classes: powertools' (tests) or pipeline.batch's, alike
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 # Another worker holds the absence's lease (it is reconciling it right now): try again this much later.
 BUSY_RETRY_SECONDS = 5

@@ -37,7 +37,7 @@ from workplace_hub.providers.kakao import MessageResult
 from workplace_hub.storage.deliveries import RESULT_UNKNOWN, DeliveriesRepository, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
-if TYPE_CHECKING:  # the record classes: powertools' (tests) or pipeline.batch's, alike
+if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 CHANNEL = Integration.KAKAO.value

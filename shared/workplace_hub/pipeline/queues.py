@@ -7,17 +7,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ValidationError
 
 from workplace_hub.errors import HubError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.observability import logger
 from workplace_hub.storage.deliveries import Replay
-
-if TYPE_CHECKING:  # the record classes: powertools' (tests) or pipeline.batch's, alike
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 Job = TypeVar("Job", bound=BaseModel)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.errors import InvalidEventError
@@ -24,9 +25,6 @@ from workplace_hub.storage.deliveries import (
 )
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
-
-if TYPE_CHECKING:  # the record classes: powertools' (tests) or pipeline.batch's, alike
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class EventRouter:

@@ -7,9 +7,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
@@ -41,9 +42,6 @@ from workplace_hub.storage.deliveries import (
 )
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
-
-if TYPE_CHECKING:  # the record classes: powertools' (tests) or pipeline.batch's, alike
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 def replay_of(job: SendJob, user_id: str) -> Replay:
