@@ -40,6 +40,14 @@ class ValueTooLargeError(SettingsValidationError):
         self.limit = limit
 
 
+class StoredValueTooLargeError(ValueTooLargeError):
+    """What storage was asked to write is larger than a DynamoDB item holds (400 KB): raised before the write,
+    `field` naming the largest value (the API answers 413 like any value too large)."""
+
+    def __init__(self, field: str, limit_bytes: int) -> None:
+        super().__init__(field, limit_bytes, "bytes stored together with the rest")
+
+
 class NotFoundError(HubError):
     """The addressed resource does not exist for this company."""
 

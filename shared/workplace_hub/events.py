@@ -56,10 +56,23 @@ class _ContractModel(BaseModel):
 class Recipient(_ContractModel):
     """One person a notification goes to."""
 
-    user_id: str = Field(min_length=1, max_length=256)
+    user_id: UserId
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, pattern=E164_PATTERN)
     locale: Locale = "ja"
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=256)]
+_USER_ID: TypeAdapter[str] = TypeAdapter(UserId)
+
+
+class InvalidRecipient(_ContractModel):
+    """A recipient whose entry breaks the contract (a malformed phone, name or locale) while its `user_id` is
+    usable: the hub records it `failed` with the fields named and still delivers to the event's others."""
+
+    index: int
+    user_id: str
+    fields: list[str]
 
 
 class MessageContent(_ContractModel):
@@ -83,19 +96,63 @@ class NotificationEvent(_Envelope):
 
     type: Literal["notification"]
     item: str = Field(pattern=ITEM_PATTERN)
-    recipients: list[Recipient] = Field(min_length=1, max_length=1000)
+    # The valid entries (1-1000 entries in all, with `invalid_recipients`).
+    recipients: list[Recipient] = Field(max_length=1000)
     message: MessageContent
+    # Set by the hub, never read from the event: see InvalidRecipient.
+    invalid_recipients: list[InvalidRecipient] = Field(default_factory=list)
 
-    @field_validator("recipients")
+    @model_validator(mode="before")
     @classmethod
-    def _unique_recipients(cls, recipients: list[Recipient]) -> list[Recipient]:
+    def _set_aside_invalid_recipients(cls, data: object) -> object:
+        """One recipient's bad entry must not stop the event for the others. An entry without a usable
+        user_id (nothing to record it under) still makes the whole event invalid, with its position."""
+        if not isinstance(data, dict):
+            return data
+        data = {name: value for name, value in data.items() if name != "invalid_recipients"}
+        entries = data.get("recipients")
+        if not isinstance(entries, list) or not 1 <= len(entries) <= 1000:
+            return data  # the field's own validation says what is wrong
+        valid: list[object] = []
+        invalid: list[InvalidRecipient] = []
+        for index, entry in enumerate(entries):
+            problems = _recipient_problems(entry)
+            user_id = entry.get("user_id") if isinstance(entry, dict) else None
+            if problems and "user_id" not in problems and isinstance(user_id, str):
+                invalid.append(InvalidRecipient(index=index, user_id=user_id, fields=problems))
+            else:
+                valid.append(entry)
+        return {**data, "recipients": valid, "invalid_recipients": invalid}
+
+    @model_validator(mode="after")
+    def _unique_recipients(self) -> NotificationEvent:
         first: dict[str, int] = {}
-        for index, recipient in enumerate(recipients):
-            if recipient.user_id in first:
+        positions = [(r.user_id, i) for i, r in enumerate(self.recipients)]
+        positions += [(r.user_id, r.index) for r in self.invalid_recipients]
+        for user_id, index in positions:
+            if user_id in first:
                 # Positions, not the user_id: reasons go to logs and the DLQ and never carry values.
-                raise ValueError(f"recipients {first[recipient.user_id]} and {index} have the same user_id")
-            first[recipient.user_id] = index
-        return recipients
+                low, high = sorted((first[user_id], index))
+                raise ValueError(f"recipients {low} and {high} have the same user_id")
+            first[user_id] = index
+        if not positions:
+            raise ValueError("recipients: at least one recipient is needed")
+        return self
+
+
+def _recipient_problems(entry: object) -> list[str]:
+    """The fields of one `recipients` entry that break the contract (names only, never values)."""
+    try:
+        Recipient.model_validate(entry)
+    except ValidationError as exc:
+        fields = [str(err["loc"][0]) if err["loc"] else "(entry)" for err in exc.errors()]
+        if isinstance(entry, dict):
+            try:
+                _USER_ID.validate_python(entry.get("user_id"))
+            except ValidationError:
+                fields.append("user_id")
+        return list(dict.fromkeys(fields))
+    return []
 
 
 class CalendarTarget(_ContractModel):

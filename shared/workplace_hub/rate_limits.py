@@ -20,6 +20,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from workplace_hub.storage.keys import PARTITION_KEY_BYTES, fit
+
 ATTEMPTS = 5
 IDLE_TTL_SECONDS = 3600  # a bucket nobody used for an hour is full again anyway: let DynamoDB drop it
 _deserialize = TypeDeserializer().deserialize
@@ -68,7 +70,7 @@ class SharedRateLimiter:
             try:
                 self.calls += 1
                 self._table.update_item(
-                    Key={"pk": limit.key},
+                    Key={"pk": fit(limit.key, PARTITION_KEY_BYTES)},
                     UpdateExpression="SET tokens = :tokens, at_ms = :now, expires_at = :expires",
                     ConditionExpression=condition,
                     ExpressionAttributeValues={

@@ -26,8 +26,10 @@ class PlannedDelivery:
     channel: str
     status: DeliveryStatus
     reason: str | None = None
+    error_code: str | None = None
 
 
+INVALID_RECIPIENT = "invalid_recipient"
 LOOKUP_MISSED = "address_lookup_missed_at"  # epoch seconds of the last lookup that found nobody
 LOOKUP_RETRY_SECONDS = 7 * 24 * 3600
 
@@ -87,12 +89,18 @@ def plan_deliveries(
     links: dict[str, EmployeeLinks],
     available_channels: set[str],
 ) -> list[PlannedDelivery]:
-    """One planned record per recipient × routed channel (or one `item_not_routed` per recipient)."""
+    """One planned record per recipient × routed channel (or one `item_not_routed` per recipient); a recipient
+    whose entry breaks the contract is `failed: invalid_recipient` on each, `error_code` naming its bad fields."""
     channels = company.routing.get(event.item, [])
+    invalid = [
+        PlannedDelivery(r.user_id, channel, DeliveryStatus.FAILED, INVALID_RECIPIENT, ",".join(r.fields))
+        for r in event.invalid_recipients
+        for channel in channels or [NO_CHANNEL]
+    ]
     if not channels:
         return [
             PlannedDelivery(r.user_id, NO_CHANNEL, DeliveryStatus.SKIPPED, "item_not_routed") for r in event.recipients
-        ]
+        ] + invalid
     channel_reason: dict[str, str | None] = {}
     for channel in channels:
         integration = Integration(channel)
@@ -116,7 +124,7 @@ def plan_deliveries(
                 reason = f"{channel}_{problem['state']}"  # line_blocked, slack_needs_relink, ...
             status = DeliveryStatus.SKIPPED if reason else DeliveryStatus.QUEUED
             planned.append(PlannedDelivery(recipient.user_id, channel, status, reason))
-    return planned
+    return planned + invalid
 
 
 def known_addresses(channel: str, recipients: list[Recipient], links: dict[str, EmployeeLinks]) -> dict[str, str]:

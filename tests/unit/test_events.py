@@ -308,17 +308,76 @@ def test_parse_event_duplicate_user_ids_rejected() -> None:
 
 
 @pytest.mark.parametrize("phone", ["09012345678", "+0901234567", "+81 90 1234 5678", "+81-90-1234-5678", "+8190"])
-def test_parse_event_non_e164_phone_rejected(phone: str) -> None:
-    # GIVEN a recipient phone that is not E.164
-    # WHEN / THEN the reason names the phone of that recipient
-    reason = rejection(notification_event(recipients=[recipient(TARO, phone=phone)]))
-    assert "recipients.0.phone" in reason
+def test_parse_event_non_e164_phone_sets_that_recipient_aside(phone: str) -> None:
+    # GIVEN a recipient phone that is not E.164, beside a valid recipient
+    raw = body(notification_event(recipients=[recipient(HANAKO), recipient(TARO, phone=phone)]))
+
+    # WHEN it is parsed
+    event = parse_event(raw)
+
+    # THEN only that recipient is set aside, its phone named (never its value); the other stays
+    assert isinstance(event, NotificationEvent)
+    assert [r.user_id for r in event.recipients] == [HANAKO]
+    assert [(r.index, r.user_id, r.fields) for r in event.invalid_recipients] == [(1, TARO, ["phone"])]
 
 
-def test_parse_event_unknown_locale_rejected() -> None:
-    # GIVEN a locale outside ja/ko/en
-    # WHEN / THEN the reason names the locale
-    assert "recipients.0.locale" in rejection(notification_event(recipients=[recipient(TARO, locale="fr")]))
+@pytest.mark.parametrize(
+    ("entry", "fields"),
+    [
+        (recipient(TARO, locale="fr"), ["locale"]),
+        (recipient(TARO, name="x" * 201, locale="JA"), ["name", "locale"]),
+        (recipient(TARO, name=5), ["name"]),
+    ],
+)
+def test_parse_event_recipient_with_a_bad_field_alone_still_parses(entry: dict[str, Any], fields: list[str]) -> None:
+    # GIVEN an event whose one recipient has bad fields but a usable user_id
+    # WHEN it is parsed
+    event = parse_event(body(notification_event(recipients=[entry])))
+
+    # THEN it is no invalid event: the recipient is set aside with the fields named (the router records it failed)
+    assert isinstance(event, NotificationEvent)
+    assert event.recipients == []
+    assert [(r.user_id, r.fields) for r in event.invalid_recipients] == [(TARO, fields)]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"phone": "+819012345678"}, recipient("", locale="fr"), recipient("x" * 257), recipient(5), "taro", None],
+    ids=["no user_id", "empty user_id", "user_id too long", "user_id a number", "a string", "null"],
+)
+def test_parse_event_recipient_without_usable_user_id_rejects_the_event(entry: Any) -> None:
+    # GIVEN a recipient entry with no user_id the hub could record it under, beside a valid one
+    # WHEN / THEN the whole event is invalid, and the reason names the entry's position
+    assert "recipients.1" in rejection(notification_event(recipients=[recipient(HANAKO), entry]))
+
+
+def test_parse_event_lone_surrogate_user_id_rejects_the_event() -> None:
+    # GIVEN a user_id that is no Unicode text (a lone surrogate escaped in the JSON)
+    raw = body(notification_event(recipients=[recipient(HANAKO), recipient("@")])).replace('"@"', '"\\ud800@"')
+
+    # WHEN / THEN the event is invalid (nothing could record that recipient), its position named
+    assert "recipients.1.user_id" in rejection(raw)
+
+
+def test_parse_event_invalid_recipients_field_of_the_event_ignored() -> None:
+    # GIVEN an event that itself carries an `invalid_recipients` field
+    document = notification_event(invalid_recipients=[{"index": 0, "user_id": TARO, "fields": ["phone"]}])
+
+    # WHEN it is parsed
+    event = parse_event(body(document))
+
+    # THEN only the hub decides who is set aside
+    assert isinstance(event, NotificationEvent)
+    assert event.invalid_recipients == []
+    assert [r.user_id for r in event.recipients] == [TARO, HANAKO]
+
+
+def test_parse_event_set_aside_recipient_still_counts_for_duplicates() -> None:
+    # GIVEN Taro twice, once with a bad phone
+    recipients = [recipient(TARO), recipient(HANAKO), recipient(TARO, phone="bad")]
+
+    # WHEN / THEN the event is refused as before: each recipient once
+    assert "recipients 0 and 2 have the same user_id" in rejection(notification_event(recipients=recipients))
 
 
 @pytest.mark.parametrize(
@@ -465,14 +524,14 @@ def test_parse_event_rfc3339_with_a_space_and_fractions_still_accepted() -> None
 
 
 def test_parse_event_reason_lists_at_most_five_problems() -> None:
-    # GIVEN an event with many broken recipients
-    recipients = [recipient(f"u{i}", phone="bad") for i in range(20)]
+    # GIVEN an event with many broken recipients (without a usable user_id: each one makes the event invalid)
+    recipients = [recipient("", phone="bad") for i in range(20)]
 
     # WHEN it is rejected
     reason = rejection(notification_event(recipients=recipients))
 
     # THEN the reason stays short (five problems at most)
-    assert reason.count("phone") == 5
+    assert reason.count("recipients.") == 5
 
 
 # ---------------------------------------------------------------- known bugs

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import (
@@ -335,6 +336,86 @@ def test_router_unexpected_failure_on_last_attempt_dead_lettered(slack_company: 
     dead = slack_company.drain("events_dlq")
     assert len(dead) == 1
     assert dead[0]["attributes"]["reason"].startswith("routing failed: ResourceNotFoundException")
+
+
+def test_router_last_attempt_reason_is_error_type_and_code_never_its_text(
+    slack_company: HubStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DynamoDB refusing the event's records with an error whose text quotes a value of the event
+    def refuse(records: Any) -> None:
+        error = {"Error": {"Code": "ValidationException", "Message": f"key {TARO} is invalid"}}
+        raise ClientError(error, "BatchWriteItem")
+
+    monkeypatch.setattr(slack_company.deliveries, "add_many", refuse)
+    router = make_router(slack_company)
+
+    # WHEN the event is handled on its last attempt
+    router.handle_record(sqs_record(body(notification_event()), receive_count=MAX_RECEIVE_COUNT))
+
+    # THEN the reason is the rule every stage follows: the error's type and AWS error code, nothing of its text
+    (dead,) = slack_company.drain("events_dlq")
+    assert dead["attributes"]["reason"] == "routing failed: ClientError (ValidationException)"
+
+
+LONG_USER_ID = "😀" * 256  # contract-valid (256 characters) and 1,024 bytes of UTF-8: a sort key on its own
+
+
+def test_router_recipient_with_longest_user_id_routed_beside_the_others(slack_company: HubStack) -> None:
+    # GIVEN a recipient whose user_id is 256 four-byte characters, linked to Slack like Taro
+    slack_company.link_slack(COMPANY, LONG_USER_ID, "U0LONG0001")
+    router = make_router(slack_company)
+    document = notification_event(recipients=[recipient(LONG_USER_ID, name="絵文字"), recipient(TARO)])
+
+    # WHEN the event arrives (on its first receive: nothing may fail and come back)
+    router.handle_record(sqs_record(body(document), receive_count=1))
+
+    # THEN both are recorded queued and go out in the Slack job; nothing is dead-lettered
+    assert statuses(slack_company) == {(LONG_USER_ID, "slack"): ("queued", None), (TARO, "slack"): ("queued", None)}
+    (job,) = jobs(slack_company, "slack")
+    assert {r.user_id for r in job.recipients} == {LONG_USER_ID, TARO}
+    assert job.addresses[LONG_USER_ID] == "U0LONG0001"
+    assert slack_company.drain("events_dlq") == []
+    # AND its record is found by its whole user_id, in the event and in the employee's own listing
+    assert slack_company.record(COMPANY, EVENT_ID, LONG_USER_ID, "slack") is not None
+    mine, _ = slack_company.deliveries.search(COMPANY, user_id=LONG_USER_ID)
+    assert [(r["user_id"], r["event_id"]) for r in mine] == [(LONG_USER_ID, EVENT_ID)]
+
+
+def test_router_one_invalid_recipient_recorded_failed_and_the_others_delivered(slack_company: HubStack) -> None:
+    # GIVEN an event whose second recipient has a phone that is not E.164
+    router = make_router(slack_company)
+    document = notification_event(recipients=[recipient(TARO), recipient(HANAKO, phone="090-1234-5678")])
+
+    # WHEN it arrives
+    router.handle_record(sqs_record(body(document), receive_count=1))
+
+    # THEN Taro's delivery is queued and in the Slack job; Hanako's is failed with the reason and the field named
+    assert statuses(slack_company) == {
+        (TARO, "slack"): ("queued", None),
+        (HANAKO, "slack"): ("failed", "invalid_recipient"),
+    }
+    record = slack_company.record(COMPANY, EVENT_ID, HANAKO, "slack")
+    assert record is not None
+    assert record["error_code"] == "phone"
+    assert "090-1234-5678" not in json.dumps(record, ensure_ascii=False)
+    assert [[r.user_id for r in job.recipients] for job in jobs(slack_company, "slack")] == [[TARO]]
+    # AND the event itself is no dead letter: it was handled
+    assert slack_company.drain("events_dlq") == []
+
+
+def test_router_invalid_recipient_of_unrouted_item_recorded_failed(slack_company: HubStack) -> None:
+    # GIVEN an item acme routes nowhere, and a recipient with a bad locale
+    router = make_router(slack_company)
+    document = notification_event(item="notice.posted", recipients=[recipient(TARO), recipient(HANAKO, locale="fr")])
+
+    # WHEN it arrives
+    router.handle_record(sqs_record(body(document)))
+
+    # THEN the valid recipient is skipped as usual, the invalid one recorded failed
+    assert statuses(slack_company) == {
+        (TARO, "none"): ("skipped", "item_not_routed"),
+        (HANAKO, "none"): ("failed", "invalid_recipient"),
+    }
 
 
 def test_router_collabo_event_marks_company_collabo(stack: HubStack) -> None:

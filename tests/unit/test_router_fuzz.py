@@ -10,7 +10,9 @@ does not grade the parser with itself. Besides random batches of (c), every fiel
 
 For every batch: the batch never fails (no record fails, so SQS deletes them all); every invalid record is on the
 events DLQ, once, with a non-empty `reason` that repeats no value of the event; every valid one is routed (a
-delivery record per recipient, or a calendar job) and not dead-lettered.
+delivery record per recipient, or a calendar job) and not dead-lettered. A recipient whose entry is broken in a
+field other than its user_id does not make the event invalid: that recipient is recorded `failed:
+invalid_recipient` and the event's others are routed.
 
 Every free-text value the strategies make contains MARK, and every number they put where it does not belong is
 at least 10**8: a reason containing either repeats a value.
@@ -276,10 +278,15 @@ class Record:
     document: Any
     valid: bool
     what: str
+    set_aside: str | None = None  # the user_id of a recipient whose broken entry is recorded failed
 
     @property
     def body(self) -> str:
         return self.document if isinstance(self.document, str) else json.dumps(self.document, ensure_ascii=False)
+
+
+# Broken, these fields of a recipient fail only that recipient (it still has a user_id to record it under).
+RECIPIENT_OWN_FIELDS = ("name", "phone", "locale")
 
 
 def broken(document: dict[str, Any], path: Path, way: str) -> st.SearchStrategy[Record]:
@@ -289,6 +296,9 @@ def broken(document: dict[str, Any], path: Path, way: str) -> st.SearchStrategy[
     if way == "deleted":
         return st.just(Record(deleted(document, path), not spec.required, label))
     values = st.sampled_from(spec.refused) if way == "refused" else VALUES_OF_TYPE[way.removeprefix("type:")]
+    if path[0] == "recipients" and len(path) == 3 and path[2] in RECIPIENT_OWN_FIELDS:
+        user_id = document["recipients"][path[1]]["user_id"]
+        return values.map(lambda v: Record(replaced(document, path, v), True, f"{label} {str(v)[:40]!r}", user_id))
     return values.map(lambda v: Record(replaced(document, path, v), False, f"{label} {str(v)[:40]!r}"))
 
 
@@ -398,7 +408,7 @@ class Harness:
         document = {**record.document, "event_id": f"{MARK}-event-{n}"}
         if "absence" in document:
             document["absence"] = {**document["absence"], "absence_id": f"{MARK}-absence-{n}"}
-        return Record(document, True, record.what)
+        return Record(document, True, record.what, record.set_aside)
 
     def run(self, records: list[Record], *, explain: Callable[[str], None] = note) -> None:
         records = [self.unique(record) for record in records]
@@ -430,7 +440,7 @@ class Harness:
         jobs = {CalendarJob.model_validate_json(m["body"]).event_id for m in self.take("calendar")}
         for record in records:
             if record.valid:
-                self.assert_routed(record.document, jobs)
+                self.assert_routed(record.document, jobs, record.set_aside)
 
     def take(self, queue: str) -> list[dict[str, Any]]:
         """Every message on the queue, deleted (a message only received would come back after its timeout)."""
@@ -442,10 +452,15 @@ class Harness:
             self.stack.sqs.delete_message_batch(QueueUrl=self.stack.queue_urls[queue], Entries=entries)
         return messages
 
-    def assert_routed(self, document: dict[str, Any], jobs: set[str]) -> None:
+    def assert_routed(self, document: dict[str, Any], jobs: set[str], set_aside: str | None = None) -> None:
         if document["type"] == "notification":
-            recorded = {user for user, _ in self.stack.records(document["company_id"], document["event_id"])}
+            records = self.stack.records(document["company_id"], document["event_id"])
+            recorded = {user for user, _ in records}
             assert recorded == {r["user_id"] for r in document["recipients"]}, document["event_id"]
+            for (user, _), stored in records.items():
+                failed = (stored["status"], stored.get("reason")) == ("failed", "invalid_recipient")
+                assert failed == (user == set_aside), (user, stored)
+                assert MARK not in stored.get("error_code", ""), stored
         else:
             assert document["event_id"] in jobs, document["event_id"]
 

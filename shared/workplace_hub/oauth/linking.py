@@ -25,7 +25,7 @@ from workplace_hub.oauth.pages import Page, failed_page, linked_page
 from workplace_hub.oauth.state import OAuthStateError, OAuthStateStore, pkce_pair
 from workplace_hub.observability import logger
 from workplace_hub.providers.naver_works_auth import is_legacy
-from workplace_hub.storage.links import LinksRepository
+from workplace_hub.storage.links import LinksRepository, line_user_key
 from workplace_hub.storage.settings import SettingsRepository, utc_now_iso
 
 PROVIDERS = ("line", "google", "naver_works")
@@ -183,7 +183,7 @@ class LinkingService:
             user_id,
             {
                 "line_user_id": line_user_id,
-                "line_user_key": f"{company_id}#{line_user_id}",
+                "line_user_key": line_user_key(company_id, line_user_id),
                 "line_friend": is_friend,
                 "line_linked_at": utc_now_iso(),
             },

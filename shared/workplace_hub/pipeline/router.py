@@ -13,7 +13,7 @@ from workplace_hub.errors import InvalidEventError
 from workplace_hub.events import AbsenceCancelledEvent, AbsenceUpsertedEvent, NotificationEvent, parse_event
 from workplace_hub.jobs import CalendarJob, SendJob, recipients_per_job
 from workplace_hub.observability import logger, metrics
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, message_identity
+from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, message_identity
 from workplace_hub.routing import known_addresses, plan_deliveries
 from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
 from workplace_hub.storage.deliveries import (
@@ -99,7 +99,8 @@ class EventRouter:
                 logger.exception("routing failed on the last attempt; dead-lettered")
                 self._dead_letters.send(
                     record.body,
-                    f"routing failed: {type(exc).__name__}: {str(exc)[:300]}",
+                    # The error's type and AWS code, never its text (it may quote values of the event).
+                    f"routing failed: {error_name(exc)}",
                     company_id=event.company_id,
                     event_id=event.event_id,
                     item=event.item if isinstance(event, NotificationEvent) else event.type,
@@ -127,6 +128,7 @@ class EventRouter:
                     event.item,
                     p.status,
                     p.reason,
+                    p.error_code,
                 )
                 for p in fresh
             ]
@@ -160,9 +162,15 @@ class EventRouter:
             self._send_queues[channel].send_all(jobs)
             enqueued += len(recipients)
         skipped = sum(1 for p in fresh if p.status == DeliveryStatus.SKIPPED)
+        failed = sum(1 for p in fresh if p.status == DeliveryStatus.FAILED)
         metrics.add_metric(name="DeliveriesQueued", unit=MetricUnit.Count, value=enqueued)
         metrics.add_metric(name="DeliveriesSkipped", unit=MetricUnit.Count, value=skipped)
-        logger.info("event routed", extra={"queued": enqueued, "skipped": skipped, "already_recorded": len(existing)})
+        if failed:
+            metrics.add_metric(name="DeliveriesFailed", unit=MetricUnit.Count, value=failed)
+        logger.info(
+            "event routed",
+            extra={"queued": enqueued, "skipped": skipped, "failed": failed, "already_recorded": len(existing)},
+        )
         return {"queued": enqueued, "skipped": skipped}
 
     def route_absence(self, event: AbsenceUpsertedEvent | AbsenceCancelledEvent) -> Acceptance:

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from workplace_hub.storage.keys import PARTITION_KEY_BYTES, fit
 from workplace_hub.storage.settings import utc_now_iso
 
 ACTIVE, CANCELLED = "active", "cancelled"
@@ -77,7 +78,7 @@ class AbsenceState:
 
 
 def _key(company_id: str, absence_id: str) -> dict[str, str]:
-    return {"pk": f"{company_id}#{absence_id}"}
+    return {"pk": fit(f"{company_id}#{absence_id}", PARTITION_KEY_BYTES)}
 
 
 def _state(item: dict[str, Any]) -> AbsenceState:

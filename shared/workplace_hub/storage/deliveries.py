@@ -3,9 +3,12 @@
 Keys: pk = `<company>#<event_id>`, sk = `<user_id>#<channel>`. Two indexes list a company's records
 newest first (`ByCompanyShard`) and one employee's (`ByUser`). A company's records are spread over
 COMPANY_SHARDS index keys (`<company>#<shard>`), so a broadcast's writes never all hit one index partition;
-a listing queries every shard and merges them by the sort key. The record is also the state machine that
-makes sending at-most-once: a sender must *claim* a `queued`/`retrying` record before it calls the
-provider, and only one claim can win.
+a listing queries every shard and merges them by the sort key. Every key part from outside input is `fit` to
+DynamoDB's key limits (storage/keys.py): a user ID or channel too long for its share of the 1,024-byte sort key
+is kept as a readable prefix and its digest; the record's own attributes keep the whole values.
+
+The record is also the state machine that makes sending at-most-once: a sender must *claim* a
+`queued`/`retrying` record before it calls the provider, and only one claim can win.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from workplace_hub.errors import SettingsValidationError
+from workplace_hub.storage.keys import ITEM_BYTES, PARTITION_KEY_BYTES, SORT_KEY_BYTES, byte_size, fit
 from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_WRITE_LIMIT = 25
@@ -43,6 +47,8 @@ COMPANY_SHARDS = 16
 COMPANY_INDEX = "ByCompanyShard"
 # A `sent` record whose result the hub stopped looking for (the lookup window ended without one).
 RESULT_UNKNOWN = "result_unknown"
+# The largest message a dead letter's record keeps for a replay: the item's other attributes take a few KB.
+REPLAY_BODY_BYTES = ITEM_BYTES - 16 * 1024
 
 
 class DeliveryStatus(StrEnum):
@@ -103,7 +109,7 @@ class DeliveryKey:
     channel: str
 
     def key(self) -> dict[str, str]:
-        return {"pk": f"{self.company_id}#{self.event_id}", "sk": f"{self.user_id}#{self.channel}"}
+        return {"pk": event_partition(self.company_id, self.event_id), "sk": sort_key(self.user_id, self.channel)}
 
     def company_shard(self) -> str:
         """The record's ByCompanyShard key: a stable hash of the record's key picks one of the company's shards."""
@@ -113,6 +119,35 @@ class DeliveryKey:
 
 def _shard_key(company_id: str, shard: int) -> str:
     return f"{company_id}#{shard:02d}"
+
+
+# The sort key's 1,024 bytes, shared: a channel (`naver_works_calendar:<calendarId>`, a dead letter's stage) gets
+# up to 200, the user ID the rest (a 256-character ID of three-byte characters still fits whole).
+CHANNEL_KEY_BYTES = 200
+USER_KEY_BYTES = SORT_KEY_BYTES - 1 - CHANNEL_KEY_BYTES
+
+
+def event_partition(company_id: str, event_id: str) -> str:
+    return fit(f"{company_id}#{event_id}", PARTITION_KEY_BYTES)
+
+
+def user_prefix(user_id: str) -> str:
+    """The start of every sort key of this user's records of one event."""
+    return f"{fit(user_id, USER_KEY_BYTES)}#"
+
+
+def sort_key(user_id: str, channel: str) -> str:
+    return user_prefix(user_id) + fit(channel, CHANNEL_KEY_BYTES)
+
+
+def user_partition(company_id: str, user_id: str) -> str:
+    return fit(f"{company_id}#{user_id}", PARTITION_KEY_BYTES)
+
+
+def _order(created_at: str, key: DeliveryKey) -> str:
+    """The index sort key: creation time first (listings are newest first and filter by time), then the record
+    (so it is unique within a company: distinct records never share a fit key either)."""
+    return fit(f"{created_at}#{key.event_id}#{key.user_id}#{key.channel}", SORT_KEY_BYTES)
 
 
 @dataclass(frozen=True)
@@ -213,6 +248,36 @@ class NewDelivery:
     replay: Replay | None = None
 
 
+def new_item(record: NewDelivery, now: str, expires_at: int) -> dict[str, Any]:
+    """The item a new record is written as: its keys and the index keys, each within DynamoDB's limits."""
+    key = record.key
+    order = _order(now, key)
+    item: dict[str, Any] = {
+        **key.key(),
+        "company_id": key.company_id,
+        "event_id": key.event_id,
+        "user_id": key.user_id,
+        "channel": key.channel,
+        "item": record.item,
+        "status": record.status.value,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "expires_at": expires_at,
+        "company_shard": key.company_shard(),
+        "gsi1sk": order,
+        "gsi2pk": user_partition(key.company_id, key.user_id),
+        "gsi2sk": order,
+    }
+    for name in ("reason", "error_code", "action"):
+        value = getattr(record, name)
+        if value:
+            item[name] = value
+    if record.replay is not None:
+        item["replay"] = record.replay.item()
+    return item
+
+
 PUBLIC_FIELDS = (
     "event_id",
     "user_id",
@@ -258,7 +323,7 @@ class DeliveriesRepository:
         """(user_id, channel) → status of every record already written for this event."""
         found: dict[tuple[str, str], str] = {}
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"{company_id}#{event_id}"),
+            "KeyConditionExpression": Key("pk").eq(event_partition(company_id, event_id)),
             "ProjectionExpression": "user_id, channel, #status",
             "ExpressionAttributeNames": {"#status": "status"},
         }
@@ -277,32 +342,7 @@ class DeliveriesRepository:
         expires_at = int(time.time()) + RETENTION_SECONDS
         with self._table.batch_writer() as batch:
             for record in records:
-                key = record.key
-                order = f"{now}#{key.event_id}#{key.user_id}#{key.channel}"
-                item: dict[str, Any] = {
-                    **key.key(),
-                    "company_id": key.company_id,
-                    "event_id": key.event_id,
-                    "user_id": key.user_id,
-                    "channel": key.channel,
-                    "item": record.item,
-                    "status": record.status.value,
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                    "expires_at": expires_at,
-                    "company_shard": key.company_shard(),
-                    "gsi1sk": order,
-                    "gsi2pk": f"{key.company_id}#{key.user_id}",
-                    "gsi2sk": order,
-                }
-                for name in ("reason", "error_code", "action"):
-                    value = getattr(record, name)
-                    if value:
-                        item[name] = value
-                if record.replay is not None:
-                    item["replay"] = record.replay.item()
-                batch.put_item(Item=item)
+                batch.put_item(Item=new_item(record, now, expires_at))
         self.writes += -(-len(records) // _BATCH_WRITE_LIMIT)
 
     def _claim_update(
@@ -469,7 +509,7 @@ class DeliveriesRepository:
         """user_id → the stored record (consistent read) of every delivery of an event on one channel."""
         found: dict[str, dict[str, Any]] = {}
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"{company_id}#{event_id}"),
+            "KeyConditionExpression": Key("pk").eq(event_partition(company_id, event_id)),
             "FilterExpression": Attr("channel").eq(channel),
             "ConsistentRead": True,
         }
@@ -573,7 +613,7 @@ class DeliveriesRepository:
         skipped or still pending (queued, sending, retrying), and the reasons of each, with their counts."""
         channels: dict[str, dict[str, Any]] = {}
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"{company_id}#{event_id}"),
+            "KeyConditionExpression": Key("pk").eq(event_partition(company_id, event_id)),
             "ProjectionExpression": "channel, #status, reason",
             "ExpressionAttributeNames": {"#status": "status"},
         }
@@ -602,8 +642,12 @@ class DeliveriesRepository:
     def add_dead_letter(
         self, company_id: str, event_id: str, item: str, source: str, reason: str, replay: Replay | None
     ) -> DeliveryKey:
-        """Record a message a stage dead-lettered, so the company's admin can see (and replay) it."""
+        """Record a message a stage dead-lettered, so the company's admin can see (and replay) it. A message too
+        large to keep in the record (an item holds 400 KB, a message up to 1 MiB) is recorded without its replay:
+        it stays on the DLQ, where a redrive moves it back."""
         key = DeliveryKey(company_id, event_id, "", f"{DEAD_LETTER_CHANNEL}:{source}:{uuid.uuid4().hex[:12]}")
+        if replay is not None and byte_size(replay.body) > REPLAY_BODY_BYTES:
+            replay, reason = None, f"{reason[:900]}; too large to replay from here: redrive the DLQ"
         self.add_many([NewDelivery(key, item, DeliveryStatus.DEAD_LETTERED, reason[:1000], replay=replay)])
         return key
 
@@ -632,7 +676,7 @@ class DeliveriesRepository:
             # gsi1sk starts with the record's creation time; "~" sorts after every character of a key.
             period = (since or "0000", (until or "9999") + "~") if since or until else None
             return self._company_page(company_id, period, wanted, limit, next_token)
-        partition = ("pk", f"{company_id}#{event_id}")
+        partition = ("pk", event_partition(company_id, event_id))
         kwargs: dict[str, Any] = {
             "Limit": limit,
             "KeyConditionExpression": Key("pk").eq(partition[1]),
@@ -692,12 +736,15 @@ class DeliveriesRepository:
             return self._company_page(company_id, None, wanted, limit, next_token)
         kwargs: dict[str, Any] = {"Limit": limit}
         if event_id:
-            partition = ("pk", f"{company_id}#{event_id}")
+            partition = ("pk", event_partition(company_id, event_id))
             condition = Key("pk").eq(partition[1])
             if user_id:
-                condition = condition & Key("sk").begins_with(f"{user_id}#")
+                condition = condition & Key("sk").begins_with(user_prefix(user_id))
+                # The prefix of user `a` also starts the keys of user `a#b`.
+                mine = Attr("user_id").eq(user_id)
+                wanted = mine if wanted is None else wanted & mine
         else:
-            partition = ("gsi2pk", f"{company_id}#{user_id}")
+            partition = ("gsi2pk", user_partition(company_id, user_id))
             kwargs.update(IndexName="ByUser", ScanIndexForward=False)
             condition = Key("gsi2pk").eq(partition[1])
         kwargs["KeyConditionExpression"] = condition

@@ -1,4 +1,5 @@
-"""Employee links table: partition = company, sort key = WORKPLACE user id.
+"""Employee links table: partition = company, sort key = WORKPLACE user id (`fit` to the 1,024-byte sort key
+limit; a user ID too long for it is also kept whole in `user_id`).
 
 Plain attributes hold non-secret link values (`slack_member_id`, `google_workspace_id`); values that
 work as credentials (the Google Chat webhook URL, with its key and token) are stored sealed.
@@ -12,10 +13,22 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from workplace_hub.errors import SettingsValidationError
+from workplace_hub.errors import SettingsValidationError, StoredValueTooLargeError
+from workplace_hub.storage.keys import PARTITION_KEY_BYTES, SORT_KEY_BYTES, fit, item_size
 from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_GET_LIMIT = 100
+# What one update may store: an employee's links are a few short values; the item holds 400 KB in all.
+LINK_VALUES_BYTES = 64 * 1024
+
+
+def links_key(company_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": company_id, "sk": fit(user_id, SORT_KEY_BYTES)}
+
+
+def line_user_key(company_id: str, line_user_id: str) -> str:
+    """The ByLineUser index's partition key of an employee's LINE userId."""
+    return fit(f"{company_id}#{line_user_id}", PARTITION_KEY_BYTES)
 
 
 def link_purpose(user_id: str, field_name: str) -> str:
@@ -44,8 +57,7 @@ class LinksRepository:
 
     def get(self, company_id: str, user_id: str, *, consistent: bool = False) -> EmployeeLinks:
         self.reads += 1
-        key = {"pk": company_id, "sk": user_id}
-        item = self._table.get_item(Key=key, ConsistentRead=consistent).get("Item") or {}
+        item = self._table.get_item(Key=links_key(company_id, user_id), ConsistentRead=consistent).get("Item") or {}
         return EmployeeLinks(user_id, _strip_keys(item))
 
     def get_many(self, company_id: str, user_ids: list[str]) -> dict[str, EmployeeLinks]:
@@ -53,13 +65,13 @@ class LinksRepository:
         found: dict[str, EmployeeLinks] = {}
         unique = list(dict.fromkeys(user_ids))
         for start in range(0, len(unique), _BATCH_GET_LIMIT):
-            keys = [{"pk": company_id, "sk": user_id} for user_id in unique[start : start + _BATCH_GET_LIMIT]]
+            keys = [links_key(company_id, user_id) for user_id in unique[start : start + _BATCH_GET_LIMIT]]
             request: dict[str, Any] = {self._table.name: {"Keys": keys}}
             while request:
                 self.reads += 1
                 response = self._resource.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self._table.name, []):
-                    found[item["sk"]] = EmployeeLinks(item["sk"], _strip_keys(item))
+                    found[_user_id(item)] = EmployeeLinks(_user_id(item), _strip_keys(item))
                 request = response.get("UnprocessedKeys") or {}
         return found
 
@@ -70,7 +82,7 @@ class LinksRepository:
             # The token is the last user id of the page before: a sort key, 1 to 1,024 bytes of UTF-8 (DynamoDB
             # refuses any other start key, which used to be a 500).
             try:
-                fits = len(next_token.encode("utf-8")) <= 1024
+                fits = len(next_token.encode("utf-8")) <= SORT_KEY_BYTES
             except UnicodeEncodeError:
                 fits = False
             if not fits:
@@ -78,7 +90,7 @@ class LinksRepository:
             kwargs["ExclusiveStartKey"] = {"pk": company_id, "sk": next_token}
         self.reads += 1
         page = self._table.query(**kwargs)
-        items = [EmployeeLinks(item["sk"], _strip_keys(item)) for item in page["Items"]]
+        items = [EmployeeLinks(_user_id(item), _strip_keys(item)) for item in page["Items"]]
         last = page.get("LastEvaluatedKey")
         return items, (last["sk"] if last else None)
 
@@ -86,10 +98,11 @@ class LinksRepository:
         """The employee who linked this LINE userId (sparse index ByLineUser)."""
         self.reads += 1
         page = self._table.query(
-            IndexName="ByLineUser", KeyConditionExpression=Key("line_user_key").eq(f"{company_id}#{line_user_id}")
+            IndexName="ByLineUser",
+            KeyConditionExpression=Key("line_user_key").eq(line_user_key(company_id, line_user_id)),
         )
         items = page["Items"]
-        return EmployeeLinks(items[0]["sk"], _strip_keys(items[0])) if items else None
+        return EmployeeLinks(_user_id(items[0]), _strip_keys(items[0])) if items else None
 
     def update(
         self,
@@ -101,7 +114,14 @@ class LinksRepository:
         expected: dict[str, Any] | None = None,
     ) -> bool:
         """Set `values` and remove `removed` attributes of one employee's links. With `expected` (attribute →
-        value, None for absent), only if those attributes still hold those values: False when they do not."""
+        value, None for absent), only if those attributes still hold those values: False when they do not.
+        Values too large for the item raise SettingsValidationError naming the largest, before any write."""
+        if item_size(values) > LINK_VALUES_BYTES:
+            largest = max(values, key=lambda name: item_size({name: values[name]}))
+            raise StoredValueTooLargeError(largest, LINK_VALUES_BYTES)
+        key = links_key(company_id, user_id)
+        if key["sk"] != user_id:
+            values = {**values, "user_id": user_id}  # the key holds only its digest
         names: dict[str, str] = {}
         sets = ["updated_at = :updated_at"]
         attribute_values: dict[str, Any] = {":updated_at": utc_now_iso()}
@@ -115,7 +135,7 @@ class LinksRepository:
                 names[f"#r{index}"] = name
             expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removed)))
         kwargs: dict[str, Any] = {
-            "Key": {"pk": company_id, "sk": user_id},
+            "Key": key,
             "UpdateExpression": expression,
             "ExpressionAttributeValues": attribute_values,
         }
@@ -140,5 +160,9 @@ class LinksRepository:
         return True
 
 
+def _user_id(item: dict[str, Any]) -> str:
+    return str(item.get("user_id", item["sk"]))
+
+
 def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in item.items() if name not in ("pk", "sk")}
+    return {name: value for name, value in item.items() if name not in ("pk", "sk", "user_id")}

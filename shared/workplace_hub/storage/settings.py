@@ -17,6 +17,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from workplace_hub.catalog import Integration
+from workplace_hub.errors import StoredValueTooLargeError
+from workplace_hub.storage.keys import ITEM_BYTES, item_size
+
+# What one integration's settings and sealed secrets may take together: the item holds 400 KB, and keeps room
+# for its status and bookkeeping. (A sealed secret is about 4/3 of its plaintext: base64.)
+INTEGRATION_VALUES_BYTES = ITEM_BYTES - 32 * 1024
 
 
 def utc_now_iso() -> str:
@@ -96,7 +102,12 @@ class SettingsRepository:
         return CompanySettings(company_id, product, integrations, routing, statuses)
 
     def save_integration(self, company_id: str, stored: StoredIntegration, updated_by: str) -> None:
-        """Replace one integration's settings and secrets (its status is kept unless given)."""
+        """Replace one integration's settings and secrets (its status is kept unless given). Values too large
+        for one item raise StoredValueTooLargeError, naming the largest (`settings.<name>`), before any write."""
+        values_by_field = {**stored.settings, **stored.sealed_secrets}
+        if item_size({"settings": stored.settings, "secrets": stored.sealed_secrets}) > INTEGRATION_VALUES_BYTES:
+            largest = max(values_by_field, key=lambda name: item_size({name: values_by_field[name]}))
+            raise StoredValueTooLargeError(f"settings.{largest}", INTEGRATION_VALUES_BYTES)
         names = {"#settings": "settings", "#secrets": "secrets", "#enabled": "enabled"}
         values: dict[str, Any] = {
             ":enabled": stored.enabled,
