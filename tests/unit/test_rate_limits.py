@@ -152,5 +152,9 @@ def test_a_long_wait_postpones_the_delivery_without_calling_the_provider(slack: 
     # THEN nothing was sent, the delivery waits (retrying, rate_limited_locally) and the job comes back in 10 s
     assert sender.attempts == [] and sleeps == []
     found = record(slack, TARO_SLACK)
-    assert (found["status"], found["error_code"]) == ("retrying", "rate_limited_locally")
+    assert (found["status"], found["reason"], found["error_code"]) == (
+        "retrying",
+        "rate_limited_locally",
+        "rate_limited_locally",
+    )
     assert changes[-1]["VisibilityTimeout"] == 10

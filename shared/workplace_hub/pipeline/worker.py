@@ -80,6 +80,7 @@ def call_chunks(job: SendJob, max_batch: int) -> list[list[Recipient]]:
 # Postponements every remaining recipient of the job is recorded with (claimed, not called), so that the log
 # says why they wait: NAVER WORKS's daily push quota holds them for hours.
 RECORDED_POSTPONEMENTS = frozenset({"daily_quota_reached"})
+RATE_LIMITED_LOCALLY = "rate_limited_locally"
 
 
 def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: int) -> dict[DeliveryKey, str]:
@@ -410,7 +411,11 @@ class DeliveryWorker:
             if wait > INLINE_WAIT_SECONDS or out_of_time:
                 break
             self._sleep(wait)
-        return RetryableProviderError(self._sender.channel, "rate_limited_locally", retry_after=wait)
+        # Recorded as the hub's own wait (`retrying: rate_limited_locally`), the job's remaining calls too: the
+        # provider was never asked, so it is not `provider_unavailable`.
+        return RetryableProviderError(
+            self._sender.channel, RATE_LIMITED_LOCALLY, retry_after=wait, reason=RATE_LIMITED_LOCALLY
+        )
 
     def _record_outcome(
         self, key: DeliveryKey, outcome: SendReceipt | ProviderError, last_attempt: bool, attempt: _Attempt
