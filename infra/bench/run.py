@@ -75,9 +75,10 @@ def _quiet_function_logs(log: TextIO) -> None:
     """The functions log at INFO as in production; their lines go to a file instead of the report."""
     from workplace_hub import observability
 
-    handler = observability.logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):
-        handler.setStream(log)
+    for function_logger in observability.service_loggers():  # one per function: each logs under its own name
+        handler = function_logger.registered_handler
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(log)
 
 
 def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: TextIO) -> dict[str, Any]:

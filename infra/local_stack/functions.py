@@ -14,6 +14,7 @@ from typing import Any
 from infra.template import Resolver, function_environment, resources_of_type
 
 _IMPORT_LOCK = threading.Lock()
+SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
 
 
 @dataclass
@@ -59,8 +60,20 @@ class LocalFunction:
             return self.handler(event, LocalContext(self.logical_id, self.timeout_seconds))
 
 
+def import_environment(template: dict[str, Any], logical_id: str, resolver: Resolver) -> dict[str, str]:
+    """The function's environment from the template, its service named after the function (see load_functions)."""
+    environment = function_environment(template, logical_id, resolver)
+    own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    if SERVICE_VARIABLE not in own:
+        environment[SERVICE_VARIABLE] = logical_id
+    return environment
+
+
 def load_functions(template: dict[str, Any], resolver: Resolver) -> dict[str, LocalFunction]:
-    """Import every function's handler module with that function's environment variables set."""
+    """Import every function's handler module with that function's environment variables set. Each logs under
+    its own name: `POWERTOOLS_SERVICE_NAME` is the function's logical ID (unless the function sets its own), so in
+    this one process every function has a Logger of its own, as every Lambda function has its own process and
+    log group (workplace_hub.observability)."""
     functions: dict[str, LocalFunction] = {}
     global_timeout = template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
     global_handler = template.get("Globals", {}).get("Function", {}).get("Handler", "app.lambda_handler")
@@ -68,7 +81,7 @@ def load_functions(template: dict[str, Any], resolver: Resolver) -> dict[str, Lo
         properties = resource["Properties"]
         code_uri = properties["CodeUri"].strip("/")
         module_name, attribute = properties.get("Handler", global_handler).rsplit(".", 1)
-        environment = function_environment(template, logical_id, resolver)
+        environment = import_environment(template, logical_id, resolver)
         with _IMPORT_LOCK:
             saved = {name: os.environ.get(name) for name in environment}
             os.environ.update(environment)

@@ -18,6 +18,7 @@ from tests.integration.helpers import (
     Api,
     DeadLetterQueue,
     Webhook,
+    captured_logs,
     chat_posts,
     deliveries,
     enable_google_chat,
@@ -139,6 +140,66 @@ def test_the_longest_body_the_contract_allows_reaches_slack_whole_over_several_s
     sections = [b["text"]["text"] for b in post["body"]["blocks"] if b["type"] == "section"]
     assert len(sections) == 3 and all(len(text) <= 3000 for text in sections)
     assert "".join(sections) == body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_one_recipient_the_hub_cannot_send_to_never_holds_the_others(
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_event: Callable[[Any], None],
+) -> None:
+    # GIVEN Slack on and taro linked; the event also names a recipient whose user_id is 256 emoji (1 KB of UTF-8,
+    # a DynamoDB sort key on its own) and one whose phone is not E.164
+    token = _slack_company(admin, member, sandbox)
+    emoji, malformed = "😀" * 256, f"hanako-{uuid.uuid4().hex[:6]}@acme.example"
+    recipients = [{"user_id": emoji}, {"user_id": member.user_id}, {"user_id": malformed, "phone": "090-1234"}]
+    event = notification(company_id, recipients)
+
+    # WHEN it arrives
+    send_event(event)
+    records = wait_for_deliveries(admin, event["event_id"], 3)
+
+    # THEN taro's message is sent; the emoji recipient is handled like any other (not linked: skipped); the
+    # malformed one is failed with the reason and the field named
+    assert records[(member.user_id, "slack")]["status"] == "sent", records
+    assert (records[(emoji, "slack")]["status"], records[(emoji, "slack")]["reason"]) == (
+        "skipped",
+        "slack_member_id_missing",
+    )
+    bad = records[(malformed, "slack")]
+    assert (bad["status"], bad["reason"], bad["error_code"]) == ("failed", "invalid_recipient", "phone")
+    assert len(slack_posts(sandbox, token)) == 1
+
+
+def test_each_function_logs_under_its_own_name_and_no_record_carries_anothers_keys(
+    company_id: str,
+    admin: Api,
+    member: Api,
+    sandbox: SandboxClient,
+    send_batch: Callable[[list[Any]], None],
+    events_dlq: DeadLetterQueue,
+) -> None:
+    # GIVEN Slack on and taro linked
+    _slack_company(admin, member, sandbox)
+    event = notification(company_id, [{"user_id": member.user_id}])
+    malformed = f"not json {uuid.uuid4().hex}"
+
+    # WHEN one batch brings the router a valid event, then a malformed one (which names no event of its own)
+    with captured_logs() as logs:
+        send_batch([event, malformed])
+        wait_for_deliveries(admin, event["event_id"], 1)
+        events_dlq.take([malformed])
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+
+    # THEN every line of a function names that function as its service (one Logger per function, as in Lambda)
+    invoked = [line for line in lines if "function_name" in line]
+    assert {line["function_name"] for line in invoked} >= {"RouterFunction", "SendSlackFunction"}, lines
+    assert all(line["service"] == line["function_name"] for line in invoked), invoked
+    # AND the malformed record's line carries no key of the event before it
+    rejected = [line for line in lines if line.get("message") == "event rejected"]
+    assert rejected, lines
+    assert all(line.get("event_id") != event["event_id"] for line in rejected), rejected
 
 
 # ------------------------------------------------------------------------------------------- skipped

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
 from workplace_hub.jobs import CalendarJob
-from workplace_hub.observability import logger
+from workplace_hub.observability import logger, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, SqsAttempt, error_name, parse_job
 from workplace_hub.pipeline.worker import JobPostponedError, retry_delay
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
@@ -52,6 +52,7 @@ class CalendarWorker:
         self._max_receive_count = max_receive_count
         self._lease_seconds = lease_seconds
 
+    @per_record_log_keys
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
         job = parse_job(CalendarJob, record, "calendar job", self._dead_letters)

@@ -12,7 +12,7 @@ from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.errors import InvalidEventError
 from workplace_hub.events import AbsenceCancelledEvent, AbsenceUpsertedEvent, NotificationEvent, parse_event
 from workplace_hub.jobs import CalendarJob, SendJob, recipients_per_job
-from workplace_hub.observability import logger, metrics
+from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, message_identity
 from workplace_hub.routing import known_addresses, plan_deliveries
 from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
@@ -64,6 +64,7 @@ class EventRouter:
         if self._idempotency_config is not None:
             self._idempotency_config.register_lambda_context(context)
 
+    @per_record_log_keys
     def handle_record(self, record: SQSRecord) -> None:
         """SQS record handler: a bad event is dead-lettered with its reason and never fails the batch."""
         try:

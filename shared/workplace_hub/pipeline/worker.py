@@ -26,7 +26,7 @@ from workplace_hub.events import Recipient
 from workplace_hub.integration_settings import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
-from workplace_hub.observability import logger, metrics
+from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, SqsAttempt, error_name, parse_job
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.rate_limits import SharedRateLimiter
@@ -169,6 +169,7 @@ class DeliveryWorker:
         self._on_accepted = on_accepted
         self._accepted: list[tuple[DeliveryKey, SendReceipt]] = []
 
+    @per_record_log_keys
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler: raises JobPostponedError to have the job retried after a delay."""
         job = parse_job(SendJob, record, "send job", self._dead_letters)
