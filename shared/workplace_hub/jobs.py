@@ -35,6 +35,44 @@ def recipients_per_job(channel: str) -> int:
     return _RECIPIENTS_PER_JOB.get(channel, DEFAULT_RECIPIENTS_PER_JOB)
 
 
+# A job is one SQS message (256 KB by default). Its recipients may take this much of it; the message content
+# (at most about 9 KB of UTF-8) and the JSON around it fit in the rest. 500 recipients of the contract's longest
+# user IDs and names would be 1.4 MB: such a call's worth goes out as several jobs.
+JOB_RECIPIENTS_BYTES = 192 * 1024
+
+
+def recipient_chunks(
+    recipients: list[Recipient], per_job: int, addresses: dict[str, str]
+) -> list[tuple[list[Recipient], dict[str, str]]]:
+    """The recipients in jobs of at most `per_job`, each job's recipients and addresses within JOB_RECIPIENTS_BYTES."""
+    chunks: list[tuple[list[Recipient], dict[str, str]]] = []
+    current: list[Recipient] = []
+    used = 0
+    for recipient in recipients:
+        address = addresses.get(recipient.user_id)
+        size = _json_bytes(recipient, address)
+        if current and (len(current) == per_job or used + size > JOB_RECIPIENTS_BYTES):
+            chunks.append((current, _addresses_of(current, addresses)))
+            current, used = [], 0
+        current.append(recipient)
+        used += size
+    if current:
+        chunks.append((current, _addresses_of(current, addresses)))
+    return chunks
+
+
+def _json_bytes(recipient: Recipient, address: str | None) -> int:
+    """What the recipient adds to a job's JSON: its entry, and its address keyed by its user ID."""
+    size = len(recipient.model_dump_json(exclude_none=True).encode()) + 1
+    if address is not None:
+        size += len(recipient.user_id.encode()) + len(address.encode()) + 6
+    return size
+
+
+def _addresses_of(recipients: list[Recipient], addresses: dict[str, str]) -> dict[str, str]:
+    return {r.user_id: addresses[r.user_id] for r in recipients if r.user_id in addresses}
+
+
 class CalendarJob(BaseModel):
     """Bring one absence's calendars in line with its latest state. Carries no secrets and no absence:
     the worker reads the latest state from the registry, so an old job can never write an old state."""

@@ -418,6 +418,42 @@ def test_router_invalid_recipient_of_unrouted_item_recorded_failed(slack_company
     }
 
 
+@pytest.mark.parametrize("filler", ["😀", "x"], ids=["4-byte characters", "ascii"])
+def test_router_line_recipients_of_the_longest_ids_split_into_jobs_sqs_accepts(stack: HubStack, filler: str) -> None:
+    # GIVEN LINE on, and 500 recipients (one multicast's worth) with the contract's longest user IDs and names,
+    # all linked: one job of them would be 0.6-1.4 MB, over SQS's 256 KB message
+    stack.configure(
+        COMPANY,
+        Integration.LINE,
+        {
+            "login_channel_id": "1234567890",
+            "login_channel_secret": "0123456789abcdef0123456789abcdef",
+            "channel_access_token": "SECRETchannelAccessToken0123456789+/=",
+            "channel_secret": "fedcba9876543210fedcba9876543210",
+            "friend_link_url": "https://lin.ee/AbCdEfG",
+        },
+    )
+    stack.route(COMPANY, {"approval.requested": ["line"]})
+    users = [f"{index:03d}" + filler * 253 for index in range(500)]
+    for index, user in enumerate(users):
+        stack.links.update(COMPANY, user, {"line_user_id": f"U{index:032x}"}, [])
+    recipients = [recipient(user, name="名" * 200) for user in users]
+    router = make_router(stack, ("line",))
+
+    # WHEN the event is routed
+    router.handle_record(sqs_record(body(notification_event(recipients=recipients))))
+
+    # THEN every recipient is queued, in jobs of at most 256 KB that together name each recipient once, with its
+    # address
+    messages = stack.drain("line")
+    assert all(len(m["body"].encode()) <= 256 * 1024 for m in messages)
+    line_jobs = [SendJob.model_validate_json(m["body"]) for m in messages]
+    assert len(line_jobs) > 1
+    assert sorted(r.user_id for job in line_jobs for r in job.recipients) == sorted(users)
+    assert all(set(job.addresses) == {r.user_id for r in job.recipients} for job in line_jobs)
+    assert {status for status, _ in statuses(stack).values()} == {"queued"}
+
+
 def test_router_collabo_event_marks_company_collabo(stack: HubStack) -> None:
     # GIVEN a company the hub only knows as plain WORKPLACE, routing to NAVER WORKS
     stack.route(COMPANY, {"approval.requested": ["naver_works"]})

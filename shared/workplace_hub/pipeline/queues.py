@@ -23,6 +23,7 @@ COMPANY_ID_RE = re.compile(COMPANY_ID_PATTERN)
 EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 
 _SEND_BATCH_LIMIT = 10
+_SEND_BATCH_BYTES = 256 * 1024
 MAX_VISIBILITY_SECONDS = 12 * 3600
 
 
@@ -126,12 +127,10 @@ class JobQueue:
         self.calls = 0
 
     def send_all(self, bodies: list[dict[str, Any]]) -> None:
-        for start in range(0, len(bodies), _SEND_BATCH_LIMIT):
-            chunk = bodies[start : start + _SEND_BATCH_LIMIT]
-            entries = [
-                {"Id": str(index), "MessageBody": json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
-                for index, body in enumerate(chunk)
-            ]
+        """Send in batches of up to 10 messages and 256 KB (SQS's limits for one SendMessageBatch)."""
+        texts = [json.dumps(body, ensure_ascii=False, separators=(",", ":")) for body in bodies]
+        for chunk in _batches(texts):
+            entries = [{"Id": str(index), "MessageBody": text} for index, text in enumerate(chunk)]
             self.calls += 1
             response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if response.get("Failed"):
@@ -145,6 +144,19 @@ class JobQueue:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(1, min(MAX_VISIBILITY_SECONDS, int(seconds + 0.999))),
         )
+
+
+def _batches(texts: list[str]) -> list[list[str]]:
+    batches: list[list[str]] = []
+    used = 0
+    for text in texts:
+        size = len(text.encode())
+        if not batches or len(batches[-1]) == _SEND_BATCH_LIMIT or used + size > _SEND_BATCH_BYTES:
+            batches.append([])
+            used = 0
+        batches[-1].append(text)
+        used += size
+    return batches
 
 
 def invalid_job_reason(kind: str, exc: ValidationError) -> str:

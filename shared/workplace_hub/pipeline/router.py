@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.errors import InvalidEventError
 from workplace_hub.events import AbsenceCancelledEvent, AbsenceUpsertedEvent, NotificationEvent, parse_event
-from workplace_hub.jobs import CalendarJob, SendJob, recipients_per_job
+from workplace_hub.jobs import CalendarJob, SendJob, recipient_chunks, recipients_per_job
 from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, message_identity
 from workplace_hub.routing import known_addresses, plan_deliveries
@@ -146,8 +146,7 @@ class EventRouter:
         enqueued = 0
         for channel, user_ids in to_send.items():
             recipients = [r for r in event.recipients if r.user_id in user_ids]
-            size = recipients_per_job(channel)
-            chunks = [recipients[start : start + size] for start in range(0, len(recipients), size)]
+            addresses = known_addresses(channel, recipients, links)
             jobs = [
                 SendJob(
                     company_id=event.company_id,
@@ -156,9 +155,9 @@ class EventRouter:
                     channel=channel,
                     message=event.message,
                     recipients=chunk,
-                    addresses=known_addresses(channel, chunk, links),
+                    addresses=chunk_addresses,
                 ).model_dump(mode="json", exclude_none=True)
-                for chunk in chunks
+                for chunk, chunk_addresses in recipient_chunks(recipients, recipients_per_job(channel), addresses)
             ]
             self._send_queues[channel].send_all(jobs)
             enqueued += len(recipients)
