@@ -180,13 +180,13 @@ def test_each_function_logs_under_its_own_name_and_no_record_carries_anothers_ke
     send_batch: Callable[[list[Any]], None],
     events_dlq: DeadLetterQueue,
 ) -> None:
-    # GIVEN Slack on and taro linked
-    _slack_company(admin, member, sandbox)
     event = notification(company_id, [{"user_id": member.user_id}])
     malformed = f"not json {uuid.uuid4().hex}"
-
-    # WHEN one batch brings the router a valid event, then a malformed one (which names no event of its own)
     with captured_logs() as logs:
+        # GIVEN Slack turned on through the settings API, and taro linked
+        _slack_company(admin, member, sandbox)
+
+        # WHEN one batch brings the router a valid event, then a malformed one (which names no event of its own)
         send_batch([event, malformed])
         wait_for_deliveries(admin, event["event_id"], 1)
         events_dlq.take([malformed])
@@ -194,7 +194,7 @@ def test_each_function_logs_under_its_own_name_and_no_record_carries_anothers_ke
 
     # THEN every line of a function names that function as its service (one Logger per function, as in Lambda)
     invoked = [line for line in lines if "function_name" in line]
-    assert {line["function_name"] for line in invoked} >= {"RouterFunction", "SendSlackFunction"}, lines
+    assert {line["function_name"] for line in invoked} >= {"SettingsApiFunction", "RouterFunction"}, lines
     assert all(line["service"] == line["function_name"] for line in invoked), invoked
     # AND the malformed record's line carries no key of the event before it
     rejected = [line for line in lines if line.get("message") == "event rejected"]
