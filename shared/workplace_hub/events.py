@@ -53,6 +53,10 @@ class _ContractModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+UserId = Annotated[str, Field(min_length=1, max_length=256)]
+_USER_ID: TypeAdapter[str] = TypeAdapter(UserId)
+
+
 class Recipient(_ContractModel):
     """One person a notification goes to."""
 
@@ -60,10 +64,6 @@ class Recipient(_ContractModel):
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, pattern=E164_PATTERN)
     locale: Locale = "ja"
-
-
-UserId = Annotated[str, Field(min_length=1, max_length=256)]
-_USER_ID: TypeAdapter[str] = TypeAdapter(UserId)
 
 
 class InvalidRecipient(_ContractModel):
@@ -116,12 +116,12 @@ class NotificationEvent(_Envelope):
         valid: list[object] = []
         invalid: list[InvalidRecipient] = []
         for index, entry in enumerate(entries):
-            problems = _recipient_problems(entry)
+            recipient, problems = _checked_recipient(entry)
             user_id = entry.get("user_id") if isinstance(entry, dict) else None
             if problems and "user_id" not in problems and isinstance(user_id, str):
                 invalid.append(InvalidRecipient(index=index, user_id=user_id, fields=problems))
             else:
-                valid.append(entry)
+                valid.append(recipient or entry)  # an entry without a usable user_id fails the event
         return {**data, "recipients": valid, "invalid_recipients": invalid}
 
     @model_validator(mode="after")
@@ -140,19 +140,18 @@ class NotificationEvent(_Envelope):
         return self
 
 
-def _recipient_problems(entry: object) -> list[str]:
-    """The fields of one `recipients` entry that break the contract (names only, never values)."""
+def _checked_recipient(entry: object) -> tuple[Recipient | None, list[str]]:
+    """One `recipients` entry as a Recipient, or the fields that break the contract (names only, never values)."""
     try:
-        Recipient.model_validate(entry)
+        return Recipient.model_validate(entry), []
     except ValidationError as exc:
         fields = [str(err["loc"][0]) if err["loc"] else "(entry)" for err in exc.errors()]
-        if isinstance(entry, dict):
-            try:
-                _USER_ID.validate_python(entry.get("user_id"))
-            except ValidationError:
-                fields.append("user_id")
-        return list(dict.fromkeys(fields))
-    return []
+    if isinstance(entry, dict):
+        try:
+            _USER_ID.validate_python(entry.get("user_id"))
+        except ValidationError:
+            fields.append("user_id")
+    return None, list(dict.fromkeys(fields))
 
 
 class CalendarTarget(_ContractModel):
