@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY, EVENT_ID, TARO
 from workplace_hub.catalog import Integration
-from workplace_hub.errors import StoredValueTooLargeError
+from workplace_hub.errors import StoredValueTooLargeError, ValueTooLargeError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.rate_limits import RateLimit, SharedRateLimiter
 from workplace_hub.storage.deliveries import (
@@ -202,7 +202,9 @@ def test_settings_value_over_the_item_limit_raises_a_storage_error_naming_it(sta
     with pytest.raises(StoredValueTooLargeError) as raised:
         stack.settings_repository.save_integration(COMPANY, stored, "admin@acme.example")
 
-    # THEN the hub's own error names the field (the API answers it 4xx), never botocore's; nothing was written
+    # THEN the hub's own error names the field (the API answers it 413 too_large), never botocore's; nothing was
+    # written
+    assert isinstance(raised.value, ValueTooLargeError)
     assert raised.value.field == "settings.oauth_client_json"
     assert "oauth_client_json" in str(raised.value)
     assert Integration.GOOGLE_CALENDAR not in stack.settings_repository.load(COMPANY).integrations
