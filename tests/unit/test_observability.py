@@ -18,6 +18,9 @@ from tests.unit.fakes import FakeCalendarWriter, FakeSender
 from tests.unit.test_calendar_worker import calendar_job
 from tests.unit.test_calendar_worker import handle as handle_calendar_job
 from tests.unit.test_calendar_worker import make_worker as make_calendar_worker
+from tests.unit.test_kakao_results import ACCEPTED_AT, FakeLookup, FakeResultQueue
+from tests.unit.test_kakao_results import job as result_job
+from tests.unit.test_kakao_results import make as make_results_worker
 from tests.unit.test_router import make_router
 from tests.unit.test_worker import handle as handle_send_job
 from tests.unit.test_worker import make_worker, queue_delivery
@@ -25,6 +28,14 @@ from workplace_hub import observability
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import RetryableProviderError
 from workplace_hub.pipeline.worker import JobPostponedError
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_keys() -> Iterator[None]:
+    """Each test starts from the Logger's own keys (an earlier test may have left some, as a request does)."""
+    observability.logger.clear_state()
+    yield
+    observability.logger.clear_state()
 
 
 @pytest.fixture
@@ -92,6 +103,18 @@ def test_calendar_worker_record_keys_gone_after_the_record(
 
     # WHEN it handles a job (of an absence it does not know: dead-lettered)
     handle_calendar_job(calendars, worker, calendar_job())
+
+    # THEN the job's keys are gone
+    assert keys() == before
+
+
+def test_kakao_results_record_keys_gone_after_the_record(stack: HubStack) -> None:
+    # GIVEN the AlimTalk result worker
+    worker = make_results_worker(stack, FakeLookup({}), FakeResultQueue(), ACCEPTED_AT)
+    before = keys()
+
+    # WHEN it handles a lookup job (of records it no longer waits for: nothing to look up)
+    worker.handle_record(sqs_record(json.dumps(result_job().model_dump()), receive_count=2))
 
     # THEN the job's keys are gone
     assert keys() == before

@@ -30,7 +30,7 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.integration_settings import resolve_credentials
-from workplace_hub.observability import logger, metrics
+from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, parse_job
 from workplace_hub.providers.base import SendReceipt
 from workplace_hub.providers.kakao import MessageResult
@@ -166,6 +166,7 @@ class KakaoResultsWorker:
         self._timing = timing
         self._clock = clock
 
+    @per_record_log_keys
     def handle_record(self, record: SQSRecord, lambda_context: Any = None) -> None:
         """SQS record handler; raises (the job comes back) only when the next lookup could not be enqueued."""
         job = parse_job(ResultJob, record, "result lookup job", self._dead_letters)
