@@ -18,7 +18,7 @@ import requests
 from boto3.dynamodb.conditions import Key
 
 from infra.bench.provider_calls import LINE, LINE_TOKEN, Admin, Bench, setup_line
-from workplace_hub.storage.settings import utc_now_iso
+from workplace_hub.clock import utc_now_iso
 
 
 @dataclass

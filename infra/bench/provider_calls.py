@@ -35,7 +35,7 @@ from infra.local_stack import LocalStack
 from infra.local_stack.aws import REGION, client
 from infra.sandbox import SandboxClient
 from infra.template import Resolver
-from workplace_hub.storage.settings import utc_now_iso
+from workplace_hub.clock import utc_now_iso
 
 ITEM = "approval.requested"
 MESSAGE = {

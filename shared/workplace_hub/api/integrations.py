@@ -11,6 +11,7 @@ from workplace_hub.api.auth import require_admin
 from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import ConflictError, ProviderError, UnusableSettingsError
 from workplace_hub.integration_settings import (
     CREDENTIALS_SOURCE,
@@ -23,7 +24,7 @@ from workplace_hub.integration_settings import (
     uses_platform_credentials,
 )
 from workplace_hub.observability import logger
-from workplace_hub.storage.settings import CompanySettings, StoredIntegration, utc_now_iso
+from workplace_hub.storage.settings import CompanySettings, StoredIntegration
 
 
 class IntegrationUpdate(BaseModel):

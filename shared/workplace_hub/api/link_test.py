@@ -8,13 +8,13 @@ from typing import Any
 
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import ConflictError, IntegrationCredentialsError, NeedsRelinkError, ProviderError
 from workplace_hub.events import Recipient
 from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.providers.base import Destination, Notification
 from workplace_hub.routing import ADDRESS_SOURCES
-from workplace_hub.storage.settings import utc_now_iso
 
 
 class Messenger(StrEnum):

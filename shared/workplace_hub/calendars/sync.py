@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.calendars.writers import CalendarWriter, WriteContext
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import (
     IntegrationCredentialsError,
@@ -31,7 +32,7 @@ from workplace_hub.observability import logger, metrics
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState, Registration
 from workplace_hub.storage.deliveries import DeliveryStatus
 from workplace_hub.storage.links import LinksRepository
-from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
+from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 
 REGISTERED, REMOVED = "registered", "removed"
 

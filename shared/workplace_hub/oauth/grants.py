@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.storage.links import LinksRepository, link_purpose
-from workplace_hub.storage.settings import utc_now_iso
 
 TOKEN_ATTRIBUTE = {"google": "google_calendar_tokens", "naver_works": "naver_works_calendar_tokens"}
 INTEGRATION_OF_GRANT = {"google": Integration.GOOGLE_CALENDAR, "naver_works": Integration.NAVER_WORKS_CALENDAR}

@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN
@@ -36,7 +37,7 @@ from workplace_hub.oauth.line_events import (
 from workplace_hub.observability import logger
 from workplace_hub.providers.line import LineSender, build_send
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
-from workplace_hub.storage.settings import SettingsRepository, utc_now_iso
+from workplace_hub.storage.settings import SettingsRepository
 
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
 _ATTEMPTS = 3  # conditional writes per event when another webhook changes the same link meanwhile

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, NeedsRelinkError, ProviderError, RetryableProviderError
 from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
@@ -26,7 +27,7 @@ from workplace_hub.oauth.state import OAuthStateError, OAuthStateStore, pkce_pai
 from workplace_hub.observability import logger
 from workplace_hub.providers.naver_works_auth import is_legacy
 from workplace_hub.storage.links import LinksRepository, line_user_key
-from workplace_hub.storage.settings import SettingsRepository, utc_now_iso
+from workplace_hub.storage.settings import SettingsRepository
 
 PROVIDERS = ("line", "google", "naver_works")
 INTEGRATION_OF = {

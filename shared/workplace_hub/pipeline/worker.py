@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import (
     HubError,
@@ -41,7 +42,7 @@ from workplace_hub.storage.deliveries import (
     Replay,
 )
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
-from workplace_hub.storage.settings import CachedSettings, SettingsRepository, utc_now_iso
+from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 
 
 def replay_of(job: SendJob, user_id: str) -> Replay:

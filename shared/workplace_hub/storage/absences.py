@@ -25,8 +25,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.storage.keys import PARTITION_KEY_BYTES, fit
-from workplace_hub.storage.settings import utc_now_iso
 
 ACTIVE, CANCELLED = "active", "cancelled"
 # Tombstones of cancelled absences (and states) are kept this long, so that a very late, older upsert

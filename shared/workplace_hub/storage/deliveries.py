@@ -29,9 +29,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import SettingsValidationError
 from workplace_hub.storage.keys import ITEM_BYTES, PARTITION_KEY_BYTES, SORT_KEY_BYTES, byte_size, fit
-from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_WRITE_LIMIT = 25
 _PARALLEL_CALLS = 10

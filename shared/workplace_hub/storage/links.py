@@ -13,9 +13,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import SettingsValidationError, StoredValueTooLargeError
 from workplace_hub.storage.keys import PARTITION_KEY_BYTES, SORT_KEY_BYTES, fit, item_size
-from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_GET_LIMIT = 100
 # What one update may store: an employee's links are a few short values; the item holds 400 KB in all.

@@ -10,24 +10,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import StoredValueTooLargeError
 from workplace_hub.storage.keys import ITEM_BYTES, item_size
 
 # What one integration's settings and sealed secrets may take together: the item holds 400 KB, and keeps room
 # for its status and bookkeeping. (A sealed secret is about 4/3 of its plaintext: base64.)
 INTEGRATION_VALUES_BYTES = ITEM_BYTES - 32 * 1024
-
-
-def utc_now_iso() -> str:
-    """Now, as an RFC 3339 UTC timestamp with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

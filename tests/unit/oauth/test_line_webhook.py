@@ -18,10 +18,10 @@ import pytest
 from infra.sandbox.line_login import signed_webhook, webhook_event
 from tests.unit.aws import HubStack
 from workplace_hub.catalog import Integration
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.oauth import line_webhook
 from workplace_hub.oauth.line_webhook import LineWebhook
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
-from workplace_hub.storage.settings import utc_now_iso
 
 COMPANY = "acme"
 USER = "taro.yamada@acme.example"
