@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
@@ -18,6 +18,10 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError
 from workplace_hub.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.storage.links import LinksRepository, link_purpose
+
+if TYPE_CHECKING:
+    from workplace_hub.oauth.google import GoogleOAuthClient
+    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
 
 TOKEN_ATTRIBUTE = {"google": "google_calendar_tokens", "naver_works": "naver_works_calendar_tokens"}
 INTEGRATION_OF_GRANT = {"google": Integration.GOOGLE_CALENDAR, "naver_works": Integration.NAVER_WORKS_CALENDAR}
@@ -42,8 +46,8 @@ class UserGrants:
         *,
         links: LinksRepository,
         keyring: Keyring,
-        google: Any,  # GoogleOAuthClient
-        naver_works: Any,  # NaverWorksUserOAuthClient
+        google: GoogleOAuthClient,
+        naver_works: NaverWorksUserOAuthClient,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._links = links

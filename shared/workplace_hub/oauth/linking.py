@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
@@ -29,7 +29,11 @@ from workplace_hub.providers.naver_works_auth import is_legacy
 from workplace_hub.storage.links import LinksRepository, line_user_key
 from workplace_hub.storage.settings import SettingsRepository
 
-PROVIDERS = ("line", "google", "naver_works")
+if TYPE_CHECKING:
+    from workplace_hub.oauth.google import GoogleOAuthClient
+    from workplace_hub.oauth.line_login import LineLoginClient
+    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
+
 INTEGRATION_OF = {
     "line": Integration.LINE,
     "google": Integration.GOOGLE_CALENDAR,
@@ -49,9 +53,9 @@ class LinkingError(HubError):
 
 @dataclass(frozen=True)
 class LinkingClients:
-    line: Any  # LineLoginClient
-    google: Any  # GoogleOAuthClient
-    naver_works: Any  # NaverWorksUserOAuthClient
+    line: LineLoginClient
+    google: GoogleOAuthClient
+    naver_works: NaverWorksUserOAuthClient
 
 
 class LinkingService:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from workplace_hub.errors import HubError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.observability import logger
-from workplace_hub.storage.deliveries import Replay
+from workplace_hub.storage.deliveries import DeliveriesRepository, Replay
 
 Job = TypeVar("Job", bound=BaseModel)
 
@@ -42,7 +42,7 @@ class DeadLetters:
         queue_url: str,
         source: str,
         *,
-        log: Any = None,  # DeliveriesRepository
+        log: DeliveriesRepository | None = None,
         replay_queue: str | None = None,
     ) -> None:
         self._sqs = sqs_client
