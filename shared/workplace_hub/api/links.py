@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.api.auth import current_principal, require_admin
 from workplace_hub.api.errors import ADMIN, BODY, responses
-from workplace_hub.api.link_test import Messenger, send_test_message
+from workplace_hub.api.link_check import Messenger, send_test_message
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
 from workplace_hub.email_address import email_problem
