@@ -31,6 +31,21 @@ MESSENGERS: tuple[Integration, ...] = (
 )
 CALENDARS: tuple[Integration, ...] = (Integration.NAVER_WORKS_CALENDAR, Integration.GOOGLE_CALENDAR)
 
+# The OAuth providers an employee links with, named as in the `/oauth/{provider}/...` routes, and the
+# integration each one serves: the route says `google` where the integration is `google_calendar`.
+OAUTH_PROVIDERS: dict[str, Integration] = {
+    "line": Integration.LINE,
+    "google": Integration.GOOGLE_CALENDAR,
+    "naver_works": Integration.NAVER_WORKS_CALENDAR,
+}
+OAUTH_CALLBACK_PATH = "/oauth/{provider}/callback"
+
+
+def oauth_callback_path(provider: str) -> str:
+    """The path of a provider's OAuth callback, which admins register in the provider's console."""
+    return OAUTH_CALLBACK_PATH.format(provider=provider)
+
+
 # The notification items WORKPLACE sends today (contract "Item catalog"); other items are accepted too.
 ITEM_CATALOG: tuple[str, ...] = (
     "approval.requested",

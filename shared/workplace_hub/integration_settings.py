@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import Integration, oauth_callback_path
 from workplace_hub.email_address import email_problem
 from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
@@ -304,9 +304,9 @@ CREDENTIALS_SOURCE = "credentials_source"
 
 # Paths of the hub's own endpoints that admins paste into provider consoles.
 READ_ONLY_URLS: dict[Integration, dict[str, str]] = {
-    Integration.LINE: {"callback_url": "/oauth/line/callback", "webhook_url": "/webhooks/line/{company_id}"},
-    Integration.NAVER_WORKS_CALENDAR: {"redirect_url": "/oauth/naver_works/callback"},
-    Integration.GOOGLE_CALENDAR: {"redirect_url": "/oauth/google/callback"},
+    Integration.LINE: {"callback_url": oauth_callback_path("line"), "webhook_url": "/webhooks/line/{company_id}"},
+    Integration.NAVER_WORKS_CALENDAR: {"redirect_url": oauth_callback_path("naver_works")},
+    Integration.GOOGLE_CALENDAR: {"redirect_url": oauth_callback_path("google")},
 }
 
 

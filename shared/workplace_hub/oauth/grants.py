@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import OAUTH_PROVIDERS
 from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
 
 TOKEN_ATTRIBUTE = {"google": "google_calendar_tokens", "naver_works": "naver_works_calendar_tokens"}
-INTEGRATION_OF_GRANT = {"google": Integration.GOOGLE_CALENDAR, "naver_works": Integration.NAVER_WORKS_CALENDAR}
+INTEGRATION_OF_GRANT = {provider: OAUTH_PROVIDERS[provider] for provider in TOKEN_ATTRIBUTE}
 # Refresh this long before the access token expires, so it does not expire mid-call.
 EXPIRY_MARGIN_SECONDS = 60
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import OAUTH_PROVIDERS, oauth_callback_path
 from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, NeedsRelinkError, ProviderError, RetryableProviderError
@@ -33,13 +33,6 @@ if TYPE_CHECKING:
     from workplace_hub.oauth.google import GoogleOAuthClient
     from workplace_hub.oauth.line_login import LineLoginClient
     from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
-
-INTEGRATION_OF = {
-    "line": Integration.LINE,
-    "google": Integration.GOOGLE_CALENDAR,
-    "naver_works": Integration.NAVER_WORKS_CALENDAR,
-}
-CALLBACK_PATH = "/oauth/{provider}/callback"
 
 
 class LinkingError(HubError):
@@ -85,11 +78,11 @@ class LinkingService:
         )
 
     def redirect_uri(self, provider: str) -> str:
-        return self._hub_public_url + CALLBACK_PATH.format(provider=provider)
+        return self._hub_public_url + oauth_callback_path(provider)
 
     def _credentials(self, company_id: str, provider: str) -> dict[str, Any]:
         company = self._settings.load(company_id)
-        integration = INTEGRATION_OF[provider]
+        integration = OAUTH_PROVIDERS[provider]
         if not effective(company, integration).enabled or not is_configured(company, integration):
             raise LinkingError("integration_unavailable", f"{integration.value} is not turned on for this company")
         return resolve_credentials(company, integration, self._keyring, self._platform_credentials)
