@@ -37,6 +37,13 @@ class ProviderEndpoints(_EnvModel):
     GOOGLE_CERTS_URL: str = "https://www.googleapis.com/oauth2/v3/certs"  # keys of Google's ID tokens
 
 
+class HttpTimeouts(_EnvModel):
+    """Seconds a provider call may take to connect and to read, for every function that calls a provider."""
+
+    HTTP_CONNECT_TIMEOUT: float = 3.05
+    HTTP_READ_TIMEOUT: float = 10.0
+
+
 class StorageSettings(ProviderEndpoints):
     """Tables, the KMS key and the app secrets every function reads."""
 
@@ -95,14 +102,12 @@ class KakaoResultTiming(_EnvModel):
     KAKAO_RESULT_WINDOW_SECONDS: float = Field(default=24 * 3600.0, gt=0)
 
 
-class SenderSettings(StorageSettings, KakaoResultTiming):
+class SenderSettings(StorageSettings, KakaoResultTiming, HttpTimeouts):
     """A provider sender: its own queue (to postpone a job by Retry-After) and dead-letter queue."""
 
     SEND_QUEUE_URL: str = Field(min_length=1)
     SEND_DLQ_URL: str = Field(min_length=1)
     MAX_RECEIVE_COUNT: int = Field(default=8, ge=1)
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
     # Longer than the function timeout, shorter than the queue's visibility timeout: a claim left by
     # a crashed attempt has expired by the time SQS hands the job out again.
     CLAIM_LEASE_SECONDS: float = 60.0
@@ -112,41 +117,35 @@ class SenderSettings(StorageSettings, KakaoResultTiming):
     KAKAO_RESULTS_QUEUE_URL: str | None = None
 
 
-class KakaoResultsSettings(StorageSettings, KakaoResultTiming):
+class KakaoResultsSettings(StorageSettings, KakaoResultTiming, HttpTimeouts):
     """The AlimTalk result lookup: KakaoResultsQueue in (and back, delayed, until a result or the window's end)."""
 
     KAKAO_RESULTS_QUEUE_URL: str = Field(min_length=1)
     KAKAO_RESULTS_DLQ_URL: str = Field(min_length=1)
     MAX_RECEIVE_COUNT: int = Field(default=8, ge=1)
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
 
 
-class CalendarSettings(StorageSettings):
+class CalendarSettings(StorageSettings, HttpTimeouts):
     """The calendar worker: CalendarQueue in; writes NAVER WORKS and Google calendars."""
 
     ABSENCES_TABLE_NAME: str = Field(min_length=1)
     CALENDAR_QUEUE_URL: str = Field(min_length=1)
     CALENDAR_DLQ_URL: str = Field(min_length=1)
     MAX_RECEIVE_COUNT: int = Field(default=8, ge=1)
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
     # Longer than the function timeout: a lease left by a crashed worker has expired when the job returns.
     ABSENCE_LEASE_SECONDS: float = 60.0
 
 
-class ApiSettings(StorageSettings, StageQueues):
+class ApiSettings(StorageSettings, StageQueues, HttpTimeouts):
     """The settings API (the stage queues: where an admin's replay of a failure goes)."""
 
     WORKPLACE_JWT_ISSUER: str = Field(min_length=1)
     WORKPLACE_JWT_AUDIENCE: str = Field(min_length=1)
     WORKPLACE_JWKS_URL: str = Field(min_length=1)
     HUB_PUBLIC_URL: str = Field(min_length=1)
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
 
 
-class LinkingSettings(StorageSettings):
+class LinkingSettings(StorageSettings, HttpTimeouts):
     """The linking function: OAuth flows, callbacks, personal calendars; and the LINE webhook."""
 
     WORKPLACE_JWT_ISSUER: str = Field(min_length=1)
@@ -155,15 +154,10 @@ class LinkingSettings(StorageSettings):
     HUB_PUBLIC_URL: str = Field(min_length=1)
     OAUTH_STATE_TABLE_NAME: str = Field(min_length=1)
     APP_SECRET_ARN: str = Field(min_length=1)
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
 
 
-class WebhookSettings(StorageSettings):
+class WebhookSettings(StorageSettings, HttpTimeouts):
     """The LINE webhook function."""
-
-    HTTP_CONNECT_TIMEOUT: float = 3.05
-    HTTP_READ_TIMEOUT: float = 10.0
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)

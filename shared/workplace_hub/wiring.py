@@ -6,16 +6,18 @@ their own environment); nothing here runs at import time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import Integration, oauth_callback_path
 from workplace_hub.config import (
     ApiSettings,
     CalendarSettings,
+    HttpTimeouts,
     KakaoResultsSettings,
     LinkingSettings,
     RouterSettings,
@@ -48,6 +50,21 @@ _AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_ti
 PLATFORM_SECRET_MAX_AGE = 300
 
 
+def http_timeout(settings: HttpTimeouts) -> tuple[float, float]:
+    """(connect, read) seconds for every provider call, from `HTTP_CONNECT_TIMEOUT` and `HTTP_READ_TIMEOUT`."""
+    return (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+
+
+def call_budget_seconds(settings: HttpTimeouts) -> float:
+    """How long one provider call may take in all: both timeouts and a little slack."""
+    return settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2
+
+
+def cached_settings(repository: SettingsRepository, settings: StorageSettings) -> CachedSettings:
+    """Companies' settings, kept in the container for `SETTINGS_CACHE_SECONDS`."""
+    return CachedSettings(repository, settings.SETTINGS_CACHE_SECONDS)
+
+
 @cache
 def _aws(service: str) -> Any:
     if service == "dynamodb":
@@ -68,10 +85,7 @@ def http_session() -> requests.Session:
 def _storage(
     settings: StorageSettings,
 ) -> tuple[SettingsRepository, LinksRepository, DeliveriesRepository, Keyring]:
-    dynamodb = _aws("dynamodb")
-    settings_repository = SettingsRepository(dynamodb.Table(settings.SETTINGS_TABLE_NAME))
-    links = LinksRepository(dynamodb.Table(settings.LINKS_TABLE_NAME), dynamodb)
-    deliveries = DeliveriesRepository(dynamodb.Table(settings.DELIVERIES_TABLE_NAME))
+    settings_repository, links, deliveries = _tables(settings)
     from workplace_hub.crypto import Keyring
 
     keyring = Keyring(_aws("kms"), settings.KMS_KEY_ID, settings_repository)
@@ -88,9 +102,9 @@ def _tables(settings: StorageSettings) -> tuple[SettingsRepository, LinksReposit
     )
 
 
-def platform_credentials_reader(secret_arn: str) -> Any:
-    """Collabo platform credentials from Secrets Manager, cached for a few minutes (powertools' cache,
-    which `parameters.clear_caches()` empties)."""
+def secret_reader(secret_arn: str) -> Callable[[], dict[str, Any]]:
+    """A JSON secret from Secrets Manager (the Collabo platform credentials, the hub's own state-signing key),
+    cached for a few minutes (powertools' cache, which `parameters.clear_caches()` empties)."""
 
     def read() -> dict[str, Any]:
         from aws_lambda_powertools.utilities import parameters
@@ -127,7 +141,7 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
 
     calendars_on = settings.ABSENCES_TABLE_NAME and settings.CALENDAR_QUEUE_URL
     return EventRouter(
-        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings=cached_settings(settings_repository, settings),
         settings_repository=settings_repository,
         links=links,
         deliveries=deliveries,
@@ -156,10 +170,10 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         )
     settings_repository, links, deliveries, keyring = _storage(settings)
     sqs = _aws("sqs")
-    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    timeout = http_timeout(settings)
     return DeliveryWorker(
         sender=sender_class(channel)(http_session(), settings, timeout),
-        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings=cached_settings(settings_repository, settings),
         settings_repository=settings_repository,
         links=links,
         deliveries=deliveries,
@@ -168,8 +182,8 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
         dead_letters=DeadLetters(sqs, settings.SEND_DLQ_URL, f"send_{channel}", log=deliveries, replay_queue=channel),
         max_receive_count=settings.MAX_RECEIVE_COUNT,
         lease_seconds=settings.CLAIM_LEASE_SECONDS,
-        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
-        call_budget_seconds=settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2,
+        platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
+        call_budget_seconds=call_budget_seconds(settings),
         limiter=(
             SharedRateLimiter(_aws("dynamodb").Table(settings.RATE_LIMITS_TABLE_NAME))
             if settings.RATE_LIMITS_TABLE_NAME
@@ -187,10 +201,10 @@ def build_kakao_results(settings: KakaoResultsSettings | None = None) -> KakaoRe
     settings = settings or load_settings(KakaoResultsSettings)
     settings_repository, _, deliveries, keyring = _storage(settings)
     sqs = _aws("sqs")
-    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    timeout = http_timeout(settings)
     return KakaoResultsWorker(
         lookup=KakaoSender(http_session(), settings, timeout),
-        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings=cached_settings(settings_repository, settings),
         keyring=keyring,
         deliveries=deliveries,
         queue=ResultQueue(sqs, settings.KAKAO_RESULTS_QUEUE_URL),
@@ -215,7 +229,7 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
     settings_repository, links, deliveries, keyring = _storage(settings)
     sqs = _aws("sqs")
     session = http_session()
-    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    timeout = http_timeout(settings)
     registry = AbsenceRegistry(_aws("dynamodb").Table(settings.ABSENCES_TABLE_NAME))
     grants = UserGrants(
         links=links,
@@ -236,12 +250,12 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
     sync = AbsenceCalendarSync(
         writers=writers,  # type: ignore[arg-type]
         registry=registry,
-        settings=CachedSettings(settings_repository, settings.SETTINGS_CACHE_SECONDS),
+        settings=cached_settings(settings_repository, settings),
         settings_repository=settings_repository,
         links=links,
         keyring=keyring,
-        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
-        call_budget_seconds=settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT + 2,
+        platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
+        call_budget_seconds=call_budget_seconds(settings),
     )
     return CalendarWorker(
         registry=registry,
@@ -277,7 +291,7 @@ def calendar_checks(settings: ApiSettings, session: requests.Session, timeout: t
     google = GoogleCalendarCheck(
         GoogleOAuthClient(session, settings, timeout),
         DelegatedCalendarAuth(settings, session=session, timeout=timeout),
-        settings.HUB_PUBLIC_URL.rstrip("/") + "/oauth/google/callback",
+        settings.HUB_PUBLIC_URL.rstrip("/") + oauth_callback_path("google"),
     )
     works = NaverWorksCalendarCheck(NaverWorksSender(session, settings, timeout, scope="calendar"))
     return {
@@ -297,7 +311,7 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
     session = http_session()
-    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    timeout = http_timeout(settings)
     senders = {channel: sender_class(session, settings, timeout) for channel, sender_class in SENDERS.items()}
     # The bot the hub creates on save shows the hub's own picture, served at its public URL.
     senders["naver_works"] = NaverWorksSender(session, settings, timeout, hub_public_url=settings.HUB_PUBLIC_URL)
@@ -313,24 +327,12 @@ def build_api(settings: ApiSettings | None = None) -> Any:
         ),
         providers=providers,
         senders=senders,
-        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
         hub_public_url=settings.HUB_PUBLIC_URL,
         google_chat_base=settings.GOOGLE_CHAT_BASE,
         replay_queues=JobQueues(_aws("sqs"), settings.replay_queue_urls()),
     )
     return create_app(services)
-
-
-def app_secret_reader(secret_arn: str) -> Any:
-    """The hub's own secrets (the OAuth state-signing key), cached for a few minutes."""
-
-    def read() -> dict[str, Any]:
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(secret_arn, transform="json", max_age=PLATFORM_SECRET_MAX_AGE)
-        return value if isinstance(value, dict) else {}
-
-    return read
 
 
 def build_linking_api(settings: LinkingSettings | None = None) -> Any:
@@ -347,8 +349,9 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     settings = settings or load_settings(LinkingSettings)
     settings_repository, links, _, keyring = _storage(settings)
     session = http_session()
-    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
-    read_app_secret = app_secret_reader(settings.APP_SECRET_ARN)
+    timeout = http_timeout(settings)
+    read_app_secret = secret_reader(settings.APP_SECRET_ARN)
+    platform_credentials = secret_reader(settings.PLATFORM_SECRET_ARN)
 
     def signing_key() -> bytes:
         key = read_app_secret().get("state_signing_key")
@@ -367,7 +370,7 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
             naver_works=NaverWorksUserOAuthClient(session, settings, timeout),
         ),
         hub_public_url=settings.HUB_PUBLIC_URL,
-        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        platform_credentials=platform_credentials,
     )
     verifier = TokenVerifier(
         settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
@@ -376,7 +379,7 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
         settings=settings_repository,
         links=links,
         keyring=keyring,
-        platform_credentials=platform_credentials_reader(settings.PLATFORM_SECRET_ARN),
+        platform_credentials=platform_credentials,
         personal_calendars=linking.personal_calendars,
     )
     return create_linking_app(LinkingApiServices(token_verifier=verifier, linking=linking, calendar_options=options))
@@ -388,7 +391,7 @@ def build_line_webhook(settings: WebhookSettings | None = None) -> Any:
 
     settings = settings or load_settings(WebhookSettings)
     settings_repository, links, _, keyring = _storage(settings)
-    timeout = (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT)
+    timeout = http_timeout(settings)
     return LineWebhook(
         settings=settings_repository,
         links=links,
