@@ -8,7 +8,7 @@ since, or replayed twice at once is put back on its queue once at most; the send
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from workplace_hub.api.auth import require_admin
 from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
+from workplace_hub.clock import utc_iso
 from workplace_hub.events import EVENT_ID_PATTERN, ITEM_PATTERN, Timestamp
 from workplace_hub.observability import logger
 from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
@@ -46,10 +47,7 @@ class ReplayRequest(BaseModel):
 
 
 def _iso(moment: datetime | None) -> str | None:
-    """The delivery log's timestamp form (UTC, milliseconds, Z), which its index sorts by."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if moment is None else utc_iso(moment)
 
 
 def _key(company_id: str, failure: dict[str, Any]) -> DeliveryKey:
