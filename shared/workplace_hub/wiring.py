@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from workplace_hub.pipeline.kakao_results import KakaoResultsWorker
     from workplace_hub.pipeline.router import EventRouter
     from workplace_hub.pipeline.worker import DeliveryWorker
+    from workplace_hub.tokens import TokenVerifier
 
 # Each builder imports what only its function needs (the router no provider, a sender only its own, the
 # calendar clients only the calendar worker): every module imported is paid by every cold start.
@@ -300,13 +301,19 @@ def calendar_checks(settings: ApiSettings, session: requests.Session, timeout: t
     }
 
 
+def token_verifier(settings: ApiSettings | LinkingSettings) -> TokenVerifier:
+    """Verifies WORKPLACE's access tokens (issuer, audience and keys from the environment)."""
+    from workplace_hub.tokens import TokenVerifier
+
+    return TokenVerifier(settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL)
+
+
 def build_api(settings: ApiSettings | None = None) -> Any:
     # Imported here: the router and the senders never load the API stack (OpenAPI, validation).
     from workplace_hub.api import create_app
     from workplace_hub.api.services import ApiServices
     from workplace_hub.providers import SENDERS
     from workplace_hub.providers.naver_works import NaverWorksSender
-    from workplace_hub.tokens import TokenVerifier
 
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
@@ -322,9 +329,7 @@ def build_api(settings: ApiSettings | None = None) -> Any:
         links=links,
         deliveries=deliveries,
         keyring=keyring,
-        token_verifier=TokenVerifier(
-            settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
-        ),
+        token_verifier=token_verifier(settings),
         providers=providers,
         senders=senders,
         platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
@@ -344,7 +349,6 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     from workplace_hub.oauth.linking import LinkingClients, LinkingService
     from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
     from workplace_hub.oauth.state import OAuthStateStore
-    from workplace_hub.tokens import TokenVerifier
 
     settings = settings or load_settings(LinkingSettings)
     settings_repository, links, _, keyring = _storage(settings)
@@ -372,9 +376,6 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
         hub_public_url=settings.HUB_PUBLIC_URL,
         platform_credentials=platform_credentials,
     )
-    verifier = TokenVerifier(
-        settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL
-    )
     options = CalendarOptions(
         settings=settings_repository,
         links=links,
@@ -382,7 +383,9 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
         platform_credentials=platform_credentials,
         personal_calendars=linking.personal_calendars,
     )
-    return create_linking_app(LinkingApiServices(token_verifier=verifier, linking=linking, calendar_options=options))
+    return create_linking_app(
+        LinkingApiServices(token_verifier=token_verifier(settings), linking=linking, calendar_options=options)
+    )
 
 
 def build_line_webhook(settings: WebhookSettings | None = None) -> Any:
