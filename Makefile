@@ -51,11 +51,11 @@ run: $(VENV)/.installed
 ## make test: everything CI runs: lint, template checks, unit, contract, sandbox and integration tests
 ## (hypothesis's quick profile: tests/fuzzing.py).
 test: lint validate build browser
-	$(PY) -m pytest
+	$(PY) -m infra.test_run
 
 ## make test-thorough: the same with hypothesis's thorough profile (ten times the examples; not run by CI).
 test-thorough: lint validate build browser
-	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest
+	HYPOTHESIS_PROFILE=thorough $(PY) -m infra.test_run
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
