@@ -27,7 +27,8 @@ from infra.bench.provider_calls import ITEM, MESSAGE, Admin, Bench
 from infra.local_stack import LocalStack
 from infra.local_stack.poller import sqs_event
 from infra.template import Resolver
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 
 FUNCTION = "SendGoogleChatFunction"
 COMPANY = "benchlimits"
@@ -74,7 +75,8 @@ def _run(bench: Bench, template: dict[str, Any], resolver: Resolver, containers:
         response = http.put(bench.stack.api_url + "/me/links", json={"google_chat_webhook_url": webhook}, timeout=30)
         response.raise_for_status()
     event_id = f"evt-limits-{space}"
-    deliveries = DeliveriesRepository(bench.table("DeliveriesTable"))
+    table = bench.table("DeliveriesTable")
+    deliveries = DeliveriesRepository(table)
     keys = [DeliveryKey(COMPANY, event_id, user_id, "google_chat") for user_id in users]
     deliveries.add_many([NewDelivery(key, ITEM, DeliveryStatus.QUEUED) for key in keys])
     queue = bench.stack.queues["SendGoogleChatQueue"]
@@ -109,7 +111,7 @@ def _run(bench: Bench, template: dict[str, Any], resolver: Resolver, containers:
     answers = Counter(r["status"] for r in bench.sandbox.requests("google_chat") if f"/spaces/{space}/" in r["path"])
     records = Counter()
     for key in keys:
-        found = deliveries.get(key) or {}
+        found = table.get_item(Key=key.key(), ConsistentRead=True).get("Item") or {}
         records[(found.get("status"), found.get("error_code"))] += 1
     return {
         "provider_calls": sum(answers.values()),

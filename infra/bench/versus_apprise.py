@@ -79,7 +79,8 @@ from workplace_hub.providers.base import Destination, Notification
 from workplace_hub.providers.google_chat import GoogleChatSender
 from workplace_hub.providers.line import MULTICAST_MAX, build_message, build_send
 from workplace_hub.providers.slack import SlackSender
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.dynamodb import DynamoTables
 from workplace_hub.storage.links import LinksRepository
 

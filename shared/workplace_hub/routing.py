@@ -10,7 +10,7 @@ from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, Recipient
 from workplace_hub.integration_settings import effective, is_configured
 from workplace_hub.link_health import BLOCKED, NEEDS_RELINK, state_attribute
-from workplace_hub.storage.deliveries import DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks, link_purpose
 from workplace_hub.storage.settings import CompanySettings
 

@@ -29,7 +29,8 @@ from tests.integration.helpers import (
     wait_for_deliveries,
 )
 from tests.integration.linking import table
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +206,8 @@ def test_a_send_job_whose_last_attempt_cannot_settle_a_delivery_is_listed_with_w
     # THEN the record is left to its holder; the job is not failed back to SQS (which would move it to the DLQ
     # without a word) but kept there with why, and listed for the admin as replayable
     assert not (result or {}).get("batchItemFailures"), result
-    assert log.get(key)["status"] == "sending"  # type: ignore[index]
+    stored = table(stack, "DeliveriesTable").get_item(Key=key.key(), ConsistentRead=True)["Item"]
+    assert stored["status"] == "sending"
     (failure,) = wait_for(lambda: failures(admin, event_id=event["event_id"]))
     assert (failure["status"], failure["channel"].split(":")[:2]) == ("dead_lettered", ["dead_letter", "send_slack"])
     assert failure["reason"] == "deliveries still unsettled after the last attempt (a claim was throttled or held)"

@@ -34,7 +34,8 @@ from tests.integration.messengers import (
     wait_until_idle,
 )
 from workplace_hub.config import SenderSettings
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 
 pytestmark = pytest.mark.integration
 

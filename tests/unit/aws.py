@@ -6,7 +6,9 @@ key-schema change in the template is a change in the tests too.
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any, NamedTuple
@@ -19,7 +21,8 @@ from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
 from workplace_hub.integration_settings import apply_update
 from workplace_hub.storage.absences import AbsenceRegistry
-from workplace_hub.storage.deliveries import DeliveriesRepository, DeliveryKey
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, Outcome, public_record
 from workplace_hub.storage.dynamodb import DynamoTables
 from workplace_hub.storage.links import LinksRepository, link_purpose
 from workplace_hub.storage.settings import SettingsRepository
@@ -56,6 +59,30 @@ def create_table_from_template(dynamodb: Any, logical_id: str, table_name: str) 
     return dynamodb.create_table(**kwargs)
 
 
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+def count_calls(client: Any) -> Counter[tuple[str, str]]:
+    """(operation, table) → how many calls `client` makes from now on, counted by a botocore `before-call` hook
+    (as the benchmark counts the functions' calls): nothing in the product counts for the tests."""
+    counts: Counter[tuple[str, str]] = Counter()
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params.get("body") or b"{}")
+        tables = [body["TableName"]] if "TableName" in body else list(body.get("RequestItems") or ())
+        for table in tables or ["-"]:
+            counts[(model.name, table)] += 1
+
+    client.meta.events.register("before-call.dynamodb", count)
+    return counts
+
+
+def stored_record(table: Any, key: DeliveryKey) -> dict[str, Any] | None:
+    """A delivery record as the API shows it, read straight from the deliveries table (None: not written)."""
+    item = table.get_item(Key=key.key(), ConsistentRead=True).get("Item")
+    return public_record(item) if item else None
+
+
 @dataclass
 class HubStack:
     """The hub's tables, queues and KMS key inside one `mock_aws` context, plus its repositories.
@@ -74,6 +101,8 @@ class HubStack:
     keyring: Keyring
     registry: AbsenceRegistry
     queue_urls: dict[str, str] = field(default_factory=dict)
+    # (operation, table) → calls made on `dynamodb`'s client, counted by botocore's event hooks.
+    dynamodb_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     # ------------------------------------------------------------ company setup
     def configure(
@@ -102,7 +131,22 @@ class HubStack:
 
     # ------------------------------------------------------------ reading back
     def record(self, company_id: str, event_id: str, user_id: str, channel: str) -> dict[str, Any] | None:
-        return self.deliveries.get(DeliveryKey(company_id, event_id, user_id, channel))
+        """The public view (as the API shows it) of one stored record, read consistently from the table."""
+        return stored_record(self.dynamodb.Table("deliveries"), DeliveryKey(company_id, event_id, user_id, channel))
+
+    def stored(self, key: DeliveryKey) -> dict[str, Any] | None:
+        """One delivery record as the API shows it (None: not written)."""
+        return stored_record(self.dynamodb.Table("deliveries"), key)
+
+    def finish(self, key: DeliveryKey, status: DeliveryStatus, **fields: str) -> None:
+        """Record an outcome over a record as a sender would (`reason`, `error_code`, `provider_message_id`)."""
+        self.deliveries.finish_many([Outcome(key, status, **fields)])
+
+    def deliveries_writes(self) -> int:
+        """How many write calls the hub's clients made on the deliveries table so far."""
+        return sum(
+            n for (operation, table), n in self.dynamodb_calls.items() if table == "deliveries" and operation in WRITES
+        )
 
     def records(self, company_id: str, event_id: str) -> dict[tuple[str, str], dict[str, Any]]:
         """(user_id, channel) → public record, for every record of the event."""
@@ -209,7 +253,8 @@ class SharedResources:
         self._truncate()
         session = boto3_session()
         # The product's own table layer (storage.dynamodb), so every unit test runs the repositories on it.
-        dynamodb = DynamoTables(session.client("dynamodb"))
+        client = session.client("dynamodb")
+        dynamodb = DynamoTables(client)
         settings_repository = SettingsRepository(dynamodb.Table("settings"))
         kms = session.client("kms")
         return HubStack(
@@ -223,6 +268,7 @@ class SharedResources:
             keyring=Keyring(kms, self._key_id, settings_repository),
             registry=AbsenceRegistry(dynamodb.Table("absences")),
             queue_urls=dict(self._queue_urls),
+            dynamodb_calls=count_calls(client),
         )
 
     def _ensure(self) -> None:

@@ -18,7 +18,7 @@ from workplace_hub.api import create_app, links
 from workplace_hub.api.resolver import MAX_BODY_BYTES, MAX_JSON_DEPTH, SECURITY_HEADERS
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
-from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 
 COMPANY = "acme"
 ADMIN = "admin@acme.example"

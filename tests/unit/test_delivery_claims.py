@@ -9,7 +9,8 @@ from botocore.exceptions import ClientError
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY, EVENT_ID
-from workplace_hub.storage.deliveries import ClaimOutcome, DeliveryKey, DeliveryStatus, NewDelivery, Outcome, Replay
+from workplace_hub.storage.delivery_claims import ClaimOutcome
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery, Outcome, Replay
 
 
 def _queued(stack: HubStack, count: int) -> list[DeliveryKey]:
@@ -21,22 +22,22 @@ def _queued(stack: HubStack, count: int) -> list[DeliveryKey]:
 def test_claim_many_all_queued_claims_every_one(stack: HubStack) -> None:
     # GIVEN ten queued deliveries
     keys = _queued(stack, 10)
-    writes = stack.deliveries.writes
+    writes = stack.deliveries_writes()
 
     # WHEN they are claimed together
     outcomes = stack.deliveries.claim_many(keys, 60)
 
     # THEN all are claimed, one conditional write each, and each record says `sending`
     assert {claim.outcome for claim in outcomes.values()} == {ClaimOutcome.CLAIMED}
-    assert stack.deliveries.writes - writes == 10
-    assert {stack.deliveries.get(key)["status"] for key in keys} == {"sending"}
+    assert stack.deliveries_writes() - writes == 10
+    assert {stack.stored(key)["status"] for key in keys} == {"sending"}
 
 
 def test_claim_many_with_one_taken_gives_each_its_own_outcome(stack: HubStack) -> None:
     # GIVEN three queued deliveries, one of them already sent and one claimed by another worker
     keys = _queued(stack, 3)
     stack.deliveries.claim(keys[0], 60)
-    stack.deliveries.finish(keys[0], DeliveryStatus.SENT)
+    stack.finish(keys[0], DeliveryStatus.SENT)
     stack.deliveries.claim(keys[1], 60)
 
     # WHEN all three are claimed together
@@ -48,7 +49,7 @@ def test_claim_many_with_one_taken_gives_each_its_own_outcome(stack: HubStack) -
         keys[1]: ClaimOutcome.IN_FLIGHT,
         keys[2]: ClaimOutcome.CLAIMED,
     }
-    assert stack.deliveries.get(keys[0])["status"] == "sent"
+    assert stack.stored(keys[0])["status"] == "sent"
 
 
 def test_claim_many_more_than_run_side_by_side(stack: HubStack) -> None:
@@ -93,7 +94,7 @@ def test_claim_many_a_throttled_claim_is_unavailable_and_the_others_stand(stack:
         ClaimOutcome.UNAVAILABLE,
         ClaimOutcome.CLAIMED,
     ]
-    assert [stack.deliveries.get(key)["status"] for key in keys] == ["sending", "queued", "sending"]
+    assert [stack.stored(key)["status"] for key in keys] == ["sending", "queued", "sending"]
 
 
 def test_claim_stores_the_first_retry_key_and_every_later_claim_gets_it_back(stack: HubStack) -> None:
@@ -113,7 +114,7 @@ def test_finish_many_writes_claimed_records_whole_in_batches_of_25(stack: HubSta
     # GIVEN 30 claimed deliveries
     keys = _queued(stack, 30)
     claims = stack.deliveries.claim_many(keys, 60)
-    writes = stack.deliveries.writes
+    writes = stack.deliveries_writes()
 
     # WHEN their outcomes are written
     stack.deliveries.finish_many(
@@ -124,8 +125,8 @@ def test_finish_many_writes_claimed_records_whole_in_batches_of_25(stack: HubSta
     )
 
     # THEN two batch writes did it, and each record is sent, without its lease, with everything else kept
-    assert stack.deliveries.writes - writes == 2
-    records = [stack.deliveries.get(key) for key in keys]
+    assert stack.deliveries_writes() - writes == 2
+    records = [stack.stored(key) for key in keys]
     assert {(r["status"], r["attempts"], r["item"]) for r in records} == {("sent", 1, "approval.requested")}
     assert [r["provider_message_id"] for r in records] == [f"m{i}" for i in range(30)]
     raw = stack.dynamodb.Table("deliveries").get_item(Key=keys[0].key())["Item"]
@@ -143,7 +144,7 @@ def test_finish_many_tries_a_throttled_outcome_batch_again(stack: HubStack) -> N
 
     # THEN the third try wrote them
     assert hits == ["BatchWriteItem", "BatchWriteItem"]
-    assert [stack.deliveries.get(key)["status"] for key in keys] == ["sent", "sent"]
+    assert [stack.stored(key)["status"] for key in keys] == ["sent", "sent"]
 
 
 def test_finish_many_a_write_off_leaves_a_record_that_moved_on_alone(stack: HubStack) -> None:
@@ -156,7 +157,7 @@ def test_finish_many_a_write_off_leaves_a_record_that_moved_on_alone(stack: HubS
     )
 
     # THEN the replay stands
-    assert stack.deliveries.get(key)["status"] == "queued"
+    assert stack.stored(key)["status"] == "queued"
 
 
 def test_a_replay_drops_the_retry_key_of_the_failed_call(stack: HubStack) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY
-from workplace_hub.errors import SettingsValidationError
-from workplace_hub.storage import deliveries as deliveries_module
-from workplace_hub.storage.deliveries import (
+from workplace_hub.storage import delivery_log
+from workplace_hub.storage.delivery_listing import InvalidPageToken
+from workplace_hub.storage.delivery_records import (
     COMPANY_SHARDS,
     DeliveryKey,
     DeliveryStatus,
@@ -33,7 +33,7 @@ def ticking_clock(monkeypatch: pytest.MonkeyPatch) -> None:
         tick = next(ticks)
         return f"2026-12-01T{tick // 3600:02d}:{tick // 60 % 60:02d}:{tick % 60:02d}Z"
 
-    monkeypatch.setattr(deliveries_module, "utc_now_iso", now)
+    monkeypatch.setattr(delivery_log, "utc_now_iso", now)
 
 
 def _write(stack: HubStack, company: str, count: int, *, status_of: Any = None) -> list[DeliveryKey]:
@@ -121,7 +121,7 @@ def test_failures_in_a_period_page_across_shards_with_whether_they_can_be_replay
     stack.deliveries.finish_many(
         [Outcome(k, DeliveryStatus.FAILED, reason="rejected", replay=replay, claimed=claims[k].record) for k in failed]
     )
-    first, last = (stack.deliveries.get(failed[i])["created_at"] for i in (2, 17))
+    first, last = (stack.stored(failed[i])["created_at"] for i in (2, 17))
 
     # WHEN the failures created between the 3rd and the 18th failed record are listed, 4 to a page
     pages = _all_pages(
@@ -145,7 +145,7 @@ def test_a_page_token_continues_only_its_own_companys_listing(stack: HubStack) -
     assert token is not None
 
     # WHEN globex's admin presents it, THEN it is refused
-    with pytest.raises(SettingsValidationError):
+    with pytest.raises(InvalidPageToken):
         stack.deliveries.search("globex", limit=5, next_token=token)
     # ... and acme's listing goes on with it
     items, _ = stack.deliveries.search(COMPANY, limit=5, next_token=token)

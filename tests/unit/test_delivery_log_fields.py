@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.unit.aws import template_resources
-from workplace_hub.storage.deliveries import PUBLIC_FIELDS
+from workplace_hub.storage.delivery_records import PUBLIC_FIELDS
 
 
 def test_every_public_field_and_what_history_reads_is_projected_into_the_company_index() -> None:

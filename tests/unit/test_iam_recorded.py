@@ -33,7 +33,7 @@ from tests.unit.test_worker import handle, make_worker, queue_delivery
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
 from workplace_hub.routing import LOOKUP_MISSED
-from workplace_hub.storage.deliveries import DeliveryKey
+from workplace_hub.storage.delivery_records import DeliveryKey
 
 LOGICAL_IDS = {name: logical_id for logical_id, name in TABLES.items()}
 

@@ -21,7 +21,7 @@ from workplace_hub.pipeline.kakao_results import (
 )
 from workplace_hub.pipeline.queues import DeadLetters
 from workplace_hub.providers.kakao import AcceptedAlimTalk, MessageResult
-from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
 KAKAO_SETTINGS = {
@@ -80,7 +80,7 @@ def accepted(stack: HubStack, user_id: str, message_id: str) -> None:
     """A delivery the Kakao sender recorded `sent` (SENS accepted it as `message_id`)."""
     queue_delivery(stack, key(user_id))
     assert stack.deliveries.claim(key(user_id), 60).outcome == "claimed"
-    stack.deliveries.finish(key(user_id), DeliveryStatus.SENT, provider_message_id=message_id)
+    stack.finish(key(user_id), DeliveryStatus.SENT, provider_message_id=message_id)
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def make(stack: HubStack, lookup: FakeLookup, queue: FakeResultQueue, now: float
 
 
 def record(stack: HubStack, user_id: str) -> dict[str, Any]:
-    found = stack.deliveries.get(key(user_id))
+    found = stack.stored(key(user_id))
     assert found is not None
     return found
 

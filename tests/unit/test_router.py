@@ -32,7 +32,7 @@ from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.routing import LOOKUP_MISSED
 from workplace_hub.storage.absences import Acceptance
-from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
 MAX_RECEIVE_COUNT = 5
@@ -211,14 +211,14 @@ def test_router_redelivered_event_after_sending_writes_and_enqueues_nothing(slac
     assert len(slack_company.drain("slack")) == 1
     key = DeliveryKey(COMPANY, EVENT_ID, TARO, "slack")
     slack_company.deliveries.claim(key, 60)
-    slack_company.deliveries.finish(key, DeliveryStatus.SENT, provider_message_id="1.2")
-    writes_before = slack_company.deliveries.writes
+    slack_company.finish(key, DeliveryStatus.SENT, provider_message_id="1.2")
+    writes_before = slack_company.deliveries_writes()
 
     # WHEN WORKPLACE sends the same event again
     router.handle_record(sqs_record(body(notification_event()), message_id="message-2"))
 
     # THEN no record is written or changed and no job is enqueued
-    assert slack_company.deliveries.writes == writes_before
+    assert slack_company.deliveries_writes() == writes_before
     assert slack_company.drain("slack") == []
     assert statuses(slack_company)[(TARO, "slack")] == ("sent", None)
 
@@ -228,13 +228,13 @@ def test_router_redelivered_event_still_queued_reenqueues_but_writes_nothing(sla
     router = make_router(slack_company)
     router.handle_record(sqs_record(body(notification_event())))
     slack_company.drain("slack")
-    writes_before = slack_company.deliveries.writes
+    writes_before = slack_company.deliveries_writes()
 
     # WHEN the same event is redelivered
     router.handle_record(sqs_record(body(notification_event()), message_id="message-2"))
 
     # THEN no record is added, and the still-queued delivery is enqueued again (the worker's claim dedupes)
-    assert slack_company.deliveries.writes == writes_before
+    assert slack_company.deliveries_writes() == writes_before
     assert [job.recipients[0].user_id for job in jobs(slack_company, "slack")] == [TARO]
     assert len(slack_company.records(COMPANY, EVENT_ID)) == 2
 
@@ -578,13 +578,13 @@ def test_router_superseded_upsert_redelivered_keeps_its_records(stack: HubStack)
     router = make_router(stack, calendars=True)
     router.handle_record(sqs_record(upserted("evt-new", "2026-11-28T09:30:00+09:00")))
     router.handle_record(sqs_record(upserted("evt-old", "2026-11-28T09:20:00+09:00")))
-    writes_before = stack.deliveries.writes
+    writes_before = stack.deliveries_writes()
 
     # WHEN it is delivered again
     router.handle_record(sqs_record(upserted("evt-old", "2026-11-28T09:20:00+09:00")))
 
     # THEN nothing more is written
-    assert stack.deliveries.writes == writes_before
+    assert stack.deliveries_writes() == writes_before
     assert len(stack.records(COMPANY, "evt-old")) == len(EXAMPLE_CHANNELS)
 
 

@@ -11,7 +11,7 @@ from tests.unit.builders import HANAKO, TARO, body, notification_event, recipien
 from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, parse_event
 from workplace_hub.routing import LOOKUP_MISSED, NO_CHANNEL, PlannedDelivery, plan_deliveries
-from workplace_hub.storage.deliveries import DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
 

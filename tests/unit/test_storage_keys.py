@@ -12,16 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.aws import HubStack
+from tests.unit.aws import HubStack, stored_record
 from tests.unit.builders import COMPANY, EVENT_ID, TARO
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import StoredValueTooLargeError, ValueTooLargeError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.rate_limits import RateLimit, SharedRateLimiter
-from workplace_hub.storage.deliveries import (
+from workplace_hub.storage.delivery_records import (
     DeliveryKey,
     DeliveryStatus,
     NewDelivery,
+    Outcome,
     Replay,
     new_item,
     sort_key,
@@ -133,7 +134,7 @@ def test_delivery_record_of_longest_user_id_written_claimed_and_listed(stack: Hu
     # WHEN it is written, claimed and finished, and listed by event and by user
     stack.deliveries.add_many([NewDelivery(key, "approval.requested", DeliveryStatus.QUEUED)])
     claim = stack.deliveries.claim(key, 60)
-    stack.deliveries.finish(key, DeliveryStatus.SENT, provider_message_id="m-1")
+    stack.deliveries.finish_many([Outcome(key, DeliveryStatus.SENT, provider_message_id="m-1")])
     by_event, _ = stack.deliveries.search(COMPANY, event_id=EVENT_ID, user_id=LONG_USER_ID)
     by_user, _ = stack.deliveries.search(COMPANY, user_id=LONG_USER_ID)
 
@@ -230,7 +231,7 @@ def test_dead_letter_of_message_too_large_for_its_record_recorded_without_replay
     )
 
     # THEN the admin still sees it, not replayable here, and told to redrive the DLQ
-    record = stack.deliveries.get(key)
+    record = stored_record(stack.dynamodb.Table("deliveries"), key)
     assert record is not None
     assert (record["status"], record["replayable"]) == ("dead_lettered", False)
     assert "redrive" in record["reason"]

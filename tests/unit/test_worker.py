@@ -38,7 +38,7 @@ from workplace_hub.pipeline.queues import DeadLetters, JobQueue
 from workplace_hub.pipeline.router import EventRouter
 from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError, backoff_seconds, retry_delay
 from workplace_hub.routing import LOOKUP_MISSED
-from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus, NewDelivery
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.settings import CachedSettings
 
 MAX_RECEIVE_COUNT = 8
@@ -103,7 +103,7 @@ def visibility_changes(stack: HubStack) -> list[dict[str, Any]]:
 
 
 def record(stack: HubStack, key: DeliveryKey = TARO_SLACK) -> dict[str, Any]:
-    found = stack.deliveries.get(key)
+    found = stack.stored(key)
     assert found is not None
     return found
 
@@ -182,7 +182,7 @@ def test_worker_job_without_record_sends_nothing(slack: HubStack, sender: FakeSe
 
     # THEN nothing is sent and no record appears
     assert sender.attempts == []
-    assert slack.deliveries.get(DeliveryKey(COMPANY, "evt-unknown", TARO, "slack")) is None
+    assert slack.stored(DeliveryKey(COMPANY, "evt-unknown", TARO, "slack")) is None
 
 
 def test_worker_router_then_duplicate_jobs_each_recipient_sent_once(stack: HubStack, sender: FakeSender) -> None:
@@ -834,7 +834,7 @@ def test_worker_idempotent_provider_retry_repeats_the_first_calls_retry_key_for_
         worker.deliver(job, last_attempt=False)
     assert (len(sender.idempotency_keys), throttled) == (1, [3, 3, 3, 3])
     (first_key,) = sender.idempotency_keys
-    stack.deliveries.finish(DeliveryKey(COMPANY, EVENT_ID, TARO, "slack"), DeliveryStatus.SENT)
+    stack.finish(DeliveryKey(COMPANY, EVENT_ID, TARO, "slack"), DeliveryStatus.SENT)
 
     # WHEN the job comes back
     worker.deliver(job, last_attempt=False)

@@ -13,7 +13,7 @@ from workplace_hub.api.auth import current_principal, require_admin
 from workplace_hub.api.errors import ADMIN, responses
 from workplace_hub.api.services import ApiServices
 from workplace_hub.events import EVENT_ID_PATTERN
-from workplace_hub.storage.deliveries import DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryStatus
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 EventId = Annotated[str | None, Query(pattern=EVENT_ID_PATTERN)]

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from workplace_hub.errors import ConflictError, NotFoundError, SettingsValidationError, ValueTooLargeError
+from workplace_hub.storage.delivery_listing import InvalidPageToken
 
 JSON = "application/json"
 
@@ -144,6 +145,11 @@ def register(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(SettingsValidationError)
     def invalid_setting(exc: SettingsValidationError) -> Response:
         return _error(400, "invalid_setting", f"{exc.field} {exc.message}", exc.field)
+
+    @app.exception_handler(InvalidPageToken)
+    def invalid_page_token(exc: InvalidPageToken) -> Response:
+        # A listing's `next_token` is refused as any invalid value is (the answer predates storage's own error).
+        return _error(400, "invalid_setting", f"next_token {exc.message}", "next_token")
 
     @app.exception_handler(ConflictError)
     def conflict(exc: ConflictError) -> Response:

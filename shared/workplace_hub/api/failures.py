@@ -21,7 +21,7 @@ from workplace_hub.api.services import ApiServices
 from workplace_hub.clock import utc_iso
 from workplace_hub.events import EVENT_ID_PATTERN, ITEM_PATTERN, Timestamp
 from workplace_hub.observability import logger
-from workplace_hub.storage.deliveries import DeliveryKey, DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 EventId = Annotated[str | None, Query(pattern=EVENT_ID_PATTERN)]

@@ -30,7 +30,7 @@ from workplace_hub.events import Absence
 from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
 from workplace_hub.observability import logger, metrics
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState, Registration
-from workplace_hub.storage.deliveries import DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 

@@ -14,14 +14,8 @@ from workplace_hub.observability import logger, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, SqsAttempt, error_name, parse_job
 from workplace_hub.pipeline.worker import JobPostponedError, retry_delay
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
-from workplace_hub.storage.deliveries import (
-    DeliveriesRepository,
-    DeliveryKey,
-    DeliveryStatus,
-    NewDelivery,
-    Replay,
-    final_records,
-)
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery, Replay, final_records
 
 # Another worker holds the absence's lease (it is reconciling it right now): try again this much later.
 BUSY_RETRY_SECONDS = 5

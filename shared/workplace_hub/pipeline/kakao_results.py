@@ -34,7 +34,8 @@ from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, parse_job
 from workplace_hub.providers.base import SendReceipt
 from workplace_hub.providers.kakao import MessageResult
-from workplace_hub.storage.deliveries import RESULT_UNKNOWN, DeliveriesRepository, DeliveryKey, DeliveryStatus
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import RESULT_UNKNOWN, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from workplace_hub.errors import HubError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.observability import logger
-from workplace_hub.storage.deliveries import DeliveriesRepository, Replay
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import Replay
 
 Job = TypeVar("Job", bound=BaseModel)
 

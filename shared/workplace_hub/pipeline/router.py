@@ -16,13 +16,8 @@ from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.pipeline.queues import DeadLetters, JobQueue, error_name, message_identity
 from workplace_hub.routing import known_addresses, plan_deliveries
 from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
-from workplace_hub.storage.deliveries import (
-    DeliveriesRepository,
-    DeliveryKey,
-    DeliveryStatus,
-    NewDelivery,
-    final_records,
-)
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery, final_records
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 

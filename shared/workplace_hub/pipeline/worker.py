@@ -32,15 +32,9 @@ from workplace_hub.pipeline.queues import DeadLetters, JobQueue, SqsAttempt, err
 from workplace_hub.providers.base import Destination, Notification, Sender, SendReceipt
 from workplace_hub.rate_limits import SharedRateLimiter
 from workplace_hub.routing import ADDRESS_SOURCES, LOOKUP_MISSED
-from workplace_hub.storage.deliveries import (
-    Claim,
-    ClaimOutcome,
-    DeliveriesRepository,
-    DeliveryKey,
-    DeliveryStatus,
-    Outcome,
-    Replay,
-)
+from workplace_hub.storage.deliveries import DeliveriesRepository
+from workplace_hub.storage.delivery_claims import Claim, ClaimOutcome
+from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, Outcome, Replay
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 

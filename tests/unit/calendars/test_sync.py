@@ -33,7 +33,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.storage.absences import AbsenceState, Registration
-from workplace_hub.storage.deliveries import DeliveryStatus
+from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
 WORKS_PERSONAL = "naver_works_calendar:c-77f0"
