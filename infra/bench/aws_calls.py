@@ -1,9 +1,9 @@
 """Part 3: AWS API calls for one Slack event, on a cold container and then on the warm one.
 
 The router and the Slack sender are fresh containers (see containers.py). Every client they built,
-the idempotency layer's included, gets botocore `before-call` hooks; the repositories' own counters
-and `Keyring.kms_calls` are read as a cross-check. The event source mapping's receive/delete calls are
-made with the benchmark's own client and are not counted (they are not the functions' calls).
+the idempotency layer's included, gets botocore `before-call` hooks (the only count of the tables' calls);
+`Keyring.kms_calls` is read as a cross-check of the KMS ones. The event source mapping's receive/delete calls
+are made with the benchmark's own client and are not counted (they are not the functions' calls).
 """
 
 from __future__ import annotations
@@ -16,11 +16,6 @@ from infra.bench.containers import Container, Drive, EventSourceMapping
 from infra.bench.probes import AwsCalls
 from infra.bench.scenario import Scenario
 from workplace_hub.crypto import Keyring
-from workplace_hub.storage.deliveries import DeliveriesRepository
-from workplace_hub.storage.links import LinksRepository
-from workplace_hub.storage.settings import SettingsRepository
-
-REPOSITORY_TYPES = (SettingsRepository, LinksRepository, DeliveriesRepository, Keyring)
 
 
 class Instrumented:
@@ -30,19 +25,12 @@ class Instrumented:
         self.container = container
         self.calls = AwsCalls(scenario.resource_names())
         self.calls.attach(container.find(BaseClient))
-        self.repositories = container.find(*REPOSITORY_TYPES)
+        self.keyrings = container.find(Keyring)
         url, arn = scenario.queue(container.queue_logical_id)
         self.mapping = EventSourceMapping(scenario.sqs, url, arn, container)
 
     def repository_counters(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        for repository in self.repositories:
-            kind = type(repository).__name__
-            for counter in ("reads", "writes", "kms_calls"):
-                if hasattr(repository, counter):
-                    key = f"{kind}.{counter}"
-                    totals[key] = totals.get(key, 0) + int(getattr(repository, counter))
-        return totals
+        return {"Keyring.kms_calls": sum(int(keyring.kms_calls) for keyring in self.keyrings)}
 
 
 def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:

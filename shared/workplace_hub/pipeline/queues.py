@@ -125,14 +125,12 @@ class JobQueue:
     def __init__(self, sqs_client: Any, queue_url: str) -> None:
         self._sqs = sqs_client
         self.queue_url = queue_url
-        self.calls = 0
 
     def send_all(self, bodies: list[dict[str, Any]]) -> None:
         """Send in batches of up to 10 messages and 256 KB (SQS's limits for one SendMessageBatch)."""
         texts = [json.dumps(body, ensure_ascii=False, separators=(",", ":")) for body in bodies]
         for chunk in _batches(texts):
             entries = [{"Id": str(index), "MessageBody": text} for index, text in enumerate(chunk)]
-            self.calls += 1
             response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
             if response.get("Failed"):
                 codes = sorted({failure.get("Code", "?") for failure in response["Failed"]})
