@@ -232,6 +232,29 @@ def test_a_next_token_that_decodes_but_is_no_key_of_the_listing_is_a_400(
     refused(api("GET", "/admin/failures", query=f"{query}next_token={_token(key)}"), 400, "next_token")
 
 
+@pytest.mark.parametrize(
+    ("path", "token", "message"),
+    [
+        ("/admin/deliveries", "not-a-token", "next_token is not a token this API returned"),
+        ("/admin/failures", _token(["acme"]), "next_token is not a token this API returned"),
+        (
+            "/admin/deliveries",
+            _token({"gsi1pk": "globex", "gsi1sk": "x"}),
+            "next_token does not belong to this listing",
+        ),
+        ("/admin/deliveries", _token({"gsi2pk": "globex#u", "pk": "p", "sk": "s", "gsi2sk": "x"}), None),
+    ],
+    ids=["undecodable", "no key", "another company's", "another listing's"],
+)
+def test_a_refused_page_token_is_answered_with_exactly_the_documented_400_body(
+    api: Callable[..., Any], path: str, token: str, message: str | None
+) -> None:
+    query = f"user_id={MEMBER}&next_token={token}" if message is None else f"next_token={token}"
+    code, body, _ = api("GET", path, query=query)
+    expected = message or "next_token does not belong to this listing"
+    assert (code, body) == (400, {"error": "invalid_setting", "message": expected, "field": "next_token"})
+
+
 def test_a_links_next_token_longer_than_a_user_id_can_be_is_a_400(api: Callable[..., Any]) -> None:
     refused(api("GET", "/admin/links", query="next_token=" + "x" * 1100), 400, "next_token")
 
