@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.storage.delivery_records import FINAL_STATUSES, DeliveryKey, DeliveryStatus
 from workplace_hub.storage.delivery_table import DeliveriesTable
-from workplace_hub.storage.settings import utc_now_iso
 
 
 class ClaimOutcome(StrEnum):

@@ -11,6 +11,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workplace_hub.clock import utc_now_iso
 from workplace_hub.storage.delivery_records import (
     DEAD_LETTER_CHANNEL,
     HISTORY_FIELDS,
@@ -28,7 +29,6 @@ from workplace_hub.storage.delivery_records import (
 )
 from workplace_hub.storage.delivery_table import DeliveriesTable
 from workplace_hub.storage.keys import byte_size
-from workplace_hub.storage.settings import utc_now_iso
 
 _BATCH_WRITE_LIMIT = 25
 # Pauses between tries of an outcome write that was throttled (after the SDK's own retries).
