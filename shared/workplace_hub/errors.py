@@ -48,6 +48,14 @@ class StoredValueTooLargeError(ValueTooLargeError):
         super().__init__(field, limit_bytes, "bytes stored together with the rest")
 
 
+class InvalidPageToken(HubError):
+    """A listing's `next_token` that storage did not hand out (or one of another listing): the caller's mistake."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class NotFoundError(HubError):
     """The addressed resource does not exist for this company."""
 

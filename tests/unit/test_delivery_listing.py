@@ -10,8 +10,8 @@ import pytest
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY
+from workplace_hub.errors import InvalidPageToken
 from workplace_hub.storage import delivery_log
-from workplace_hub.storage.delivery_listing import InvalidPageToken
 from workplace_hub.storage.delivery_records import (
     COMPANY_SHARDS,
     DeliveryKey,

@@ -13,8 +13,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from workplace_hub.errors import ConflictError, NotFoundError, SettingsValidationError, ValueTooLargeError
-from workplace_hub.storage.delivery_listing import InvalidPageToken
+from workplace_hub.errors import (
+    ConflictError,
+    InvalidPageToken,
+    NotFoundError,
+    SettingsValidationError,
+    ValueTooLargeError,
+)
 
 JSON = "application/json"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from workplace_hub.errors import HubError
+from workplace_hub.errors import InvalidPageToken
 from workplace_hub.storage.delivery_records import (
     COMPANY_INDEX,
     COMPANY_SHARDS,
@@ -26,14 +26,6 @@ from workplace_hub.storage.delivery_records import (
     user_prefix,
 )
 from workplace_hub.storage.delivery_table import DeliveriesTable
-
-
-class InvalidPageToken(HubError):
-    """A `next_token` this listing did not hand out (or one of another listing): the caller's mistake."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class DeliveryListing(DeliveriesTable):

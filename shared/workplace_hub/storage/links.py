@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from workplace_hub.clock import utc_now_iso
-from workplace_hub.errors import SettingsValidationError, StoredValueTooLargeError
+from workplace_hub.errors import InvalidPageToken, StoredValueTooLargeError
 from workplace_hub.storage.keys import PARTITION_KEY_BYTES, SORT_KEY_BYTES, fit, item_size
 
 _BATCH_GET_LIMIT = 100
@@ -53,10 +53,8 @@ class LinksRepository:
     def __init__(self, table: Any, dynamodb_resource: Any) -> None:
         self._table = table
         self._resource = dynamodb_resource
-        self.reads = 0
 
     def get(self, company_id: str, user_id: str, *, consistent: bool = False) -> EmployeeLinks:
-        self.reads += 1
         item = self._table.get_item(Key=links_key(company_id, user_id), ConsistentRead=consistent).get("Item") or {}
         return EmployeeLinks(user_id, _strip_keys(item))
 
@@ -68,7 +66,6 @@ class LinksRepository:
             keys = [links_key(company_id, user_id) for user_id in unique[start : start + _BATCH_GET_LIMIT]]
             request: dict[str, Any] = {self._table.name: {"Keys": keys}}
             while request:
-                self.reads += 1
                 response = self._resource.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self._table.name, []):
                     found[_user_id(item)] = EmployeeLinks(_user_id(item), _strip_keys(item))
@@ -86,9 +83,8 @@ class LinksRepository:
             except UnicodeEncodeError:
                 fits = False
             if not fits:
-                raise SettingsValidationError("next_token", "is not a token this API returned")
+                raise InvalidPageToken("is not a token this API returned")
             kwargs["ExclusiveStartKey"] = {"pk": company_id, "sk": next_token}
-        self.reads += 1
         page = self._table.query(**kwargs)
         items = [EmployeeLinks(_user_id(item), _strip_keys(item)) for item in page["Items"]]
         last = page.get("LastEvaluatedKey")
@@ -96,7 +92,6 @@ class LinksRepository:
 
     def find_by_line_user(self, company_id: str, line_user_id: str) -> EmployeeLinks | None:
         """The employee who linked this LINE userId (sparse index ByLineUser)."""
-        self.reads += 1
         page = self._table.query(
             IndexName="ByLineUser",
             KeyConditionExpression=Key("line_user_key").eq(line_user_key(company_id, line_user_id)),
@@ -115,7 +110,7 @@ class LinksRepository:
     ) -> bool:
         """Set `values` and remove `removed` attributes of one employee's links. With `expected` (attribute →
         value, None for absent), only if those attributes still hold those values: False when they do not.
-        Values too large for the item raise SettingsValidationError naming the largest, before any write."""
+        Values too large for the item raise StoredValueTooLargeError naming the largest, before any write."""
         if item_size(values) > LINK_VALUES_BYTES:
             largest = max(values, key=lambda name: item_size({name: values[name]}))
             raise StoredValueTooLargeError(largest, LINK_VALUES_BYTES)

@@ -58,14 +58,12 @@ class SettingsRepository:
 
     def __init__(self, table: Any) -> None:
         self._table = table
-        self.reads = 0
 
     def load(self, company_id: str) -> CompanySettings:
         """All of a company's settings in one query."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(company_id)}
         while True:
-            self.reads += 1
             page = self._table.query(**kwargs)
             items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
