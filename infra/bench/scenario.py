@@ -14,8 +14,8 @@ from infra.local_stack import LocalStack
 from infra.local_stack.aws import client
 from infra.sandbox import SandboxClient
 from workplace_hub.config import ProviderEndpoints
-from workplace_hub.providers.base import Destination, Notification
-from workplace_hub.providers.slack import SlackSender
+from workplace_hub.providers.messenger import Destination, Notification
+from workplace_hub.slack.messages import SlackSender
 
 COMPANY = "benchco"
 ADMIN = "admin@benchco.example"

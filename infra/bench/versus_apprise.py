@@ -75,10 +75,10 @@ from infra.local_stack import LocalStack
 from infra.local_stack.aws import client
 from infra.template import Resolver
 from workplace_hub.config import ProviderEndpoints
-from workplace_hub.providers.base import Destination, Notification
-from workplace_hub.providers.google_chat import GoogleChatSender
-from workplace_hub.providers.line import MULTICAST_MAX, build_message, build_send
-from workplace_hub.providers.slack import SlackSender
+from workplace_hub.google.chat import GoogleChatSender
+from workplace_hub.line.messaging import MULTICAST_MAX, build_message, build_send
+from workplace_hub.providers.messenger import Destination, Notification
+from workplace_hub.slack.messages import SlackSender
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.dynamodb import DynamoTables

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, quote, unquote_to_bytes, urlsplit
 
 from infra.local_stack.functions import LocalFunction
 from infra.local_stack.identity import DevIssuer
-from workplace_hub.tokens import InvalidTokenError, TokenVerifier
+from workplace_hub.workplace_jwt import InvalidTokenError, TokenVerifier
 
 log = logging.getLogger("local_stack.gateway")
 ISSUER_PATH = "/_dev/issuer"

@@ -20,7 +20,7 @@ from infra.local_stack.poller import SqsPoller
 from infra.sandbox import Sandbox
 from infra.sandbox.server import SANDBOX_PATHS
 from infra.template import ROOT, Resolver, load_template, resources_of_type
-from workplace_hub.tokens import TokenVerifier
+from workplace_hub.workplace_jwt import TokenVerifier
 
 STATE_DIR = ROOT / ".local"
 AWS_STATE_FILE = "aws-state.pickle"

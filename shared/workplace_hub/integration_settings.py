@@ -179,7 +179,7 @@ def _delegation(values: dict[str, Any]) -> bool:
 
 
 def _google_service_account_json(value: str) -> str:
-    from workplace_hub.oauth.google import validate_service_account_json
+    from workplace_hub.google.oauth import validate_service_account_json
 
     return validate_service_account_json(value)
 

@@ -27,7 +27,7 @@ from workplace_hub.config import (
     load_settings,
 )
 from workplace_hub.errors import ConfigurationError
-from workplace_hub.pipeline.queues import DeadLetters, JobQueue, JobQueues
+from workplace_hub.queues import DeadLetters, JobQueue, JobQueues
 from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.dynamodb import DynamoTables
@@ -37,12 +37,12 @@ from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 if TYPE_CHECKING:
     import requests
 
+    from workplace_hub.calendars.worker import CalendarWorker
     from workplace_hub.crypto import Keyring
-    from workplace_hub.pipeline.calendar_worker import CalendarWorker
-    from workplace_hub.pipeline.kakao_results import KakaoResultsWorker
-    from workplace_hub.pipeline.router import EventRouter
-    from workplace_hub.pipeline.worker import DeliveryWorker
-    from workplace_hub.tokens import TokenVerifier
+    from workplace_hub.delivery.kakao_results import KakaoResultsWorker
+    from workplace_hub.delivery.worker import DeliveryWorker
+    from workplace_hub.routing.router import EventRouter
+    from workplace_hub.workplace_jwt import TokenVerifier
 
 # Each builder imports what only its function needs (the router no provider, a sender only its own, the
 # calendar clients only the calendar worker): every module imported is paid by every cold start.
@@ -123,7 +123,7 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
         idempotent_function,
     )
 
-    from workplace_hub.pipeline.router import EventRouter
+    from workplace_hub.routing.router import EventRouter
 
     settings = settings or load_settings(RouterSettings)
     settings_repository, links, deliveries = _tables(settings)
@@ -157,14 +157,14 @@ def build_router(settings: RouterSettings | None = None) -> EventRouter:
 
 
 def build_worker(channel: str, settings: SenderSettings | None = None) -> DeliveryWorker:
-    from workplace_hub.pipeline.worker import DeliveryWorker
-    from workplace_hub.providers import sender_class
-    from workplace_hub.rate_limits import SharedRateLimiter
+    from workplace_hub.delivery.senders import sender_class
+    from workplace_hub.delivery.worker import DeliveryWorker
+    from workplace_hub.storage.rate_limits import SharedRateLimiter
 
     on_accepted = None
     settings = settings or load_settings(SenderSettings)
     if channel == "kakao" and settings.KAKAO_RESULTS_QUEUE_URL:
-        from workplace_hub.pipeline.kakao_results import ResultQueue, Timing, schedule_first_lookups
+        from workplace_hub.delivery.kakao_results import ResultQueue, Timing, schedule_first_lookups
 
         on_accepted = schedule_first_lookups(
             ResultQueue(_aws("sqs"), settings.KAKAO_RESULTS_QUEUE_URL), Timing.of(settings)
@@ -196,8 +196,8 @@ def build_worker(channel: str, settings: SenderSettings | None = None) -> Delive
 
 def build_kakao_results(settings: KakaoResultsSettings | None = None) -> KakaoResultsWorker:
     """The AlimTalk result lookup: a KakaoSender used only for its lookup (a read), never to send."""
-    from workplace_hub.pipeline.kakao_results import KakaoResultsWorker, ResultQueue, Timing
-    from workplace_hub.providers.kakao import KakaoSender
+    from workplace_hub.delivery.kakao_results import KakaoResultsWorker, ResultQueue, Timing
+    from workplace_hub.kakao.alimtalk import KakaoSender
 
     settings = settings or load_settings(KakaoResultsSettings)
     settings_repository, _, deliveries, keyring = _storage(settings)
@@ -216,15 +216,15 @@ def build_kakao_results(settings: KakaoResultsSettings | None = None) -> KakaoRe
 
 def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarWorker:
     """The calendar worker: NAVER WORKS (2.0 / 1.0 / personal) and Google (consent / delegation) writers."""
-    from workplace_hub.calendars.google_calendar import GoogleCalendarClient
-    from workplace_hub.calendars.naver_works_calendar import NaverWorksCalendarClient
     from workplace_hub.calendars.sync import AbsenceCalendarSync
+    from workplace_hub.calendars.worker import CalendarWorker
     from workplace_hub.calendars.writers import GoogleCalendarWriter, NaverWorksCalendarWriter
-    from workplace_hub.oauth.google import DelegatedCalendarAuth, GoogleOAuthClient
-    from workplace_hub.oauth.grants import UserGrants
-    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
-    from workplace_hub.pipeline.calendar_worker import CalendarWorker
-    from workplace_hub.providers.naver_works_auth import WorksTokenProvider
+    from workplace_hub.credentials.user_grants import UserGrants
+    from workplace_hub.google.calendar import GoogleCalendarClient
+    from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient
+    from workplace_hub.naver_works.auth import WorksTokenProvider
+    from workplace_hub.naver_works.calendar import NaverWorksCalendarClient
+    from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
 
     settings = settings or load_settings(CalendarSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
@@ -285,9 +285,9 @@ def provider_hooks(sender: Any) -> Any:
 
 def calendar_checks(settings: ApiSettings, session: requests.Session, timeout: tuple[float, float]) -> dict[Any, Any]:
     """verify for the calendar integrations."""
-    from workplace_hub.oauth.calendar_checks import GoogleCalendarCheck, NaverWorksCalendarCheck
-    from workplace_hub.oauth.google import DelegatedCalendarAuth, GoogleOAuthClient
-    from workplace_hub.providers.naver_works import NaverWorksSender
+    from workplace_hub.calendars.checks import GoogleCalendarCheck, NaverWorksCalendarCheck
+    from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient
+    from workplace_hub.naver_works.bot import NaverWorksSender
 
     google = GoogleCalendarCheck(
         GoogleOAuthClient(session, settings, timeout),
@@ -303,7 +303,7 @@ def calendar_checks(settings: ApiSettings, session: requests.Session, timeout: t
 
 def token_verifier(settings: ApiSettings | LinkingSettings) -> TokenVerifier:
     """Verifies WORKPLACE's access tokens (issuer, audience and keys from the environment)."""
-    from workplace_hub.tokens import TokenVerifier
+    from workplace_hub.workplace_jwt import TokenVerifier
 
     return TokenVerifier(settings.WORKPLACE_JWT_ISSUER, settings.WORKPLACE_JWT_AUDIENCE, settings.WORKPLACE_JWKS_URL)
 
@@ -312,8 +312,8 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     # Imported here: the router and the senders never load the API stack (OpenAPI, validation).
     from workplace_hub.api import create_app
     from workplace_hub.api.services import ApiServices
-    from workplace_hub.providers import SENDERS
-    from workplace_hub.providers.naver_works import NaverWorksSender
+    from workplace_hub.delivery.senders import SENDERS
+    from workplace_hub.naver_works.bot import NaverWorksSender
 
     settings = settings or load_settings(ApiSettings)
     settings_repository, links, deliveries, keyring = _storage(settings)
@@ -342,13 +342,13 @@ def build_api(settings: ApiSettings | None = None) -> Any:
 
 def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     """The linking function: OAuth start and callbacks, personal calendars."""
+    from workplace_hub.api.linking import LinkingApiServices, create_linking_app
     from workplace_hub.calendars.options import CalendarOptions
-    from workplace_hub.oauth.api import LinkingApiServices, create_linking_app
-    from workplace_hub.oauth.google import GoogleOAuthClient
-    from workplace_hub.oauth.line_login import LineLoginClient
-    from workplace_hub.oauth.linking import LinkingClients, LinkingService
-    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
-    from workplace_hub.oauth.state import OAuthStateStore
+    from workplace_hub.google.oauth import GoogleOAuthClient
+    from workplace_hub.line.login import LineLoginClient
+    from workplace_hub.linking.flows import LinkingClients, LinkingService
+    from workplace_hub.linking.state import OAuthStateStore
+    from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
 
     settings = settings or load_settings(LinkingSettings)
     settings_repository, links, _, keyring = _storage(settings)
@@ -389,8 +389,8 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
 
 
 def build_line_webhook(settings: WebhookSettings | None = None) -> Any:
-    from workplace_hub.oauth.line_webhook import LineWebhook
-    from workplace_hub.providers.line import LineSender
+    from workplace_hub.line.messaging import LineSender
+    from workplace_hub.linking.line_webhook import LineWebhook
 
     settings = settings or load_settings(WebhookSettings)
     settings_repository, links, _, keyring = _storage(settings)

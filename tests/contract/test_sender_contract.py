@@ -34,6 +34,7 @@ from tests.unit.builders import (
 )
 from tests.unit.fakes import FakeSession
 from workplace_hub.config import ProviderEndpoints
+from workplace_hub.delivery.senders import SENDERS
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -42,8 +43,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from workplace_hub.providers import SENDERS
-from workplace_hub.providers.base import Destination, PreparedCall, Sender, SendReceipt
+from workplace_hub.providers.messenger import Destination, PreparedCall, Sender, SendReceipt
 
 TIMEOUT = (1.5, 4.0)
 NOW = 1_700_000_000.0  # a fixed clock for senders that sign or timestamp their requests

@@ -482,11 +482,11 @@ def linking_service(stack: LocalStack, clock: Callable[[], float] = time.time) -
 
     from workplace_hub.config import LinkingSettings, load_settings
     from workplace_hub.crypto import Keyring
-    from workplace_hub.oauth.google import GoogleOAuthClient
-    from workplace_hub.oauth.line_login import LineLoginClient
-    from workplace_hub.oauth.linking import LinkingClients, LinkingService
-    from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
-    from workplace_hub.oauth.state import OAuthStateStore
+    from workplace_hub.google.oauth import GoogleOAuthClient
+    from workplace_hub.line.login import LineLoginClient
+    from workplace_hub.linking.flows import LinkingClients, LinkingService
+    from workplace_hub.linking.state import OAuthStateStore
+    from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
     from workplace_hub.storage.links import LinksRepository
     from workplace_hub.storage.settings import SettingsRepository
 

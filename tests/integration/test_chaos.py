@@ -67,8 +67,8 @@ from tests.integration.helpers import (
 from tests.integration.messengers import LineChannel, enable_line, header, link_line, new_line_user_id
 from workplace_hub import wiring
 from workplace_hub.config import SenderSettings, load_settings
-from workplace_hub.providers.base import SendReceipt
-from workplace_hub.providers.google_chat import GoogleChatSender
+from workplace_hub.google.chat import GoogleChatSender
+from workplace_hub.providers.messenger import SendReceipt
 
 pytestmark = pytest.mark.integration
 
@@ -829,7 +829,7 @@ def test_chaos_a_sender_killed_mid_batch_sends_nothing_twice(storm: Storm) -> No
 
     # THEN that delivery was posted once and is recorded sent: its job came back, posted it again under the
     # delivery's messageId and Google Chat refused that as existing (a sender without such an id records
-    # outcome_unknown instead: tests/unit/test_worker.py, tests/integration/test_failures.py)
+    # outcome_unknown instead: tests/unit/delivery/test_worker.py, tests/integration/test_failures.py)
     assert (storm.record(killed)["status"], storm.record(killed).get("reason")) == ("sent", None)
     assert storm.accepted(killed) == 1
     # AND that event's other Chat deliveries, not yet claimed when the container died (each is claimed just before

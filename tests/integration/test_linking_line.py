@@ -48,7 +48,7 @@ from tests.integration.linking import (
     table,
 )
 from tests.integration.messengers import route
-from workplace_hub.oauth.line_webhook import WELCOME
+from workplace_hub.linking.line_webhook import WELCOME
 
 pytestmark = pytest.mark.integration
 

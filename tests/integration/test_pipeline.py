@@ -37,7 +37,7 @@ from tests.integration.helpers import (
 )
 from tests.integration.linking import table
 from workplace_hub.config import SenderSettings
-from workplace_hub.providers.google_chat import client_message_id
+from workplace_hub.google.chat import client_message_id
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 

@@ -17,10 +17,10 @@ import requests
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.google_calendar import GoogleCalendarFake
 from infra.sandbox.google_oauth import GoogleOAuthFake
-from workplace_hub.calendars.google_calendar import GoogleCalendarClient, build_event, event_id
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, RetryableProviderError
 from workplace_hub.events import Absence
+from workplace_hub.google.calendar import GoogleCalendarClient, build_event, event_id
 
 TARO, HANAKO = "taro.yamada@acme.example", "hanako.sato@acme.example"
 TOKEN, HANAKO_TOKEN = "ya29.taro-calendar-token", "ya29.hanako-calendar-token"

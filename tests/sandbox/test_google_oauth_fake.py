@@ -28,7 +28,7 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
-from workplace_hub.oauth.google import DelegatedCalendarAuth, GoogleOAuthClient, IdTokenError
+from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient, IdTokenError
 
 CLIENT_ID, CLIENT_SECRET = "1234567890-abc.apps.googleusercontent.com", "GOCSPX-SECRETclient"
 REDIRECT = "https://hub.example/oauth/google/callback"

@@ -16,8 +16,8 @@ from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.line import LineFake
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError, RetryableProviderError
-from workplace_hub.providers.base import Destination, Notification, SendReceipt
-from workplace_hub.providers.line import LineSender, build_message
+from workplace_hub.line.messaging import LineSender, build_message
+from workplace_hub.providers.messenger import Destination, Notification, SendReceipt
 
 TOKEN = "sandbox-channel-access-token-acme"
 OTHER = "sandbox-channel-access-token-other"

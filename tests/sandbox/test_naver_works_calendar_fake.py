@@ -16,14 +16,6 @@ from infra.keys import rsa_key_pair
 from infra.sandbox import Sandbox, SandboxClient
 from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.server import SANDBOX_PATHS
-from workplace_hub.calendars.naver_works_calendar import (
-    REASON_FORBIDDEN,
-    REASON_NOT_FOUND,
-    NaverWorksCalendarClient,
-    build_event,
-    build_ical,
-    event_id,
-)
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
@@ -32,7 +24,15 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Absence
-from workplace_hub.providers.naver_works_auth import WorksTokenProvider
+from workplace_hub.naver_works.auth import WorksTokenProvider
+from workplace_hub.naver_works.calendar import (
+    REASON_FORBIDDEN,
+    REASON_NOT_FOUND,
+    NaverWorksCalendarClient,
+    build_event,
+    build_ical,
+    event_id,
+)
 
 DOMAIN = "10000001"
 CLIENT_ID, CLIENT_SECRET = "CLIENTid01", "SECRETclient"

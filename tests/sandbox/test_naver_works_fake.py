@@ -17,8 +17,8 @@ from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.naver_works import NaverWorksFake
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError, RetryableProviderError
-from workplace_hub.providers.base import Destination, Notification, SendReceipt
-from workplace_hub.providers.naver_works import NaverWorksSender
+from workplace_hub.naver_works.bot import NaverWorksSender
+from workplace_hub.providers.messenger import Destination, Notification, SendReceipt
 
 DOMAIN = "10000001"
 BOT = "2000001"

@@ -19,7 +19,7 @@ from infra.sandbox.naver_works import NaverWorksFake
 from infra.sandbox.server import SANDBOX_PATHS
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, RetryableProviderError
-from workplace_hub.oauth.naver_works_user import NaverWorksUserOAuthClient
+from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
 
 DOMAIN = "10000001"
 CLIENT_ID, CLIENT_SECRET = "CLIENTid01", "SECRETclient"

@@ -15,8 +15,8 @@ from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from infra.sandbox.sens import SensFake, sign
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError, RetryableProviderError
-from workplace_hub.providers.base import Destination, Notification, SendReceipt
-from workplace_hub.providers.kakao import AcceptedAlimTalk, KakaoSender
+from workplace_hub.kakao.alimtalk import AcceptedAlimTalk, KakaoSender
+from workplace_hub.providers.messenger import Destination, Notification, SendReceipt
 
 ACCESS_KEY = "ACCESSKEYEXAMPLE0001"
 SECRET_KEY = "SECRETKEYEXAMPLE0000000000000000000000001"

@@ -11,8 +11,8 @@ import requests
 
 from infra.sandbox import Sandbox, SandboxClient, SandboxError
 from workplace_hub.config import ProviderEndpoints
-from workplace_hub.providers.base import Destination, Notification
-from workplace_hub.providers.slack import SlackSender
+from workplace_hub.providers.messenger import Destination, Notification
+from workplace_hub.slack.messages import SlackSender
 
 TOKEN = "xoxb-acme"
 OTHER = "xoxb-other"

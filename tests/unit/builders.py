@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from requests.structures import CaseInsensitiveDict
 
-from workplace_hub.providers.base import Destination, Notification
+from workplace_hub.providers.messenger import Destination, Notification
 
 COMPANY = "acme"
 EVENT_ID = "evt-2026-11-28-000123"

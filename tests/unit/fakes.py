@@ -10,12 +10,12 @@ from typing import Any
 
 import requests
 
-from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.calendars.writers import WriteContext
+from workplace_hub.catalog import CalendarRef
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import ProviderError
 from workplace_hub.events import Absence
-from workplace_hub.providers.base import Destination, Notification, PreparedCall, Sender, SendReceipt
+from workplace_hub.providers.messenger import Destination, Notification, PreparedCall, Sender, SendReceipt
 from workplace_hub.storage.links import EmployeeLinks
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workplace_hub.providers import SENDERS
+from workplace_hub.delivery.senders import SENDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,9 +37,9 @@ SENDER_ENV = {**STORAGE, "SEND_QUEUE_URL": QUEUE + "slack", "SEND_DLQ_URL": QUEU
 # Never needed by the router nor by a sender's cold start.
 CALENDARS = {
     "workplace_hub.calendars.sync",
-    "workplace_hub.calendars.google_calendar",
+    "workplace_hub.google.calendar",
     "workplace_hub.calendars.writers",
-    "workplace_hub.pipeline.calendar_worker",
+    "workplace_hub.calendars.worker",
 }
 TRACING = {"aws_xray_sdk", "aws_xray_sdk.core"}
 OTHER_PROVIDERS = {f"workplace_hub.providers.{name}" for name in ("google_chat", "line", "naver_works", "kakao")}
@@ -68,15 +68,15 @@ def test_the_router_loads_no_calendar_client_provider_cryptography_or_tracing_sd
     loaded = loaded_after("from workplace_hub.wiring import build_router\nbuild_router()", ROUTER_ENV)
 
     # THEN it has its own modules and nothing of the calendar worker's, the senders', the keyring's or X-Ray's
-    assert "workplace_hub.pipeline.router" in loaded
-    assert loaded & (CALENDARS | OTHER_PROVIDERS | TRACING | {"workplace_hub.providers.slack"}) == set()
-    assert {"jwt", "cryptography", "workplace_hub.crypto", "workplace_hub.tokens"} & loaded == set()
+    assert "workplace_hub.routing.router" in loaded
+    assert loaded & (CALENDARS | OTHER_PROVIDERS | TRACING | {"workplace_hub.slack.messages"}) == set()
+    assert {"jwt", "cryptography", "workplace_hub.crypto", "workplace_hub.workplace_jwt"} & loaded == set()
 
 
 def test_a_sender_loads_its_own_provider_only() -> None:
     loaded = loaded_after("from workplace_hub.wiring import build_worker\nbuild_worker('slack')", SENDER_ENV)
 
-    assert "workplace_hub.providers.slack" in loaded
+    assert "workplace_hub.slack.messages" in loaded
     assert loaded & (CALENDARS | OTHER_PROVIDERS | TRACING | {"jwt"}) == set()
 
 

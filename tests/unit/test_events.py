@@ -489,7 +489,7 @@ def test_parse_event_reason_never_contains_message_text() -> None:
     ids=["version", "duplicate user_id", "timezone"],
 )
 def test_parse_event_reason_never_repeats_a_value(document: dict[str, Any]) -> None:
-    # GIVEN an event rejected by one of the hub's own checks (found by tests/unit/test_router_fuzz.py)
+    # GIVEN an event rejected by one of the hub's own checks (found by tests/unit/routing/test_router_fuzz.py)
     # WHEN / THEN the reason names the field but not the value that was sent
     assert "leak" not in rejection(document).lower()
 
@@ -509,7 +509,7 @@ def test_parse_event_reason_never_repeats_a_value(document: dict[str, Any]) -> N
 )
 def test_parse_event_timestamps_are_rfc3339_text_and_all_day_a_boolean(document: dict[str, Any]) -> None:
     # GIVEN a timestamp that is a number (or digits) rather than RFC 3339 text, or all_day that is not true/false
-    # (pydantic's lax mode read them as Unix times and booleans: found by tests/unit/test_router_fuzz.py)
+    # (pydantic's lax mode read them as Unix times and booleans: found by tests/unit/routing/test_router_fuzz.py)
     # WHEN / THEN the event is rejected, naming the field
     reason = rejection(document)
     assert any(field in reason for field in ("occurred_at", "absence.start", "absence.end", "absence.all_day"))

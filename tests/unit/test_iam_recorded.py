@@ -23,16 +23,16 @@ from tests.unit.builders import (
     send_job,
     sqs_record,
 )
+from tests.unit.calendars.test_worker import calendar_job
+from tests.unit.calendars.test_worker import handle as handle_calendar_job
+from tests.unit.calendars.test_worker import make_worker as make_calendar_worker
+from tests.unit.delivery.test_worker import handle, make_worker, queue_delivery
 from tests.unit.fakes import FakeCalendarWriter, FakeSender
-from tests.unit.test_calendar_worker import calendar_job
-from tests.unit.test_calendar_worker import handle as handle_calendar_job
-from tests.unit.test_calendar_worker import make_worker as make_calendar_worker
-from tests.unit.test_router import make_router
+from tests.unit.routing.test_router import make_router
 from tests.unit.test_template import EXPECTED_GRANTS, _dynamodb_grants
-from tests.unit.test_worker import handle, make_worker, queue_delivery
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
-from workplace_hub.routing import LOOKUP_MISSED
+from workplace_hub.routing.plan import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey
 
 LOGICAL_IDS = {name: logical_id for logical_id, name in TABLES.items()}
@@ -136,7 +136,7 @@ def test_the_calendar_workers_calls_are_granted_to_it(stack: HubStack) -> None:
 
 def test_the_kakao_result_lookups_calls_are_granted_to_it(stack: HubStack) -> None:
     # GIVEN acme with Kakao on and three accepted deliveries (the sender's part, not recorded)
-    from tests.unit.test_kakao_results import (
+    from tests.unit.delivery.test_kakao_results import (
         DELIVERED,
         JIRO,
         KAKAO_SETTINGS,

@@ -14,20 +14,20 @@ from infra.local_stack.functions import LocalContext, import_environment
 from infra.template import Resolver, load_template, resources_of_type
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY, SLACK_TOKEN, TARO, body, notification_event, send_job, sqs_record
+from tests.unit.calendars.test_worker import calendar_job
+from tests.unit.calendars.test_worker import handle as handle_calendar_job
+from tests.unit.calendars.test_worker import make_worker as make_calendar_worker
+from tests.unit.delivery.test_kakao_results import ACCEPTED_AT, FakeLookup, FakeResultQueue
+from tests.unit.delivery.test_kakao_results import job as result_job
+from tests.unit.delivery.test_kakao_results import make as make_results_worker
+from tests.unit.delivery.test_worker import handle as handle_send_job
+from tests.unit.delivery.test_worker import make_worker, queue_delivery
 from tests.unit.fakes import FakeCalendarWriter, FakeSender
-from tests.unit.test_calendar_worker import calendar_job
-from tests.unit.test_calendar_worker import handle as handle_calendar_job
-from tests.unit.test_calendar_worker import make_worker as make_calendar_worker
-from tests.unit.test_kakao_results import ACCEPTED_AT, FakeLookup, FakeResultQueue
-from tests.unit.test_kakao_results import job as result_job
-from tests.unit.test_kakao_results import make as make_results_worker
-from tests.unit.test_router import make_router
-from tests.unit.test_worker import handle as handle_send_job
-from tests.unit.test_worker import make_worker, queue_delivery
+from tests.unit.routing.test_router import make_router
 from workplace_hub import observability
 from workplace_hub.catalog import Integration
+from workplace_hub.delivery.worker import JobPostponedError
 from workplace_hub.errors import RetryableProviderError
-from workplace_hub.pipeline.worker import JobPostponedError
 
 
 @pytest.fixture(autouse=True)

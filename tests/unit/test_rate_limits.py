@@ -8,12 +8,12 @@ import pytest
 
 from tests.unit.aws import HubStack
 from tests.unit.builders import COMPANY, SLACK_MEMBER_ID, SLACK_TOKEN, TARO, send_job
+from tests.unit.delivery.test_worker import TARO_SLACK, handle, make_worker, queue_delivery, record, visibility_changes
 from tests.unit.fakes import FakeSender
-from tests.unit.test_worker import TARO_SLACK, handle, make_worker, queue_delivery, record, visibility_changes
 from workplace_hub.catalog import Integration
-from workplace_hub.pipeline.worker import DeliveryWorker, JobPostponedError
-from workplace_hub.providers.base import Destination
-from workplace_hub.rate_limits import RateLimit, SharedRateLimiter
+from workplace_hub.delivery.worker import DeliveryWorker, JobPostponedError
+from workplace_hub.providers.messenger import Destination
+from workplace_hub.storage.rate_limits import RateLimit, SharedRateLimiter
 
 LIMIT = RateLimit("slack:abc:D1", per_second=2.0, burst=3)
 

@@ -17,7 +17,6 @@ from tests.unit.builders import COMPANY, EVENT_ID, TARO
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import InvalidPageToken, StoredValueTooLargeError, ValueTooLargeError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
-from workplace_hub.rate_limits import RateLimit, SharedRateLimiter
 from workplace_hub.storage.delivery_records import (
     DeliveryKey,
     DeliveryStatus,
@@ -30,6 +29,7 @@ from workplace_hub.storage.delivery_records import (
 )
 from workplace_hub.storage.keys import ITEM_BYTES, PARTITION_KEY_BYTES, SORT_KEY_BYTES, byte_size, fit
 from workplace_hub.storage.links import line_user_key, links_key
+from workplace_hub.storage.rate_limits import RateLimit, SharedRateLimiter
 from workplace_hub.storage.settings import StoredIntegration
 
 # Any Unicode text a JSON string can carry as text (lone surrogates are no text: the contract refuses them).

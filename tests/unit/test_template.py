@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from infra.template import ROOT, load_template
-from workplace_hub.providers import SENDERS
+from workplace_hub.delivery.senders import SENDERS
 
 # Short-form tags read as CloudFormation's long form: `!Ref X` is {"Ref": "X"}, `!GetAtt X.Arn` is
 # {"Fn::GetAtt": ["X", "Arn"]}, `!Sub s` is {"Fn::Sub": s}.
@@ -141,7 +141,7 @@ def test_the_dashboard_shows_notifications_per_channel_from_metrics_the_code_emi
         channels = {m[m.index("channel") + 1] for m in shown if m[:2] == [namespace["Fn::Sub"], metric]}
         assert channels == set(SENDERS), metric
     # The worker puts the channel on what it counts.
-    worker = (ROOT / "shared/workplace_hub/pipeline/worker.py").read_text(encoding="utf-8")
+    worker = (ROOT / "shared/workplace_hub/delivery/worker.py").read_text(encoding="utf-8")
     assert 'add_dimension(name="channel"' in worker
 
 

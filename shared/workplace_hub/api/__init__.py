@@ -42,7 +42,7 @@ _DOCUMENT_INFO: dict[str, Any] = {
 def hub_openapi_document(settings_app: APIGatewayHttpResolver) -> dict[str, Any]:
     """One document for every route a WORKPLACE token opens: the settings API's and the linking function's.
     (OAuth callbacks and provider webhooks are for browsers and providers, not API clients: left out.)"""
-    from workplace_hub.oauth.api import linking_openapi_schema  # only here: the settings API never links
+    from workplace_hub.api.linking import linking_openapi_schema  # only here: the settings API never links
 
     merged = OpenAPIMerge(**_DOCUMENT_INFO, on_conflict="error")
     merged.add_schema(settings_app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True))

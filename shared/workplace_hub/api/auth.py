@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, Unaut
 
 from workplace_hub.api.services import ApiServices
 from workplace_hub.events import COMPANY_ID_PATTERN
-from workplace_hub.tokens import InvalidTokenError
+from workplace_hub.workplace_jwt import InvalidTokenError
 
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
 

@@ -12,15 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.api.auth import current_principal, require_admin
 from workplace_hub.api.errors import ADMIN, BODY, responses
-from workplace_hub.api.link_check import Messenger, send_test_message
 from workplace_hub.api.services import ApiServices
+from workplace_hub.api.test_messages import Messenger, send_test_message
 from workplace_hub.catalog import Integration
 from workplace_hub.email_address import email_problem
 from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
+from workplace_hub.google.chat import is_webhook_url
 from workplace_hub.integration_settings import MASK
-from workplace_hub.link_health import link_states, state_attribute
-from workplace_hub.providers.google_chat import is_webhook_url
-from workplace_hub.routing import LOOKUP_MISSED
+from workplace_hub.routing.plan import LOOKUP_MISSED
+from workplace_hub.storage.link_health import link_states, state_attribute
 from workplace_hub.storage.links import link_purpose
 
 SLACK_MEMBER_ID = r"^[UW][A-Z0-9]{6,20}$"

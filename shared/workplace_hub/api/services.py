@@ -11,7 +11,7 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository
-from workplace_hub.tokens import TokenVerifier
+from workplace_hub.workplace_jwt import TokenVerifier
 
 Credentials = dict[str, Any]
 

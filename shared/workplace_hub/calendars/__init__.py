@@ -1,1 +1,1 @@
-"""Absence calendar registration: one client module per calendar provider."""
+"""Absence calendar registration: reconciling one absence, the writers, the worker, options and admin checks."""

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workplace_hub.calendars.readiness import google_unusable, naver_works_unusable
-from workplace_hub.calendars.refs import CalendarRef
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import CalendarRef, Integration
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError, ProviderError
 from workplace_hub.integration_settings import effective, is_configured, resolve_credentials

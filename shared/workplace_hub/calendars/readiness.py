@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workplace_hub.calendars.refs import CalendarRef
-from workplace_hub.link_health import NEEDS_RELINK, state_attribute
-from workplace_hub.providers.naver_works_auth import is_legacy
+from workplace_hub.catalog import CalendarRef
+from workplace_hub.naver_works.auth import is_legacy
+from workplace_hub.storage.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.storage.links import EmployeeLinks
 
 

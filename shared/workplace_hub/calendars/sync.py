@@ -15,9 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.calendars.writers import CalendarWriter, WriteContext
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import CalendarRef, Integration
 from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import (

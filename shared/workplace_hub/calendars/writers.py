@@ -15,14 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from workplace_hub.calendars import google_calendar, naver_works_calendar
 from workplace_hub.calendars.absence_times import DEFAULT_LOCALE, localized_title
 from workplace_hub.calendars.readiness import delegated, google_unusable, naver_works_unusable
-from workplace_hub.calendars.refs import CalendarRef
+from workplace_hub.catalog import CalendarRef
+from workplace_hub.credentials.user_grants import UserGrants
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
 from workplace_hub.events import Absence
-from workplace_hub.oauth.grants import UserGrants
-from workplace_hub.providers.naver_works_auth import WorksTokenProvider, is_legacy
+from workplace_hub.google import calendar as google_calendar
+from workplace_hub.naver_works import calendar as naver_works_calendar
+from workplace_hub.naver_works.auth import WorksTokenProvider, is_legacy
 from workplace_hub.storage.links import EmployeeLinks
 
 T = TypeVar("T")

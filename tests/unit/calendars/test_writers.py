@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from tests.unit.builders import absence as absence_document
-from workplace_hub.calendars import google_calendar, naver_works_calendar
 from workplace_hub.calendars.readiness import unusable
-from workplace_hub.calendars.refs import CalendarRef
 from workplace_hub.calendars.writers import GoogleCalendarWriter, NaverWorksCalendarWriter, WriteContext
+from workplace_hub.catalog import CalendarRef
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
 from workplace_hub.events import Absence
+from workplace_hub.google import calendar as google_calendar
+from workplace_hub.naver_works import calendar as naver_works_calendar
 from workplace_hub.storage.links import EmployeeLinks
 
 COMPANY, USER, ABSENCE = "acme", "taro@acme.example", "abs-5531"

@@ -1,0 +1,1 @@
+"""Credentials the hub holds for others: employees' OAuth grants (refreshed and stored)."""

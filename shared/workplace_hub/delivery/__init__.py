@@ -1,0 +1,1 @@
+"""Delivering send jobs: the sender worker, the registry of senders and the AlimTalk results worker."""

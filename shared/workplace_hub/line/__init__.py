@@ -1,0 +1,1 @@
+"""LINE: the Messaging API sender, LINE Login and the webhook events format."""

@@ -1,0 +1,1 @@
+"""Employees linking their accounts: the OAuth flows, the one-time state, the callback pages and LINE follow events."""

@@ -1,1 +1,0 @@
-"""The event pipeline: the router (events → delivery records + send jobs) and the delivery workers."""

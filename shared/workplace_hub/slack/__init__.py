@@ -1,0 +1,1 @@
+"""Slack: the chat.postMessage sender."""

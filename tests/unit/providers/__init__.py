@@ -1,1 +1,0 @@
-"""Unit tests of the provider senders (one module per provider)."""
