@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from workplace_hub.calendars.absence_times import DEFAULT_LOCALE, localized_title
+from workplace_hub.absence_times import DEFAULT_LOCALE, localized_title
 from workplace_hub.calendars.readiness import delegated, google_unusable, naver_works_unusable
 from workplace_hub.catalog import CalendarRef
 from workplace_hub.credentials.user_grants import UserGrants

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import requests
 
-from workplace_hub.calendars.absence_times import DEFAULT_LOCALE, google_times, localized_title
+from workplace_hub.absence_times import DEFAULT_LOCALE, google_times, localized_title
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, ProviderError, RetryableProviderError
 from workplace_hub.events import Absence

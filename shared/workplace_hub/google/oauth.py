@@ -45,9 +45,9 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.http import provider_request
-from workplace_hub.naver_works.auth import TokenCache
 from workplace_hub.providers.messenger import error_for_status
 from workplace_hub.providers.oauth import TokenSet
+from workplace_hub.providers.token_cache import TokenCache
 
 PROVIDER = "google_calendar"
 CALENDAR_EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"

@@ -10,10 +10,8 @@ the private keys never appear in reprs, logs or error messages.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +23,7 @@ from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import IntegrationCredentialsError, RetryableProviderError
 from workplace_hub.http import provider_request
 from workplace_hub.providers.messenger import PreparedCall, error_for_status
+from workplace_hub.providers.token_cache import TokenCache
 
 PROVIDER = "naver_works"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -32,7 +31,6 @@ ASSERTION_LIFETIME = 3600  # 2.0: exp ≤ iat + 60 min (auth-jwt)
 LEGACY_ASSERTION_LIFETIME = 300  # 1.0: 5 min (official 1.0 sample, common/token.py)
 DEFAULT_TTL = 3600.0  # 2.0 when expires_in is missing: the shorter of the two console settings (1 h / 24 h)
 LEGACY_DEFAULT_TTL = 86400.0  # 1.0: lifetime UNCONFIRMED, commonly 24 h
-MAX_REFRESH_MARGIN = 300.0  # renew this long (at most) before the provider's expiry
 FORM = "application/x-www-form-urlencoded"
 LEGACY_FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 V2_FIELDS = ("client_id", "client_secret", "service_account", "private_key")
@@ -149,60 +147,10 @@ def parse_token_response(response: requests.Response, default_ttl: float = DEFAU
     )
 
 
-def refresh_margin(ttl: float) -> float:
-    """How long before expiry a cached token is renewed: 10 % of its lifetime, at most 5 minutes."""
-    return min(MAX_REFRESH_MARGIN, ttl / 10)
-
-
 def _fingerprint(*secrets: str) -> str:
     # Part of the cache key, so that a company that copied another's client ID without its secret
     # and key can never be handed the other company's cached token.
     return hashlib.sha256("\0".join(secrets).encode()).hexdigest()
-
-
-@dataclass
-class _Entry:
-    token: str = field(repr=False)
-    renew_at: float
-
-
-class TokenCache:
-    """Thread-safe tokens by key; one fetch per key at a time, others wait and reuse its result."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, ...], _Entry] = {}
-        self._fetching: dict[tuple[str, ...], threading.Lock] = {}
-
-    def _fresh(self, key: tuple[str, ...]) -> str | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            return entry.token if entry is not None and entry.renew_at > self._clock() else None
-
-    def get(self, key: tuple[str, ...], fetch: Callable[[], tuple[str, float]]) -> str:
-        """The cached token for `key`, or a new one from `fetch() -> (token, lifetime seconds)`."""
-        token = self._fresh(key)
-        if token is not None:
-            return token
-        with self._lock:
-            key_lock = self._fetching.setdefault(key, threading.Lock())
-        with key_lock:
-            token = self._fresh(key)  # fetched by another thread while this one waited
-            if token is not None:
-                return token
-            started = self._clock()
-            token, ttl = fetch()
-            with self._lock:
-                self._entries[key] = _Entry(token, started + ttl - refresh_margin(ttl))
-            return token
-
-    def invalidate(self, key: tuple[str, ...], token: str) -> None:
-        """Forget `token` (refused by the API) unless another thread already replaced it."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.token == token:
-                del self._entries[key]
 
 
 class WorksTokenProvider:

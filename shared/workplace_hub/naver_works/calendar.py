@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from workplace_hub.calendars.absence_times import HALF_DAY_HOURS
+from workplace_hub.absence_times import HALF_DAY_HOURS
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,

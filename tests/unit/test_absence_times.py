@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.unit.builders import absence as absence_document
-from workplace_hub.calendars.absence_times import (
+from workplace_hub.absence_times import (
     HALF_DAY_AM_HOURS,
     HALF_DAY_PM_HOURS,
     KIND_NAMES,
