@@ -1,7 +1,7 @@
 """Who is calling: the claims of the verified WORKPLACE token.
 
 The HTTP API's JWT authorizer (or the local gateway) has checked the token already; the API checks it
-again (see tokens.py). The company always comes from the verified token, never from a path, query or body.
+again (see workplace_jwt.py). The company always comes from the verified token, never from a path, query or body.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ MAX_BODY_BYTES = 512 * 1024  # API Gateway takes 10 MB; the largest body the hub
 MAX_JSON_DEPTH = 32  # DynamoDB's limit for nested attributes; the hub's own bodies are 3 deep
 
 # Every answer: not to be sniffed into another type, framed, or to load anything (a JSON document needs
-# nothing). An HTML page sends its own Content-Security-Policy (oauth/pages.py), which wins.
+# nothing). An HTML page sends its own Content-Security-Policy (linking/pages.py), which wins.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
