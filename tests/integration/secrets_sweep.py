@@ -15,7 +15,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from workplace_hub.integration_settings import FIELD_SPECS
+from workplace_hub.integration_settings.specs import FIELD_SPECS
 
 SECRET_SETTINGS = frozenset(spec.name for specs in FIELD_SPECS.values() for spec in specs if spec.secret)
 # Secrets in what the hub sent the providers (OAuth code exchanges, token requests) and in their answers.

@@ -19,7 +19,7 @@ import boto3
 from infra.template import load_template
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
-from workplace_hub.integration_settings import apply_update
+from workplace_hub.integration_settings.admin import apply_update
 from workplace_hub.storage.absences import AbsenceRegistry
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, Outcome, public_record

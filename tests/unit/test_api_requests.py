@@ -13,11 +13,12 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from tests.unit.aws import HubStack
-from workplace_hub import integration_settings
 from workplace_hub.api import create_app, links
 from workplace_hub.api.resolver import MAX_BODY_BYTES, MAX_JSON_DEPTH, SECURITY_HEADERS
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
+from workplace_hub.integration_settings.fields import JSON_FILE_MAX_LENGTH, FieldSpec
+from workplace_hub.integration_settings.specs import FIELD_SPECS
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 
 COMPANY = "acme"
@@ -134,16 +135,16 @@ def test_an_oversized_admin_email_is_refused_before_its_validator_runs(
 ) -> None:
     # GIVEN every field validator of NAVER WORKS counted
     ran: list[str] = []
-    specs = integration_settings.FIELD_SPECS[Integration.NAVER_WORKS]
+    specs = FIELD_SPECS[Integration.NAVER_WORKS]
 
-    def counted(spec: integration_settings.FieldSpec) -> integration_settings.FieldSpec:
+    def counted(spec: FieldSpec) -> FieldSpec:
         def validate(value: str) -> str:
             ran.append(spec.name)
             return spec.validate(value)
 
-        return integration_settings.FieldSpec(**{**spec.__dict__, "validate": validate})
+        return FieldSpec(**{**spec.__dict__, "validate": validate})
 
-    monkeypatch.setitem(integration_settings.FIELD_SPECS, Integration.NAVER_WORKS, [counted(s) for s in specs])
+    monkeypatch.setitem(FIELD_SPECS, Integration.NAVER_WORKS, [counted(s) for s in specs])
 
     # WHEN an admin sends a 30 KB admin_email
     body = {"enabled": False, "settings": {"api_version": "2.0", "admin_email": "a@" + "a" * 30_000}}
@@ -272,9 +273,9 @@ def test_a_settings_value_larger_than_the_hub_stores_is_a_413_naming_it(
     # WHEN it is saved, THEN it is refused naming the field, and nothing is stored
     refused(api("PUT", "/admin/integrations/google_calendar", body), 413, "settings.oauth_client_json")
     # AND 64 KB is the limit
-    at_limit = json.dumps({"web": {"client_id": "x" * (integration_settings.JSON_FILE_MAX_LENGTH - 26)}})
-    over = json.dumps({"web": {"client_id": "x" * (integration_settings.JSON_FILE_MAX_LENGTH - 25)}})
-    assert len(at_limit) == integration_settings.JSON_FILE_MAX_LENGTH
+    at_limit = json.dumps({"web": {"client_id": "x" * (JSON_FILE_MAX_LENGTH - 26)}})
+    over = json.dumps({"web": {"client_id": "x" * (JSON_FILE_MAX_LENGTH - 25)}})
+    assert len(at_limit) == JSON_FILE_MAX_LENGTH
     settings = {"company_domain": "acme.example"}
     refused(
         api(

@@ -14,18 +14,16 @@ from tests.unit.builders import SLACK_TOKEN, ec_private_key_pem, google_oauth_cl
 from workplace_hub.catalog import Integration
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import SettingsValidationError
-from workplace_hub.integration_settings import (
-    FIELD_SPECS,
-    MASK,
-    apply_update,
+from workplace_hub.integration_settings.admin import apply_update, public_view
+from workplace_hub.integration_settings.effective import (
     effective,
     is_configured,
-    mask,
     open_credentials,
-    public_view,
     secret_purpose,
     uses_platform_credentials,
 )
+from workplace_hub.integration_settings.fields import MASK, mask
+from workplace_hub.integration_settings.specs import FIELD_SPECS
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
 
 HUB_URL = "https://hub.example/"

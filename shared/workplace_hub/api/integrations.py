@@ -13,16 +13,15 @@ from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import ConflictError, ProviderError, UnusableSettingsError
-from workplace_hub.integration_settings import (
-    CREDENTIALS_SOURCE,
-    apply_update,
+from workplace_hub.integration_settings.admin import apply_update, public_view
+from workplace_hub.integration_settings.effective import (
     effective,
     is_configured,
-    public_view,
     resolve_credentials,
     secret_purpose,
     uses_platform_credentials,
 )
+from workplace_hub.integration_settings.specs import CREDENTIALS_SOURCE
 from workplace_hub.observability import logger
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration
 

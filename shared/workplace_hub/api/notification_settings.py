@@ -13,7 +13,7 @@ from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import ITEM_CATALOG, MESSENGERS, Integration
 from workplace_hub.errors import ConflictError
 from workplace_hub.events import ITEM_PATTERN
-from workplace_hub.integration_settings import effective
+from workplace_hub.integration_settings.effective import effective
 from workplace_hub.storage.settings import CompanySettings
 
 ItemKey = Annotated[str, StringConstraints(pattern=ITEM_PATTERN)]

@@ -16,7 +16,7 @@ from workplace_hub.calendars.readiness import google_unusable, naver_works_unusa
 from workplace_hub.catalog import CalendarRef, Integration
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError, ProviderError
-from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
+from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.observability import logger
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository

@@ -26,7 +26,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Absence
-from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
+from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.observability import logger, metrics
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState, Registration
 from workplace_hub.storage.delivery_records import DeliveryStatus

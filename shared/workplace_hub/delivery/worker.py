@@ -24,7 +24,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Recipient
-from workplace_hub.integration_settings import effective, resolve_credentials
+from workplace_hub.integration_settings.effective import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.providers.messenger import Destination, Notification, Sender, SendReceipt

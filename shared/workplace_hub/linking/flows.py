@@ -20,7 +20,7 @@ from workplace_hub.clock import utc_now_iso
 from workplace_hub.credentials.user_grants import UserGrants, user_oauth_client
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, NeedsRelinkError, ProviderError, RetryableProviderError
-from workplace_hub.integration_settings import effective, is_configured, resolve_credentials
+from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.linking.pages import Page, failed_page, linked_page
 from workplace_hub.linking.state import OAuthStateError, OAuthStateStore, pkce_pair
 from workplace_hub.naver_works.auth import is_legacy

@@ -23,7 +23,7 @@ from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN
-from workplace_hub.integration_settings import effective, open_credentials, secret_purpose
+from workplace_hub.integration_settings.effective import effective, open_credentials, secret_purpose
 from workplace_hub.line.messaging import LineSender, build_send
 from workplace_hub.line.webhook_events import (
     APPLY,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, Recipient
-from workplace_hub.integration_settings import effective, is_configured
+from workplace_hub.integration_settings.effective import effective, is_configured
 from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.link_health import BLOCKED, NEEDS_RELINK, state_attribute
 from workplace_hub.storage.links import EmployeeLinks, link_purpose

@@ -33,7 +33,7 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
-from workplace_hub.integration_settings import effective
+from workplace_hub.integration_settings.effective import effective
 from workplace_hub.jobs import SendJob
 from workplace_hub.queues import DeadLetters, JobQueue
 from workplace_hub.routing.plan import LOOKUP_MISSED
