@@ -41,7 +41,7 @@ from tests.integration.messengers import (
     wait_until_idle,
 )
 from workplace_hub.config import KakaoResultsSettings
-from workplace_hub.kakao.alimtalk import SMS_MAX_BYTES, euc_kr_bytes
+from workplace_hub.kakao.failover import SMS_MAX_BYTES, euc_kr_bytes
 
 pytestmark = pytest.mark.integration
 

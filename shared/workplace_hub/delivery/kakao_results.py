@@ -30,7 +30,7 @@ from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
 from workplace_hub.integration_settings.effective import resolve_credentials
-from workplace_hub.kakao.alimtalk import MessageResult
+from workplace_hub.kakao.results import MessageResult
 from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.providers.messenger import SendReceipt
 from workplace_hub.queues import DeadLetters, parse_job

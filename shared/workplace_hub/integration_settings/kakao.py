@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from workplace_hub.integration_settings.fields import FieldSpec, pattern
+from workplace_hub.kakao.failover import SENDER_NUMBER
 
 
 def _sms_failover(values: dict[str, Any]) -> bool:
@@ -15,7 +16,7 @@ def _sms_failover(values: dict[str, Any]) -> bool:
 def _sender_number(value: str) -> str:
     """A Korean sender number as SENS takes it (digits only): 02-123-4567, 010-1234-5678, 1588-1234."""
     digits = re.sub(r"[\s-]", "", value)
-    if not re.fullmatch(r"0[0-9]{8,10}|1[5-9][0-9]{6}", digits):
+    if not SENDER_NUMBER.fullmatch(digits):
         raise ValueError("must be a Korean sender number registered in SENS, e.g. 0212345678 or 15881234")
     return digits
 

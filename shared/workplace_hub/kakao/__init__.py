@@ -1,1 +1,1 @@
-"""KakaoTalk AlimTalk through NAVER Cloud SENS: the sender, its SMS failover and result lookups."""
+"""KakaoTalk AlimTalk through NAVER Cloud SENS: signed calls, templates, the sender, SMS failover, results."""

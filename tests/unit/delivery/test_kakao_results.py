@@ -19,7 +19,8 @@ from workplace_hub.delivery.kakao_results import (
     schedule_first_lookups,
 )
 from workplace_hub.errors import RetryableProviderError
-from workplace_hub.kakao.alimtalk import AcceptedAlimTalk, MessageResult
+from workplace_hub.kakao.alimtalk import AcceptedAlimTalk
+from workplace_hub.kakao.results import MessageResult
 from workplace_hub.queues import DeadLetters
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings

@@ -19,17 +19,11 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from workplace_hub.kakao.alimtalk import (
-    AcceptedAlimTalk,
-    KakaoSender,
-    euc_kr_bytes,
-    failover_config,
-    parse_result,
-    parse_template,
-    render,
-    sign,
-    to_sens_number,
-)
+from workplace_hub.kakao.alimtalk import AcceptedAlimTalk, KakaoSender
+from workplace_hub.kakao.failover import euc_kr_bytes, failover_config
+from workplace_hub.kakao.results import parse_result
+from workplace_hub.kakao.sens import sign, to_sens_number
+from workplace_hub.kakao.templates import parse_template, render
 from workplace_hub.providers.messenger import SendReceipt
 
 ACCESS_KEY = "ACCESSKEYEXAMPLE0001"
