@@ -25,14 +25,9 @@ from workplace_hub.errors import (
 )
 from workplace_hub.events import Absence
 from workplace_hub.naver_works.auth import WorksTokenProvider
-from workplace_hub.naver_works.calendar import (
-    REASON_FORBIDDEN,
-    REASON_NOT_FOUND,
-    NaverWorksCalendarClient,
-    build_event,
-    build_ical,
-    event_id,
-)
+from workplace_hub.naver_works.calendar import REASON_FORBIDDEN, REASON_NOT_FOUND, NaverWorksCalendarClient
+from workplace_hub.naver_works.calendar_events import build_event, event_id
+from workplace_hub.naver_works.ical import build_ical
 
 DOMAIN = "10000001"
 CLIENT_ID, CLIENT_SECRET = "CLIENTid01", "SECRETclient"

@@ -22,8 +22,10 @@ from workplace_hub.credentials.user_grants import UserGrants
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
 from workplace_hub.events import Absence
 from workplace_hub.google import calendar as google_calendar
-from workplace_hub.naver_works import calendar as naver_works_calendar
+from workplace_hub.naver_works import calendar_events as naver_works_events
 from workplace_hub.naver_works.auth import WorksTokenProvider, is_legacy
+from workplace_hub.naver_works.calendar import NaverWorksCalendarClient
+from workplace_hub.naver_works.ical import build_ical
 from workplace_hub.storage.links import EmployeeLinks
 
 T = TypeVar("T")
@@ -126,9 +128,7 @@ class NaverWorksCalendarWriter:
 
     provider = "naver_works"
 
-    def __init__(
-        self, client: naver_works_calendar.NaverWorksCalendarClient, tokens: WorksTokenProvider, grants: UserGrants
-    ) -> None:
+    def __init__(self, client: NaverWorksCalendarClient, tokens: WorksTokenProvider, grants: UserGrants) -> None:
         self._client = client
         self._tokens = tokens
         self._grants = grants
@@ -137,19 +137,19 @@ class NaverWorksCalendarWriter:
         return naver_works_unusable(ref, links, credentials)
 
     def event_id(self, context: WriteContext, ref: CalendarRef, absence: Absence) -> str:
-        return naver_works_calendar.event_id(context.company_id, context.absence_id, ref.calendar_id or "default")
+        return naver_works_events.event_id(context.company_id, context.absence_id, ref.calendar_id or "default")
 
     def upsert(self, context: WriteContext, ref: CalendarRef, absence: Absence, event_id: str) -> None:
         title = localized_title(absence, DEFAULT_LOCALE)
         credentials = context.credentials
         if ref.calendar_id is None and is_legacy(credentials):
-            ical = naver_works_calendar.build_ical(absence, event_id, title)
+            ical = build_ical(absence, event_id, title)
             self._as_company(
                 context,
                 lambda token: self._client.upsert_legacy(token, *self._legacy_target(context), None, event_id, ical),
             )
             return
-        body = naver_works_calendar.build_event(absence, title=title, event_id=event_id)
+        body = naver_works_events.build_event(absence, title=title, event_id=event_id)
         if ref.calendar_id is None:
             self._as_company(
                 context,

@@ -1,4 +1,6 @@
-"""NAVER WORKS calendar: registering an absence as an event in an employee's calendar (API 2.0 and 1.0).
+"""NAVER WORKS calendar: the client that writes an absence's event to an employee's calendar (API 2.0 and 1.0).
+
+The bodies it sends are built in `calendar_events.py` (API 2.0) and `ical.py` (API 1.0).
 
 Contract: providers.md §4.5 (API 2.0 calendar), §4.6 (rate limits), §4.7 (API 1.0) and
 https://developers.worksmobile.com/jp/docs/calendar-default-event-user-create, …/calendar-event-user-create,
@@ -11,31 +13,20 @@ that id and, when the id already exists, replaces it with PUT. Like the senders,
 by itself: it raises a `ProviderError` subclass and leaves retries (and token re-issue) to the caller.
 
 Assumptions (UNCONFIRMED, verify against a real tenant; the sandbox fake behaves this way):
-- All-day events are `{"date": "YYYY-MM-DD"}` with an EXCLUSIVE end date (Google's convention; the docs
-  retrieved do not show the all-day shape). The contract's inclusive end becomes end + 1 day.
-- Timed events are `{"dateTime": "YYYY-MM-DDTHH:MM:SS", "timeZone": <IANA>}`: local time without an
-  offset [C-3p, the LINE WORKS API PdM's article].
 - Creating an event whose eventId exists answers 409, or 400 with a code or description that says
   "duplicate"/"already exists" (`is_duplicate`); the fake answers 409 `ALREADY_EXISTS`.
 - Create answers 201 (200 accepted too), update 200 (204 accepted), delete 204 (200 accepted) [C-3p].
 - API 1.0: a duplicate UID behaves as above; an event is deleted with `DELETE …/events/{icalUid}` (the
   path of "modify"); a 2xx body with `result` other than "success" is a failure.
-- Half-day absences sent as all-day dates become a morning/afternoon block, as for Google Calendar
-  (`absence_times.HALF_DAY_HOURS`).
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import requests
 
-from workplace_hub.absence_times import HALF_DAY_HOURS
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
@@ -44,151 +35,18 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from workplace_hub.events import Absence
 from workplace_hub.http import provider_request
 from workplace_hub.naver_works.bot import rate_limit_wait
 
 PROVIDER = "naver_works_calendar"
-EVENT_ID_PREFIX = "wp-"
-EVENT_ID_MAX = 255
-SUMMARY_MAX = 200
 DETAIL_MAX = 200
-# Fixed forever: changing it would orphan every event registered before.
-EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:workplace-hub:naver-works-calendar:absence")
 # API 1.0: this calendarId addresses the member's default calendar (document 100702703).
 LEGACY_DEFAULT_CALENDAR = "defaultCalendarId"
 JSON = "application/json"
 LEGACY_JSON = "application/json; charset=UTF-8"
-ICAL_LINE_OCTETS = 75  # RFC 5545 §3.1: lines longer than this are folded
 DUPLICATE_HINTS = ("duplicat", "already exist", "already_exist", "conflict")
 REASON_NOT_FOUND = "naver_works_calendar_not_found"
 REASON_FORBIDDEN = "naver_works_calendar_forbidden"
-
-
-def event_id(company_id: str, absence_id: str, calendar_key: str) -> str:
-    """The eventId (and 1.0 UID) of one absence in one calendar: "wp-" + 32 hex digits (35 characters).
-
-    `calendar_key` names the calendar ("default", or the calendarId). The inputs are joined as a JSON
-    list so no choice of values can collide with another (`"a:b", "c"` vs `"a", "b:c"`).
-    """
-    name = json.dumps([company_id, absence_id, calendar_key], ensure_ascii=False)
-    return EVENT_ID_PREFIX + uuid.uuid5(EVENT_ID_NAMESPACE, name).hex
-
-
-def _summary(title: str) -> str:
-    text = " ".join(title.split())  # one line: no newlines or tabs in a summary
-    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
-
-
-def absence_span(absence: Absence) -> tuple[date, date] | tuple[datetime, datetime]:
-    """(start, end) in calendar terms: dates with an EXCLUSIVE end for all-day absences; otherwise
-    timezone-aware date-times in `absence.timezone` (half-day absences: the HALF_DAY_HOURS block)."""
-    tz = ZoneInfo(absence.timezone)
-    if absence.all_day:
-        start, end = cast(date, absence.start), cast(date, absence.end)
-        if absence.kind in HALF_DAY_HOURS:
-            opens, closes = HALF_DAY_HOURS[absence.kind]
-            return datetime.combine(start, opens, tz), datetime.combine(end, closes, tz)
-        return start, end + timedelta(days=1)
-    start_at, end_at = cast(datetime, absence.start), cast(datetime, absence.end)
-    return start_at.astimezone(tz), end_at.astimezone(tz)
-
-
-def _local(moment: datetime) -> str:
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def build_event(absence: Absence, *, title: str, event_id: str) -> dict[str, Any]:
-    """Pure: the API 2.0 create/update body for `absence`: one component, no attendees, no notification.
-
-    All-day: `{"date": start}` / `{"date": end + 1 day}`; timed: local `dateTime` (no offset) with the
-    absence's `timeZone`. `title` (e.g. `absence_times.localized_title`) is cut to 200 characters.
-    """
-    if not 1 <= len(event_id) <= EVENT_ID_MAX:
-        raise ValueError(f"event_id must be 1-{EVENT_ID_MAX} characters")
-    start, end = absence_span(absence)
-    if isinstance(start, datetime):
-        zone = absence.timezone
-        times = {
-            "start": {"dateTime": _local(start), "timeZone": zone},
-            "end": {"dateTime": _local(cast(datetime, end)), "timeZone": zone},
-        }
-    else:
-        times = {"start": {"date": start.isoformat()}, "end": {"date": end.isoformat()}}
-    component = {"eventId": event_id, "summary": _summary(title), **times, "transparency": "OPAQUE"}
-    return {"eventComponents": [component], "sendNotification": False}
-
-
-def ical_escape(text: str) -> str:
-    """RFC 5545 §3.3.11 TEXT: backslash, semicolon and comma escaped, line breaks as `\\n`."""
-    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return text.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
-
-
-def fold_line(line: str) -> str:
-    """RFC 5545 §3.1: split a content line into ≤ 75-octet pieces joined by CRLF + space (never inside a
-    UTF-8 character)."""
-    pieces: list[str] = []
-    current, size, limit = "", 0, ICAL_LINE_OCTETS
-    for char in line:
-        octets = len(char.encode("utf-8"))
-        if size + octets > limit:
-            pieces.append(current)
-            current, size, limit = "", 0, ICAL_LINE_OCTETS - 1  # continuation lines start with a space
-        current += char
-        size += octets
-    pieces.append(current)
-    return "\r\n ".join(pieces)
-
-
-def _ical_stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _offset(moment: datetime) -> str:
-    delta = moment.utcoffset() or timedelta(0)
-    sign = "-" if delta < timedelta(0) else "+"
-    minutes = abs(int(delta.total_seconds())) // 60
-    return f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
-
-
-def build_ical(absence: Absence, uid: str, title: str, *, stamp: datetime | None = None) -> str:
-    """Pure (given `stamp`, the DTSTAMP; default now): an API 1.0 iCalendar document with one VEVENT.
-
-    All-day: `DTSTART;VALUE=DATE` / `DTEND;VALUE=DATE` with the exclusive end (RFC 5545 §3.6.1). Timed:
-    `DTSTART;TZID=<zone>` local times and a VTIMEZONE with the zone's offset when start and end share one
-    offset (always so in Asia/Tokyo and Asia/Seoul); UTC times ("…Z") when a DST change lies between them.
-    Lines end with CRLF and are folded at 75 octets; SUMMARY is escaped.
-    """
-    start, end = absence_span(absence)
-    stamp = stamp or datetime.now(UTC)
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//WORKPLACE//Integration Hub//EN", "CALSCALE:GREGORIAN"]
-    if isinstance(start, datetime):
-        end_at = cast(datetime, end)
-        zone = absence.timezone
-        if _offset(start) == _offset(end_at):
-            offset = _offset(start)
-            lines += ["BEGIN:VTIMEZONE", f"TZID:{zone}", "BEGIN:STANDARD", "DTSTART:19700101T000000"]
-            lines += [f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}", "END:STANDARD", "END:VTIMEZONE"]
-            fmt = "%Y%m%dT%H%M%S"
-            dtstart, dtend = f"DTSTART;TZID={zone}:{start.strftime(fmt)}", f"DTEND;TZID={zone}:{end_at.strftime(fmt)}"
-        else:
-            dtstart, dtend = f"DTSTART:{_ical_stamp(start)}", f"DTEND:{_ical_stamp(end_at)}"
-    else:
-        dtstart, dtend = f"DTSTART;VALUE=DATE:{start:%Y%m%d}", f"DTEND;VALUE=DATE:{end:%Y%m%d}"
-    lines += [
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        f"DTSTAMP:{_ical_stamp(stamp)}",
-        dtstart,
-        dtend,
-        f"SUMMARY:{ical_escape(_summary(title))}",
-        "CLASS:PUBLIC",
-        "TRANSP:OPAQUE",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(fold_line(line) + "\r\n" for line in lines)
 
 
 # --- responses ---------------------------------------------------------------------------------------

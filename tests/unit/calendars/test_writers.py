@@ -15,7 +15,7 @@ from workplace_hub.catalog import CalendarRef
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
 from workplace_hub.events import Absence
 from workplace_hub.google import calendar as google_calendar
-from workplace_hub.naver_works import calendar as naver_works_calendar
+from workplace_hub.naver_works.calendar_events import event_id as naver_works_event_id
 from workplace_hub.storage.links import EmployeeLinks
 
 COMPANY, USER, ABSENCE = "acme", "taro@acme.example", "abs-5531"
@@ -215,7 +215,7 @@ def test_works_default_calendar_uses_the_service_token_and_reissues_it_once_on_4
 
     writer.upsert(context(WORKS_2_0), CalendarRef("naver_works"), absence, event)
 
-    assert event == naver_works_calendar.event_id(COMPANY, ABSENCE, "default")
+    assert event == naver_works_event_id(COMPANY, ABSENCE, "default")
     assert tokens.invalidated == ["token-0"]
     assert api.calls == [("upsert", "token-1", USER, "None", event)]
 
@@ -232,7 +232,7 @@ def test_works_personal_calendar_uses_the_employees_token_and_its_own_event_id()
 
     assert (
         event
-        == naver_works_calendar.event_id(COMPANY, ABSENCE, "c-77f0")
+        == naver_works_event_id(COMPANY, ABSENCE, "c-77f0")
         != writer.event_id(context(WORKS_2_0), CalendarRef("naver_works"), absence)
     )
     assert api.calls == [("upsert", "stored", USER, "c-77f0", event), ("delete", "stored", USER, "c-77f0", event)]

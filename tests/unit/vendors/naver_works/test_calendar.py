@@ -26,16 +26,12 @@ from workplace_hub.naver_works.calendar import (
     PROVIDER,
     REASON_FORBIDDEN,
     REASON_NOT_FOUND,
-    SUMMARY_MAX,
     NaverWorksCalendarClient,
-    build_event,
-    build_ical,
     calendar_error,
-    event_id,
-    fold_line,
-    ical_escape,
     is_duplicate,
 )
+from workplace_hub.naver_works.calendar_events import SUMMARY_MAX, build_event, event_id
+from workplace_hub.naver_works.ical import build_ical, fold_line, ical_escape
 
 ENDPOINTS = ProviderEndpoints()
 API = "https://www.worksapis.com/v1.0"
