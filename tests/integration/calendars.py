@@ -7,7 +7,7 @@ from typing import Any
 
 from infra.local_stack import LocalStack
 from infra.sandbox import SandboxClient
-from tests.integration.helpers import Api, ok, wait_for
+from tests.integration.helpers import Api, deliveries, wait_for, wait_for_deliveries
 from tests.integration.linking import (
     enable_google_calendar,
     google_user_signs_in,
@@ -80,22 +80,16 @@ def works_events(sandbox: SandboxClient, tenant_domain: str, user_id: str) -> li
 
 
 def calendar_records(admin: Api, event_id: str) -> dict[str, dict[str, Any]]:
-    """channel → delivery record of the event."""
-    found = ok(admin.get("/admin/deliveries", params={"event_id": event_id, "limit": 200}))["deliveries"]
-    return {record["channel"]: record for record in found}
+    """channel → delivery record of the event (every page)."""
+    return {record["channel"]: record for record in deliveries(admin, event_id)}
 
 
 def wait_for_calendar_records(
     admin: Api, event_id: str, count: int, *, timeout: float = 15.0
 ) -> dict[str, dict[str, Any]]:
-    """Wait until the event has `count` records, none still in progress."""
-
-    def settled() -> dict[str, dict[str, Any]] | None:
-        found = calendar_records(admin, event_id)
-        done = all(r["status"] in ("sent", "skipped", "failed") for r in found.values())
-        return found if len(found) == count and done else None
-
-    return wait_for(settled, timeout=timeout, interval=0.2)
+    """`wait_for_deliveries` by channel: the event's `count` records once none is still in progress."""
+    settled = wait_for_deliveries(admin, event_id, count, timeout=timeout)
+    return {channel: record for (_, channel), record in settled.items()}
 
 
 def wait_until_calendars_idle(stack: LocalStack, timeout: float = 15.0) -> None:
