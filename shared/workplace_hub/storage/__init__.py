@@ -1,1 +1,1 @@
-"""DynamoDB repositories: company settings, employee links and the delivery log."""
+"""DynamoDB repositories, one module per table (settings, links, absences, deliveries, rate limits) and their keys."""
