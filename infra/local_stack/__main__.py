@@ -40,6 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where the stack keeps its state, signing key and stack.json (default: .local/)",
     )
     parser.add_argument(
+        "--workplace-origin",
+        default="'none'",
+        help="the WORKPLACE origin(s) that may frame the console (CSP frame-ancestors; default 'none')",
+    )
+    parser.add_argument(
         "--clean",
         action="store_true",
         help="start from empty tables, queues, secrets and keys, and a new signing key (old tokens stop working)",
@@ -65,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         sandbox_port=args.sandbox_port,
         state_dir=args.state_dir,
         persist=True,
+        workplace_origin=args.workplace_origin,
     )
     try:
         stack.start()
@@ -90,6 +96,11 @@ WORKPLACE integration hub — local stack is up (loopback only)
     {description["tokens"]["admin"]}
   Member token ({DEV_MEMBER} @ {DEV_COMPANY}):
     {description["tokens"]["member"]}
+
+  Console as the admin (open in a browser; the token stays in the fragment, never sent to a server):
+    {stack.console_url(description["tokens"]["admin"])}
+  Console as the member:
+    {stack.console_url(description["tokens"]["member"])}
 
   All of this is in {path}. More tokens: make token COMPANY=... USER_ID=... ROLE=admin|member
   Tables, queues, secrets and keys are kept in {args.state_dir} when it stops (make run ARGS=--clean: start empty).

@@ -39,7 +39,9 @@ class Route:
 
     @classmethod
     def build(cls, method: str, path: str, function: LocalFunction, authorized: bool) -> Route:
-        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+        # {name+} is a greedy path variable (the rest of the path, slashes included), as in an HTTP API.
+        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
+        regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", regex)
         return cls(method.upper(), path, re.compile(f"^{regex}$"), function, authorized)
 
 
@@ -53,8 +55,8 @@ def routes_from_template(template: dict[str, Any], functions: dict[str, LocalFun
             properties = event["Properties"]
             authorizer = properties.get("Auth", {}).get("Authorizer")
             routes.append(Route.build(properties["Method"], properties["Path"], function, authorizer != "NONE"))
-    # Literal paths before templated ones, as API Gateway prefers the most specific route.
-    return sorted(routes, key=lambda route: route.path.count("{"))
+    # Literal paths before templated ones, and greedy ones last, as API Gateway prefers the most specific route.
+    return sorted(routes, key=lambda route: (route.path.count("+}"), route.path.count("{")))
 
 
 class _Server(ThreadingHTTPServer):

@@ -69,8 +69,10 @@ class LocalStack:
         visibility_timeout: int | None = None,
         environ: Mapping[str, str] | None = None,
         persist: bool = False,
+        workplace_origin: str = "'none'",
     ) -> None:
-        """`persist`: keep the AWS state in `state_dir` across restarts (saved by stop(), loaded by start())."""
+        """`persist`: keep the AWS state in `state_dir` across restarts (saved by stop(), loaded by start()).
+        `workplace_origin`: the template's WorkplaceOrigin, the origin(s) that may frame the console."""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local stack listens on loopback only")
         self.host = host
@@ -79,6 +81,7 @@ class LocalStack:
         self._visibility_timeout = visibility_timeout
         self.aws_state_file = state_dir / AWS_STATE_FILE if persist else None
         self._environ = os.environ if environ is None else environ
+        self.workplace_origin = workplace_origin
         self.functions: dict[str, LocalFunction] = {}
         self.queues: dict[str, str] = {}
         self.pollers: list[SqsPoller] = []
@@ -105,6 +108,7 @@ class LocalStack:
                 "WorkplaceJwksUrl": jwks_url,
                 "WorkplaceProducerArn": "",
                 "LogRetentionDays": "30",
+                "WorkplaceOrigin": self.workplace_origin,
             }
         )
         self.queues = create_resources(template, resolver, self.aws_endpoint_url, self._visibility_timeout)
@@ -166,10 +170,15 @@ class LocalStack:
     def token(self, company_id: str, user_id: str, role: str, **claims: Any) -> str:
         return self.issuer.mint(company_id, user_id, role, **claims)
 
+    def console_url(self, token: str) -> str:
+        """The console signed in with `token`, as WORKPLACE opens it (the token in the fragment)."""
+        return f"{self.api_url}/console/#token={token}"
+
     def description(self) -> dict[str, Any]:
         """What `make run` prints and writes to .local/stack.json."""
         return {
             "api_url": self.api_url,
+            "console_url": f"{self.api_url}/console/",
             "aws_endpoint_url": self.aws_endpoint_url,
             "sandbox_url": self.sandbox.url,
             "queues": self.queues,

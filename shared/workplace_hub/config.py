@@ -156,6 +156,12 @@ class LinkingSettings(StorageSettings, HttpTimeouts):
     APP_SECRET_ARN: str = Field(min_length=1)
 
 
+class ConsoleSettings(_EnvModel):
+    """The web console: the origin(s) of WORKPLACE allowed to frame it (CSP frame-ancestors)."""
+
+    WORKPLACE_ORIGIN: str = Field(default="'none'", min_length=1)
+
+
 class WebhookSettings(StorageSettings, HttpTimeouts):
     """The LINE webhook function."""
 
