@@ -37,7 +37,7 @@ DLQS = sorted(
 )
 ALARMS = list(_of_type("AWS::CloudWatch::Alarm").values())
 DATA_TABLES = ("SettingsTable", "LinksTable", "DeliveriesTable", "AbsencesTable")
-API_FUNCTIONS = ("SettingsApiFunction", "LinkingFunction", "LineWebhookFunction")
+API_FUNCTIONS = ("SettingsApiFunction", "LinkingFunction", "LineWebhookFunction", "ConsoleFunction")
 
 
 def _alarms_on(namespace: str, metric: str, dimension: str, value: Any) -> list[dict[str, Any]]:
@@ -295,6 +295,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "SettingsTable": {"Query", "GetItem"},
         "LinksTable": {"GetItem", "Query", "UpdateItem"},  # Query: the ByLineUser index
     },
+    "ConsoleFunction": {},  # static files: the browser calls the API with the user's token
 }
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 # Tables a function only reads: no write action may be granted on them.

@@ -1,4 +1,4 @@
-// Building the page: every text goes in as a text node (never innerHTML), so a company or employee name
+// Building the page: every text goes in as a text node (never parsed as markup), so a company or employee name
 // with markup in it shows as the characters it is.
 
 /** An element: `attrs` are attributes (true: present, false/null: absent; `on*` functions: listeners). */
