@@ -38,10 +38,11 @@ $(CHECKS_VENV)/.installed: requirements-checks.txt
 	$(CHECKS_VENV)/bin/pip install --quiet -r requirements-checks.txt
 	touch $@
 
-# Debian's chromium and chromedriver for the browser tests of the linking flows (needs root and apt).
+# Debian's chromium and chromedriver for the browser tests (linking flows, the console), and a CJK font so the
+# console's Japanese screenshots are readable (needs root and apt).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=ja | grep -q . || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk)
 
 ## make run [ARGS="--api-port 3001 --clean ..."]: the local stack (moto, gateway, pollers, sandbox) in the
 ## foreground; its state is kept in .local/ across restarts (ARGS=--clean starts empty).
