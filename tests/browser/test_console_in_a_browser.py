@@ -146,7 +146,15 @@ def test_an_admin_sets_up_slack_and_line_and_an_employee_links_slack_and_gets_a_
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja"
     assert driver.find_element(By.ID, "nav-integrations").text == "サービス連携設定"
     # AND all seven integrations are there, each in its own element
-    for integration in ("naver_works", "kakao", "slack", "google_chat", "line", "naver_works_calendar", "google_calendar"):
+    for integration in (
+        "naver_works",
+        "kakao",
+        "slack",
+        "google_chat",
+        "line",
+        "naver_works_calendar",
+        "google_calendar",
+    ):
         assert page.find_element(By.ID, f"integration-{integration}")
 
     # WHEN the admin turns Slack on with its bot token, saves, and verifies
@@ -154,7 +162,13 @@ def test_an_admin_sets_up_slack_and_line_and_an_employee_links_slack_and_gets_a_
     slack.find_element(By.NAME, "enabled").click()
     fill(slack, "bot_token", slack_token)
     slack.find_element(By.CSS_SELECTOR, "button.save").click()
-    wait(driver, lambda d: card_state(d, "slack", "unverified") and d.find_element(By.ID, "integration-slack").get_attribute("data-enabled") == "true")
+    wait(
+        driver,
+        lambda d: (
+            card_state(d, "slack", "unverified")
+            and d.find_element(By.ID, "integration-slack").get_attribute("data-enabled") == "true"
+        ),
+    )
     driver.find_element(By.CSS_SELECTOR, "#integration-slack button.verify").click()
     wait(driver, lambda d: card_state(d, "slack", "ok"))
 

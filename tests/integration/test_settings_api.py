@@ -452,6 +452,7 @@ def test_the_openapi_document_is_served_without_a_token(stack: LocalStack) -> No
         "/admin/users/{user_id}/links": {"put"},
         "/admin/deliveries": {"get"},
         "/admin/deliveries/summary": {"get"},
+        "/me": {"get"},
         "/me/links": {"get", "put"},
         "/me/deliveries": {"get"},
     }

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from workplace_hub.api import company, deliveries, errors, failures, integrations, links, notification_settings
+from workplace_hub.api import company, deliveries, errors, failures, integrations, links, me, notification_settings
 from workplace_hub.api.resolver import HubResolver
 from workplace_hub.api.services import ApiServices
 
@@ -20,7 +20,7 @@ def create_app(services: ApiServices) -> APIGatewayHttpResolver:
     app = HubResolver(enable_validation=True)
     app.configure_openapi(**_DOCUMENT_INFO)
     errors.register(app)
-    for module in (integrations, notification_settings, links, deliveries, failures, company):
+    for module in (integrations, notification_settings, links, deliveries, failures, company, me):
         module.register(app, services)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)

@@ -19,11 +19,17 @@ from workplace_hub.workplace_jwt import InvalidTokenError
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
 
 
+# WORKPLACE's optional display names: shown by the console, never trusted for anything else.
+DISPLAY_NAME_MAX_LENGTH = 200
+
+
 @dataclass(frozen=True)
 class Principal:
     user_id: str
     company_id: str
     role: str
+    name: str | None = None  # the token's `name` claim, if WORKPLACE sent one
+    company_name: str | None = None  # the token's `company_name` claim, likewise
 
     @property
     def is_admin(self) -> bool:
@@ -40,7 +46,16 @@ def current_principal(app: APIGatewayHttpResolver, services: ApiServices) -> Pri
         raise UnauthorizedError("the token has no valid sub and company_id")
     if role not in ("admin", "member"):
         raise UnauthorizedError("the token's role must be admin or member")
-    return Principal(str(user_id), company_id, role)
+    return Principal(
+        str(user_id), company_id, role, _display_name(claims.get("name")), _display_name(claims.get("company_name"))
+    )
+
+
+def _display_name(value: object) -> str | None:
+    """A display name from a claim: a non-empty string, cut to DISPLAY_NAME_MAX_LENGTH; anything else: None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:DISPLAY_NAME_MAX_LENGTH]
 
 
 def require_admin(app: APIGatewayHttpResolver, services: ApiServices) -> Principal:

@@ -14,10 +14,11 @@ from workplace_hub.api.auth import current_principal, require_admin
 from workplace_hub.api.errors import ADMIN, BODY, responses
 from workplace_hub.api.services import ApiServices
 from workplace_hub.api.test_messages import Messenger, send_test_message
-from workplace_hub.catalog import Integration
+from workplace_hub.catalog import MESSENGERS, Integration
 from workplace_hub.email_address import email_problem
 from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
 from workplace_hub.google.chat import is_webhook_url
+from workplace_hub.integration_settings.effective import effective
 from workplace_hub.integration_settings.fields import MASK
 from workplace_hub.routing.plan import LOOKUP_MISSED
 from workplace_hub.storage.link_health import link_states, state_attribute
@@ -111,6 +112,17 @@ def _google_consent_required(services: ApiServices, company_id: str) -> bool:
     return not (stored and stored.settings.get("auth_mode") == "domain_wide_delegation")
 
 
+def _company_channels(services: ApiServices, company_id: str) -> dict[str, Any]:
+    """Which messengers the company has on (so an employee is offered those only), and the LINE Official
+    Account's friend link (its QR code is drawn by the console) when LINE is on."""
+    company = services.settings.load(company_id)
+    line = effective(company, Integration.LINE)
+    return {
+        "channels": {m.value: effective(company, m).enabled for m in MESSENGERS},
+        "line_friend_link_url": line.settings.get("friend_link_url") if line.enabled else None,
+    }
+
+
 def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any]:
     links = services.links.get(company_id, user_id)
     webhook = links.get("google_chat_webhook_url")
@@ -125,6 +137,7 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
         "google_workspace_id": links.get("google_workspace_id"),
         "links": link_states(links, google_consent_required=_google_consent_required(services, company_id)),
         "updated_at": links.get("updated_at"),
+        **_company_channels(services, company_id),
     }
 
 
