@@ -90,17 +90,18 @@ async function start() {
     replace(main, h("h1", { id: `title-${page.route}` }, t(page.title)), container);
     document.title = `${t(page.title)} — ${t("title")}`;
     if (page.admin && me.role !== "admin") {
+      // The API refuses a member these pages anyway; the console does not offer them.
       replace(
         container,
         h("div", { id: "admin-only", class: "card notice" }, h("h2", {}, t("adminOnlyTitle")), h("p", {}, t("adminOnlyBody"))),
       );
-      return;
-    }
-    try {
-      await page.render(container, { api, me });
-    } catch (error) {
-      if (error && error.status === 401) return;
-      container.append(h("p", { class: "error", role: "alert" }, `${t("error")}: ${error.message || error}`));
+    } else {
+      try {
+        await page.render(container, { api, me });
+      } catch (error) {
+        if (error && error.status === 401) return;
+        container.append(h("p", { class: "error", role: "alert" }, `${t("error")}: ${error.message || error}`));
+      }
     }
     container.dataset.ready = "true";
   };
