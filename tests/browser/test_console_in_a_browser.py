@@ -13,6 +13,7 @@ import json
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,19 @@ def has_cjk_font() -> bool:
 
 
 def screenshot(driver: Any, name: str) -> Path:
-    """Keep a screenshot of the whole page as a test artifact."""
+    """Keep a screenshot of the whole page (from its top) as a test artifact; the window keeps its size."""
+    if not has_cjk_font():
+        warnings.warn("no CJK font: the Japanese screenshots show boxes (make browser installs fonts-noto-cjk)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = driver.get_window_size()
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    width = driver.get_window_size()["width"]
-    driver.set_window_size(width, min(max(height + 120, 600), 4000))
-    assert driver.save_screenshot(str(path))
+    driver.set_window_size(size["width"], min(max(height + 140, size["height"]), 4000))
+    driver.execute_script("window.scrollTo(0, 0)")
+    try:
+        assert driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
     assert path.stat().st_size > 5000  # a rendered page, not an empty canvas
     return path
 

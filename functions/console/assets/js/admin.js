@@ -4,7 +4,7 @@
 
 import { ApiError, query } from "./api.js";
 import { field, h, replace, uid } from "./dom.js";
-import { INTEGRATION_NAMES, t } from "./i18n.js";
+import { INTEGRATION_NAMES, itemName, t } from "./i18n.js";
 
 let fieldsDocument = null;
 
@@ -48,6 +48,10 @@ function showFieldError(form, error, prefix) {
 
 // ---------------------------------------------------------------- サービス連携設定
 
+function verificationText(state) {
+  return { ok: t("stateOk"), error: t("stateError"), unverified: t("stateUnverified") }[state] || state;
+}
+
 function statusBlock(view) {
   const status = view.status || {};
   return h(
@@ -57,7 +61,7 @@ function statusBlock(view) {
     h(
       "dd",
       { class: "state", "data-state": status.state || "unverified" },
-      `${view.enabled ? t("stateEnabled") : t("stateDisabled")} · ${view.configured ? t("configured") : t("notConfigured")} · ${status.state || "unverified"}`,
+      `${view.enabled ? t("stateEnabled") : t("stateDisabled")} · ${view.configured ? t("configured") : t("notConfigured")} · ${verificationText(status.state || "unverified")}`,
     ),
     h("dt", {}, t("lastVerified")),
     h("dd", { class: "checked-at" }, status.checked_at || "—"),
@@ -168,7 +172,8 @@ function integrationCard(view, specs, api) {
       if (platform === "platform" && spec.name !== "bot_id") wrapper.hidden = true;
       form.append(wrapper);
     }
-    form.append(templatePreview(current.settings.template));
+    const preview = templatePreview(current.settings.template);
+    if (preview) form.append(preview);
     const urls = Object.entries(current.read_only || {});
     if (urls.length) {
       form.append(
@@ -274,7 +279,7 @@ async function renderNotifications(container, { api }) {
     h(
       "tr",
       {},
-      h("th", { scope: "row" }, item),
+      h("th", { scope: "row" }, itemName(item), h("small", { class: "item-key" }, item)),
       channels.map((channel) => {
         const input = h("input", {
           type: "checkbox",
@@ -288,7 +293,7 @@ async function renderNotifications(container, { api }) {
           "td",
           {},
           input,
-          h("label", { for: input.id, class: "visually-hidden" }, `${item} → ${INTEGRATION_NAMES[channel] || channel}`),
+          h("label", { for: input.id, class: "visually-hidden" }, `${itemName(item)} → ${INTEGRATION_NAMES[channel] || channel}`),
         );
       }),
     ),

@@ -95,6 +95,9 @@ const TEXT = {
     notEnabledForCompany: "会社で有効になっていません",
     error: "エラー",
     forbidden: "権限がありません",
+    stateOk: "正常",
+    stateError: "エラー",
+    stateUnverified: "未検証",
   },
   ko: {
     title: "WORKPLACE 연동 콘솔",
@@ -189,6 +192,9 @@ const TEXT = {
     notEnabledForCompany: "회사에서 사용하지 않습니다",
     error: "오류",
     forbidden: "권한이 없습니다",
+    stateOk: "정상",
+    stateError: "오류",
+    stateUnverified: "미검증",
   },
   en: {
     title: "WORKPLACE integration console",
@@ -283,6 +289,9 @@ const TEXT = {
     notEnabledForCompany: "not enabled for your company",
     error: "Error",
     forbidden: "Not allowed",
+    stateOk: "OK",
+    stateError: "error",
+    stateUnverified: "not verified",
   },
 };
 
@@ -295,6 +304,43 @@ export const INTEGRATION_NAMES = {
   line: "LINE",
   naver_works_calendar: "NAVER WORKS Calendar",
   google_calendar: "Google Calendar",
+};
+
+// The notification items of WORKPLACE's catalog, by the seed's names; an item not listed shows its key.
+const ITEM_NAMES = {
+  ja: {
+    "approval.requested": "決裁依頼",
+    "approval.approved": "決裁承認",
+    "approval.rejected": "決裁却下",
+    "approval.returned": "差し戻し",
+    "approval.comment": "コメント",
+    "approval.reference": "参照",
+    "absence.requested": "休暇申請",
+    "absence.approved": "休暇承認",
+    "notice.posted": "お知らせ",
+  },
+  ko: {
+    "approval.requested": "결재 요청",
+    "approval.approved": "결재 승인",
+    "approval.rejected": "결재 반려",
+    "approval.returned": "결재 회수",
+    "approval.comment": "댓글",
+    "approval.reference": "참조",
+    "absence.requested": "휴가 신청",
+    "absence.approved": "휴가 승인",
+    "notice.posted": "공지",
+  },
+  en: {
+    "approval.requested": "Approval requested",
+    "approval.approved": "Approved",
+    "approval.rejected": "Rejected",
+    "approval.returned": "Returned",
+    "approval.comment": "Comment",
+    "approval.reference": "For reference",
+    "absence.requested": "Absence requested",
+    "absence.approved": "Absence approved",
+    "notice.posted": "Notice posted",
+  },
 };
 
 /** The first of the browser's languages the console speaks (ja, ko, en); Japanese otherwise. */
@@ -312,4 +358,9 @@ export const lang = chooseLanguage(navigator.languages && navigator.languages.le
 export function t(key, values = {}) {
   const phrase = TEXT[lang][key] ?? TEXT.en[key] ?? key;
   return phrase.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+/** A notification item's name in the chosen language (its key when the catalog has no name for it). */
+export function itemName(item) {
+  return ITEM_NAMES[lang][item] || item;
 }
