@@ -50,7 +50,9 @@ def has_cjk_font() -> bool:
 def screenshot(driver: Any, name: str) -> Path:
     """Keep a screenshot of the whole page (from its top) as a test artifact; the window keeps its size."""
     if not has_cjk_font():
-        warnings.warn("no CJK font: the Japanese screenshots show boxes (make browser installs fonts-noto-cjk)")
+        warnings.warn(
+            "no CJK font: the Japanese screenshots show boxes (make browser installs fonts-noto-cjk)", stacklevel=2
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     size = driver.get_window_size()
