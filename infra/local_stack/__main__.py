@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     except StateUnreadableError as error:
         raise SystemExit(str(error)) from None
     path = stack.write_description()
-    description = stack.description()
+    # What was written, not a second description(): that would mint other tokens than stack.json's.
+    description = json.loads(path.read_text())
     print(
         f"""
 WORKPLACE integration hub — local stack is up (loopback only)

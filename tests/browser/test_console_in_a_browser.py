@@ -25,7 +25,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from infra.sandbox import SandboxClient
 from infra.template import ROOT
@@ -187,6 +187,7 @@ def test_an_admin_sets_up_slack_and_line_and_an_employee_links_slack_and_gets_a_
     assert bot_token.get_attribute("value") == ""
     assert bot_token.get_attribute("placeholder").startswith("********")
     assert slack_token not in driver.page_source
+    assert admin_token not in driver.page_source  # nor the sign-in token, which lives in sessionStorage only
 
     # WHEN a LINE secret is mistyped, the API's refusal shows next to that field
     line_card = driver.find_element(By.ID, "integration-line")
@@ -313,6 +314,46 @@ def test_the_admin_sees_the_delivery_and_replays_a_failure_after_a_dry_run(
 
     # THEN hanako's delivery goes out, to her new member ID
     wait(driver, lambda _: any(p["body"]["channel"] == hanako_slack for p in slack_posts(sandbox, token)))
+
+
+def test_the_forms_follow_the_api_version_the_auth_mode_and_the_collabo_credentials(
+    stack: Any, company_id: str, admin: Api, chromium: Callable[[str], Any], tmp_path: Path
+) -> None:
+    # GIVEN a WORKPLACE Collabo company: NAVER WORKS runs on the platform's credentials
+    ok(admin.put("/admin/company", {"product": "collabo"}))
+    driver = chromium("ja")
+    page = sign_in(driver, stack, stack.token(company_id, admin.user_id, "admin"), "integrations")
+    works = page.find_element(By.ID, "integration-naver_works")
+
+    def shown(card: WebElement, name: str) -> bool:
+        return card.find_element(By.NAME, name).is_displayed()
+
+    # THEN the console says so and offers only the bot to replace
+    assert works.find_element(By.CSS_SELECTOR, ".platform-state").get_attribute("data-source") == "platform"
+    assert shown(works, "bot_id") and not shown(works, "client_id") and not shown(works, "api_version")
+
+    # WHEN the admin switches to the company's own credentials, then to API 1.0
+    Select(works.find_element(By.NAME, "credentials_source")).select_by_value("company")
+    assert shown(works, "client_id") and shown(works, "private_key") and not shown(works, "api_id")
+    Select(works.find_element(By.NAME, "api_version")).select_by_value("1.0")
+
+    # THEN the 1.0 fields replace the 2.0 ones
+    assert shown(works, "api_id") and shown(works, "server_list_private_key")
+    assert not shown(works, "client_id") and not shown(works, "private_key")
+
+    # WHEN the Google Calendar auth mode is domain-wide delegation and the key file is uploaded
+    google = page.find_element(By.ID, "integration-google_calendar")
+    assert shown(google, "oauth_client_json") and not shown(google, "service_account_json")
+    Select(google.find_element(By.NAME, "auth_mode")).select_by_value("domain_wide_delegation")
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text('{"type": "service_account"}')
+    upload = google.find_element(By.CSS_SELECTOR, "[data-setting='service_account_json'] input[type='file']")
+    upload.send_keys(str(key_file))
+
+    # THEN its text is in the field the API names, ready to save
+    assert not shown(google, "oauth_client_json") and shown(google, "verify_subject")
+    wait(driver, lambda _: google.find_element(By.NAME, "service_account_json").get_attribute("value"))
+    assert google.find_element(By.NAME, "service_account_json").get_attribute("value") == key_file.read_text()
 
 
 # ------------------------------------------------------------------------------------------- who may see what

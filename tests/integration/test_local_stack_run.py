@@ -91,6 +91,10 @@ def test_tables_queues_secrets_and_keys_outlive_a_restart_and_clean_starts_empty
     # the member linked Slack, and a message waits on a dead-letter queue
     with RunningStack(state_dir, *ports) as first:
         before = first.wait_until_up()
+        # (make run prints the console signed in as the dev admin and as the dev member, the token in the fragment)
+        banner = wait_for(lambda: first.text if before["tokens"]["member"] in first.text.split("Console")[-1] else None)
+        for role in ("admin", "member"):
+            assert f"{before['api_url']}/console/#token={before['tokens'][role]}" in banner
         _configure_slack(before)
         sqs = client("sqs", before["aws_endpoint_url"])
         sqs.send_message(QueueUrl=before["queues"]["WorkplaceEventsDLQ"], MessageBody="kept across the restart")

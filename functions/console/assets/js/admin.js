@@ -169,7 +169,7 @@ function integrationCard(view, specs, api) {
         });
         wrapper.append(h("label", { for: file.id, class: "file-label" }, `${t("uploadFile")} (${spec.name})`), file);
       }
-      if (platform === "platform" && spec.name !== "bot_id") wrapper.hidden = true;
+      wrapper.dataset.setting = spec.name;
       form.append(wrapper);
     }
     const preview = templatePreview(current.settings.template);
@@ -204,6 +204,19 @@ function integrationCard(view, specs, api) {
       select.addEventListener("change", () => applyVariant(form));
     }
     applyVariant(form);
+    // Collabo: on the platform's credentials only bot_id may be set; the company's own show every field.
+    const source = form.elements.credentials_source;
+    if (source) {
+      const showOwn = () => {
+        const own = source.value === "company";
+        for (const wrapper of form.querySelectorAll(".field[data-setting]")) {
+          if (wrapper.dataset.setting !== "bot_id") wrapper.hidden = !own;
+        }
+        if (own) applyVariant(form);
+      };
+      source.addEventListener("change", showOwn);
+      showOwn();
+    }
 
     const verify = async () => {
       try {
