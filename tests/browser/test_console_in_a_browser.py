@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -72,7 +72,8 @@ def console_url(stack: Any, token: str, route: str = "") -> str:
 
 
 def wait(driver: Any, condition: Callable[[Any], Any]) -> Any:
-    return WebDriverWait(driver, WAIT).until(condition)
+    # A card is drawn anew after each save or verify: an element found just before may be gone; look again.
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def page_ready(driver: Any, route: str) -> WebElement:
