@@ -425,7 +425,7 @@ function deliveryRow(record) {
     h("td", {}, record.event_id),
     h("td", {}, record.user_id),
     h("td", {}, INTEGRATION_NAMES[record.channel] || record.channel),
-    h("td", { class: "status" }, record.status),
+    h("td", { class: "delivery-status" }, record.status),
     h("td", {}, [record.reason, record.error_code].filter(Boolean).join(" · ")),
   );
 }
