@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workplace_hub.errors import ConfigurationError
+
 # The types the console's files have; a file of any other type is not served (the vendored LICENSE ships
 # beside its library without being a page).
 CONTENT_TYPES = {
@@ -30,7 +32,7 @@ _SAFE_PATH = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)*[A-Za-z0-9_-][A-Za-z
 _ANCESTORS = re.compile(r"'none'|'self'|(?:https://[A-Za-z0-9.*:-]+)(?: https://[A-Za-z0-9.*:-]+)*")
 
 
-class InvalidFrameAncestorsError(ValueError):
+class InvalidFrameAncestorsError(ConfigurationError):
     """WORKPLACE_ORIGIN is not 'none', 'self' or a space-separated list of https origins."""
 
 
