@@ -159,7 +159,8 @@ def test_the_page_has_no_inline_script_or_style_and_loads_nothing_from_another_o
 
 
 def test_the_console_fields_are_the_settings_fields_the_api_names() -> None:
-    console = json.loads((ASSETS / "fields.json").read_text(encoding="utf-8"))["integrations"]
+    document = json.loads((ASSETS / "fields.json").read_text(encoding="utf-8"))
+    console = document["integrations"]
 
     assert set(console) == {integration.value for integration in Integration}
     for integration in Integration:
@@ -167,6 +168,8 @@ def test_the_console_fields_are_the_settings_fields_the_api_names() -> None:
         shown = console[integration.value]
         assert [f["name"] for f in shown] == [s.name for s in specs], integration
         assert {f["name"] for f in shown if f.get("secret")} == {s.name for s in specs if s.secret}, integration
+        for spec in specs:  # each labelled in the console's three languages
+            assert set(document["labels"][spec.name]) == {"ja", "ko", "en"}, spec.name
 
 
 def test_the_local_gateway_routes_a_greedy_path_to_the_console_after_literal_routes() -> None:

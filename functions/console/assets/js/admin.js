@@ -4,16 +4,23 @@
 
 import { ApiError, query } from "./api.js";
 import { field, h, replace, uid } from "./dom.js";
-import { INTEGRATION_NAMES, itemName, t } from "./i18n.js";
+import { INTEGRATION_NAMES, itemName, lang, t } from "./i18n.js";
 
 let fieldsDocument = null;
 
 async function integrationFields() {
   if (!fieldsDocument) {
     const response = await fetch("fields.json", { credentials: "omit", referrerPolicy: "no-referrer" });
-    fieldsDocument = (await response.json()).integrations;
+    fieldsDocument = await response.json();
   }
-  return fieldsDocument;
+  return fieldsDocument.integrations;
+}
+
+/** A settings field's label: its name in the chosen language, with the API's name (what provider docs use). */
+function fieldLabel(name) {
+  const labels = (fieldsDocument && fieldsDocument.labels[name]) || {};
+  const text = labels[lang] || labels.en;
+  return text && text !== name ? `${text} (${name})` : name;
 }
 
 function stateText(state) {
@@ -154,20 +161,19 @@ function integrationCard(view, specs, api) {
       );
       form.append(
         h("p", { class: "platform-state", "data-source": platform }, platform === "platform" ? t("platformCredentials") : t("companyCredentials")),
-        field(t("credentialsSource"), source),
+        field(fieldLabel("credentials_source"), source),
       );
     }
     for (const spec of specs) {
       const input = control(spec, current, id);
-      const wrapper = field(spec.name, input);
+      const wrapper = field(fieldLabel(spec.name), input);
       if (spec.when) wrapper.dataset.when = JSON.stringify(spec.when);
-      if (spec.name === "api_version") wrapper.querySelector("label").textContent = `${t("apiVersion")} (api_version)`;
       if (spec.file) {
         const file = h("input", { type: "file", accept: "application/json,.json", id: uid(`${id}-${spec.name}-file`) });
         file.addEventListener("change", async () => {
           if (file.files.length) input.value = await file.files[0].text();
         });
-        wrapper.append(h("label", { for: file.id, class: "file-label" }, `${t("uploadFile")} (${spec.name})`), file);
+        wrapper.append(h("label", { for: file.id, class: "file-label" }, `${t("uploadFile")}: ${fieldLabel(spec.name)}`), file);
       }
       wrapper.dataset.setting = spec.name;
       form.append(wrapper);
@@ -183,7 +189,7 @@ function integrationCard(view, specs, api) {
           h("legend", {}, t("urlsToPaste")),
           urls.map(([name, url]) => {
             const input = h("input", { type: "url", readonly: true, value: url, name, "data-read-only": "true" });
-            const wrapper = field(name, input);
+            const wrapper = field(fieldLabel(name), input);
             wrapper.append(copyButton(input));
             return wrapper;
           }),
@@ -250,7 +256,7 @@ function integrationCard(view, specs, api) {
     replace(
       card,
       h("h2", { id: `${id}-title` }, INTEGRATION_NAMES[id] || id),
-      h("p", { class: "kind" }, current.kind),
+      h("p", { class: "kind" }, current.kind === "calendar" ? t("kindCalendar") : t("kindMessenger")),
       statusBlock(current),
       form,
     );
