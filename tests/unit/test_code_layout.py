@@ -28,7 +28,7 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"naver_works", "google", "line", "slack", "kakao"}),  # one package per vendor
     frozenset({"integration_settings", "credentials"}),  # what companies and employees configured and granted
     frozenset({"routing", "delivery", "calendars", "linking"}),  # use cases
-    frozenset({"api"}),  # the settings and linking HTTP API
+    frozenset({"api", "console"}),  # the settings and linking HTTP API; serving the web console's files
     frozenset({"wiring"}),  # the composition root
 ]  # fmt: skip
 SHARED_LAYERS = 3  # layers 0-2 may import across their own packages; from vendors up, never

@@ -15,7 +15,7 @@ from infra.local_stack.gateway import Gateway, Route
 from infra.template import ROOT
 from workplace_hub.catalog import Integration
 from workplace_hub.console import ConsoleSite, InvalidFrameAncestorsError, load_assets
-from workplace_hub.integration_settings import FIELD_SPECS
+from workplace_hub.integration_settings.specs import FIELD_SPECS
 
 ASSETS = ROOT / "functions/console/assets"
 WORKPLACE = "https://acme.workplace.example"
