@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import requests
 
     from workplace_hub.calendars.worker import CalendarWorker
+    from workplace_hub.credentials.company import CompanyCredentials
     from workplace_hub.crypto import Keyring
     from workplace_hub.delivery.kakao_results import KakaoResultsWorker
     from workplace_hub.delivery.worker import DeliveryWorker
@@ -114,6 +115,25 @@ def secret_reader(secret_arn: str) -> Callable[[], dict[str, Any]]:
         return value if isinstance(value, dict) else {}
 
     return read
+
+
+def company_credentials(
+    settings: StorageSettings,
+    storage: tuple[SettingsRepository, LinksRepository, DeliveriesRepository, Keyring],
+    *,
+    cached: bool,
+) -> CompanyCredentials:
+    """Companies' integration credentials; `cached`: settings kept for `SETTINGS_CACHE_SECONDS` (the workers)."""
+    from workplace_hub.credentials.company import CompanyCredentials
+
+    settings_repository, links, _, keyring = storage
+    return CompanyCredentials(
+        settings_repo=settings_repository,
+        keyring=keyring,
+        platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
+        links=links,
+        settings_cache=cached_settings(settings_repository, settings) if cached else None,
+    )
 
 
 def build_router(settings: RouterSettings | None = None) -> EventRouter:
@@ -200,13 +220,13 @@ def build_kakao_results(settings: KakaoResultsSettings | None = None) -> KakaoRe
     from workplace_hub.kakao.alimtalk import KakaoSender
 
     settings = settings or load_settings(KakaoResultsSettings)
-    settings_repository, _, deliveries, keyring = _storage(settings)
+    storage = _storage(settings)
+    deliveries = storage[2]
     sqs = _aws("sqs")
     timeout = http_timeout(settings)
     return KakaoResultsWorker(
         lookup=KakaoSender(http_session(), settings, timeout),
-        settings=cached_settings(settings_repository, settings),
-        keyring=keyring,
+        credentials=company_credentials(settings, storage, cached=True),
         deliveries=deliveries,
         queue=ResultQueue(sqs, settings.KAKAO_RESULTS_QUEUE_URL),
         dead_letters=DeadLetters(sqs, settings.KAKAO_RESULTS_DLQ_URL, "kakao_results", log=deliveries),
@@ -227,7 +247,8 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
     from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
 
     settings = settings or load_settings(CalendarSettings)
-    settings_repository, links, deliveries, keyring = _storage(settings)
+    storage = _storage(settings)
+    _, links, deliveries, keyring = storage
     sqs = _aws("sqs")
     session = http_session()
     timeout = http_timeout(settings)
@@ -251,11 +272,8 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
     sync = AbsenceCalendarSync(
         writers=writers,  # type: ignore[arg-type]
         registry=registry,
-        settings=cached_settings(settings_repository, settings),
-        settings_repository=settings_repository,
+        credentials=company_credentials(settings, storage, cached=True),
         links=links,
-        keyring=keyring,
-        platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
         call_budget_seconds=call_budget_seconds(settings),
     )
     return CalendarWorker(
@@ -316,7 +334,8 @@ def build_api(settings: ApiSettings | None = None) -> Any:
     from workplace_hub.naver_works.bot import NaverWorksSender
 
     settings = settings or load_settings(ApiSettings)
-    settings_repository, links, deliveries, keyring = _storage(settings)
+    storage = _storage(settings)
+    settings_repository, links, deliveries, keyring = storage
     session = http_session()
     timeout = http_timeout(settings)
     senders = {channel: sender_class(session, settings, timeout) for channel, sender_class in SENDERS.items()}
@@ -329,10 +348,10 @@ def build_api(settings: ApiSettings | None = None) -> Any:
         links=links,
         deliveries=deliveries,
         keyring=keyring,
+        credentials=company_credentials(settings, storage, cached=False),
         token_verifier=token_verifier(settings),
         providers=providers,
         senders=senders,
-        platform_credentials=secret_reader(settings.PLATFORM_SECRET_ARN),
         hub_public_url=settings.HUB_PUBLIC_URL,
         google_chat_base=settings.GOOGLE_CHAT_BASE,
         replay_queues=JobQueues(_aws("sqs"), settings.replay_queue_urls()),
@@ -351,11 +370,12 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
     from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
 
     settings = settings or load_settings(LinkingSettings)
-    settings_repository, links, _, keyring = _storage(settings)
+    storage = _storage(settings)
+    _, links, _, keyring = storage
+    credentials = company_credentials(settings, storage, cached=False)
     session = http_session()
     timeout = http_timeout(settings)
     read_app_secret = secret_reader(settings.APP_SECRET_ARN)
-    platform_credentials = secret_reader(settings.PLATFORM_SECRET_ARN)
 
     def signing_key() -> bytes:
         key = read_app_secret().get("state_signing_key")
@@ -364,7 +384,7 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
         return str(key).encode()
 
     linking = LinkingService(
-        settings=settings_repository,
+        credentials=credentials,
         links=links,
         keyring=keyring,
         states=OAuthStateStore(_aws("dynamodb").Table(settings.OAUTH_STATE_TABLE_NAME), signing_key),
@@ -374,13 +394,10 @@ def build_linking_api(settings: LinkingSettings | None = None) -> Any:
             naver_works=NaverWorksUserOAuthClient(session, settings, timeout),
         ),
         hub_public_url=settings.HUB_PUBLIC_URL,
-        platform_credentials=platform_credentials,
     )
     options = CalendarOptions(
-        settings=settings_repository,
+        credentials=credentials,
         links=links,
-        keyring=keyring,
-        platform_credentials=platform_credentials,
         personal_calendars=linking.personal_calendars,
     )
     return create_linking_app(
@@ -393,12 +410,11 @@ def build_line_webhook(settings: WebhookSettings | None = None) -> Any:
     from workplace_hub.linking.line_webhook import LineWebhook
 
     settings = settings or load_settings(WebhookSettings)
-    settings_repository, links, _, keyring = _storage(settings)
+    storage = _storage(settings)
     timeout = http_timeout(settings)
     return LineWebhook(
-        settings=settings_repository,
-        links=links,
-        keyring=keyring,
+        credentials=company_credentials(settings, storage, cached=False),
+        links=storage[1],
         sender=LineSender(http_session(), settings, timeout),
         line_api_base=settings.LINE_API_BASE,
     )

@@ -481,6 +481,7 @@ def linking_service(stack: LocalStack, clock: Callable[[], float] = time.time) -
     from aws_lambda_powertools.utilities import parameters
 
     from workplace_hub.config import LinkingSettings, load_settings
+    from workplace_hub.credentials.company import CompanyCredentials
     from workplace_hub.crypto import Keyring
     from workplace_hub.google.oauth import GoogleOAuthClient
     from workplace_hub.line.login import LineLoginClient
@@ -502,10 +503,12 @@ def linking_service(stack: LocalStack, clock: Callable[[], float] = time.time) -
         secret = parameters.get_secret(settings.APP_SECRET_ARN, transform="json")
         return str(secret["state_signing_key"]).encode()  # type: ignore[index]
 
+    links = LinksRepository(dynamodb.Table(settings.LINKS_TABLE_NAME), dynamodb)
+    keyring = Keyring(kms, settings.KMS_KEY_ID, settings_repository)
     return LinkingService(
-        settings=settings_repository,
-        links=LinksRepository(dynamodb.Table(settings.LINKS_TABLE_NAME), dynamodb),
-        keyring=Keyring(kms, settings.KMS_KEY_ID, settings_repository),
+        credentials=CompanyCredentials(settings_repo=settings_repository, keyring=keyring, links=links),
+        links=links,
+        keyring=keyring,
         states=OAuthStateStore(dynamodb.Table(settings.OAUTH_STATE_TABLE_NAME), signing_key),
         clients=LinkingClients(
             line=LineLoginClient(session, settings, timeout),
@@ -513,6 +516,5 @@ def linking_service(stack: LocalStack, clock: Callable[[], float] = time.time) -
             naver_works=NaverWorksUserOAuthClient(session, settings, timeout),
         ),
         hub_public_url=settings.HUB_PUBLIC_URL,
-        platform_credentials=lambda: {},
         clock=clock,
     )

@@ -17,6 +17,7 @@ from workplace_hub.api import create_app, links
 from workplace_hub.api.resolver import MAX_BODY_BYTES, MAX_JSON_DEPTH, SECURITY_HEADERS
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.integration_settings.fields import JSON_FILE_MAX_LENGTH, FieldSpec
 from workplace_hub.integration_settings.specs import FIELD_SPECS
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
@@ -41,10 +42,12 @@ def api(stack: HubStack) -> Callable[..., tuple[int, dict[str, Any], dict[str, s
         links=stack.links,
         deliveries=stack.deliveries,
         keyring=stack.keyring,
+        credentials=CompanyCredentials(
+            settings_repo=stack.settings_repository, keyring=stack.keyring, links=stack.links
+        ),
         token_verifier=Tokens(),  # type: ignore[arg-type]
         providers={},
         senders={},
-        platform_credentials=dict,
         hub_public_url="https://hub.example",
         google_chat_base="https://chat.googleapis.com",
     )

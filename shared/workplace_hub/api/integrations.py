@@ -17,7 +17,6 @@ from workplace_hub.integration_settings.admin import apply_update, public_view
 from workplace_hub.integration_settings.effective import (
     effective,
     is_configured,
-    resolve_credentials,
     secret_purpose,
     uses_platform_credentials,
 )
@@ -38,7 +37,7 @@ class IntegrationUpdate(BaseModel):
 def _view(services: ApiServices, company: CompanySettings, integration: Integration) -> dict[str, Any]:
     view = public_view(company, integration, services.keyring, services.hub_public_url)
     if uses_platform_credentials(company, integration) and integration == Integration.NAVER_WORKS:
-        platform_bot = services.platform_credentials().get("naver_works", {}).get("bot_id")
+        platform_bot = services.credentials.platform_settings(Integration.NAVER_WORKS).get("bot_id")
         view["settings"].setdefault("bot_id", platform_bot)
     return view
 
@@ -125,7 +124,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
             )
         if not is_configured(company, integration):
             raise ConflictError("not_configured", f"{integration.value} has missing settings; save them first")
-        credentials = resolve_credentials(company, integration, services.keyring, services.platform_credentials)
+        credentials = services.credentials.resolve(company, integration)
         try:
             status = _status("ok", detail=hooks.verify(credentials))
             derived = (

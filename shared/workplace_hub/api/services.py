@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workplace_hub.catalog import Integration
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.crypto import Keyring
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
@@ -35,10 +36,10 @@ class ApiServices:
     links: LinksRepository
     deliveries: DeliveriesRepository
     keyring: Keyring
+    credentials: CompanyCredentials
     token_verifier: TokenVerifier
     providers: dict[Integration, ProviderHooks]
     senders: dict[str, Any]  # channel → Sender, for test messages
-    platform_credentials: Callable[[], dict[str, Any]]
     hub_public_url: str
     google_chat_base: str
     replay_queues: Any = None  # JobQueues: where POST /admin/failures/replay puts failures back

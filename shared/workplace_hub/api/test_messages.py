@@ -8,13 +8,10 @@ from typing import Any
 
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
-from workplace_hub.clock import utc_now_iso
 from workplace_hub.errors import ConflictError, IntegrationCredentialsError, NeedsRelinkError, ProviderError
 from workplace_hub.events import Recipient
-from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.providers.messenger import Destination, Notification
 from workplace_hub.routing.plan import ADDRESS_SOURCES
-from workplace_hub.storage.link_health import NEEDS_RELINK, state_attribute
 
 
 class Messenger(StrEnum):
@@ -35,16 +32,16 @@ TEST_TEXT = {
 
 
 def send_test_message(services: ApiServices, company_id: str, user_id: str, channel: str) -> dict[str, Any]:
-    company = services.settings.load(company_id)
+    company = services.credentials.company(company_id)
     integration = Integration(channel)
-    if not effective(company, integration).enabled or not is_configured(company, integration):
+    if not services.credentials.usable(company, integration):
         raise ConflictError("channel_not_enabled", f"{channel} is not turned on for your company")
     links = services.links.get(company_id, user_id)
     recipient = Recipient(user_id=user_id)
     address = ADDRESS_SOURCES[channel].address(company_id, recipient, links, services.keyring)
     if address is None:
         raise ConflictError("not_linked", f"link your {channel} account first", ADDRESS_SOURCES[channel].missing_reason)
-    credentials = resolve_credentials(company, integration, services.keyring, services.platform_credentials)
+    credentials = services.credentials.resolve(company, integration)
     locale = "ja"
     notification = Notification(
         event_id=f"link-test-{uuid.uuid4().hex[:12]}",
@@ -58,8 +55,7 @@ def send_test_message(services: ApiServices, company_id: str, user_id: str, chan
     try:
         receipt = services.senders[channel].send(notification, Destination(user_id, address), credentials)
     except NeedsRelinkError as exc:
-        problem = {"state": NEEDS_RELINK, "reason": exc.code, "since": utc_now_iso()}
-        services.links.update(company_id, user_id, {state_attribute(channel): problem}, [])
+        services.credentials.mark_needs_relink(company_id, user_id, channel, exc.code)
         return {"channel": channel, "result": "failed", "code": exc.code, "next_step": "link your account again"}
     except IntegrationCredentialsError as exc:
         return {"channel": channel, "result": "failed", "code": exc.code, "next_step": "ask your admin to check it"}

@@ -14,12 +14,10 @@ from typing import Any
 
 from workplace_hub.calendars.readiness import google_unusable, naver_works_unusable
 from workplace_hub.catalog import CalendarRef, Integration
-from workplace_hub.crypto import Keyring
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import NeedsRelinkError, ProviderError
-from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.observability import logger
 from workplace_hub.storage.links import LinksRepository
-from workplace_hub.storage.settings import SettingsRepository
 
 AUTHORIZE_PATH = "/me/links/{provider}/authorize"
 
@@ -28,27 +26,22 @@ class CalendarOptions:
     def __init__(
         self,
         *,
-        settings: SettingsRepository,
+        credentials: CompanyCredentials,
         links: LinksRepository,
-        keyring: Keyring,
-        platform_credentials: Callable[[], dict[str, Any]],
         personal_calendars: Callable[[str, str], list[dict[str, Any]]],
     ) -> None:
-        self._settings = settings
+        self._credentials = credentials
         self._links = links
-        self._keyring = keyring
-        self._platform_credentials = platform_credentials
         self._personal_calendars = personal_calendars  # (company_id, user_id) -> the employee's calendars
 
     def for_employee(self, company_id: str, user_id: str) -> dict[str, Any]:
-        company = self._settings.load(company_id)
+        company = self._credentials.company(company_id)
         links = self._links.get(company_id, user_id)
         credentials: dict[Integration, dict[str, Any]] = {}
         for integration in (Integration.NAVER_WORKS_CALENDAR, Integration.GOOGLE_CALENDAR):
-            if effective(company, integration).enabled and is_configured(company, integration):
-                credentials[integration] = resolve_credentials(
-                    company, integration, self._keyring, self._platform_credentials
-                )
+            opened = self._credentials.of(company, integration)
+            if opened is not None:
+                credentials[integration] = opened
         options: dict[str, Any] = {"calendar_registration": bool(credentials)}
 
         works = credentials.get(Integration.NAVER_WORKS_CALENDAR)

@@ -17,8 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from workplace_hub.calendars.writers import CalendarWriter, WriteContext
 from workplace_hub.catalog import CalendarRef, Integration
-from workplace_hub.clock import utc_now_iso
-from workplace_hub.crypto import Keyring
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -26,12 +25,10 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Absence
-from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.observability import logger, metrics
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState, Registration
 from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.links import LinksRepository
-from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 
 REGISTERED, REMOVED = "registered", "removed"
 
@@ -63,27 +60,21 @@ class AbsenceCalendarSync:
         *,
         writers: dict[str, CalendarWriter],
         registry: AbsenceRegistry,
-        settings: CachedSettings,
-        settings_repository: SettingsRepository,
+        credentials: CompanyCredentials,
         links: LinksRepository,
-        keyring: Keyring,
-        platform_credentials: Callable[[], dict[str, Any]] = dict,
         call_budget_seconds: float = 15.0,
     ) -> None:
         self._writers = writers
         self._registry = registry
-        self._settings = settings
-        self._settings_repository = settings_repository
+        self._credentials = credentials
         self._links = links
-        self._keyring = keyring
-        self._platform_credentials = platform_credentials
         self._call_budget_seconds = call_budget_seconds
 
     def sync(
         self, state: AbsenceState, *, last_attempt: bool, time_left: Callable[[], float] | None = None
     ) -> SyncResult:
         result = SyncResult()
-        company = self._settings.get(state.company_id)
+        company = self._credentials.company(state.company_id)
         links = self._links.get(state.company_id, state.user_id)
         absence = Absence.model_validate(state.absence) if state.absence and not state.cancelled else None
         credentials: dict[Integration, dict[str, Any] | None] = {}
@@ -93,12 +84,7 @@ class AbsenceCalendarSync:
             """The write context, or why this calendar cannot be written."""
             integration = ref.integration
             if integration not in credentials:
-                usable = effective(company, integration).enabled and is_configured(company, integration)
-                credentials[integration] = (
-                    resolve_credentials(company, integration, self._keyring, self._platform_credentials)
-                    if usable
-                    else None
-                )
+                credentials[integration] = self._credentials.of(company, integration)
             opened = credentials[integration]
             if opened is None:
                 return "calendar_disabled"
@@ -187,17 +173,12 @@ class AbsenceCalendarSync:
             reason = "needs_relink"
         elif isinstance(exc, IntegrationCredentialsError):
             reason = "integration_credentials_rejected"
-            self._settings_repository.save_status(
+            self._credentials.record_error(
                 state.company_id,
                 ref.integration,
-                {
-                    "state": "error",
-                    "code": exc.code,
-                    "checked_at": utc_now_iso(),
-                    "detail": "the provider refused the credentials while registering an absence",
-                },
+                exc.code,
+                "the provider refused the credentials while registering an absence",
             )
-            self._settings.invalidate(state.company_id)
         else:
             reason = exc.reason or "provider_rejected"
         logger.info("calendar write failed", extra={"channel": ref.channel, "reason": reason, "code": exc.code})

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import OAUTH_PROVIDERS
-from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError
-from workplace_hub.storage.link_health import NEEDS_RELINK, state_attribute
+from workplace_hub.storage.link_health import mark_needs_relink, state_attribute
 from workplace_hub.storage.links import LinksRepository, link_purpose
 
 if TYPE_CHECKING:
@@ -104,6 +103,4 @@ class UserGrants:
 
     def mark_needs_relink(self, company_id: str, user_id: str, provider: str, reason: str) -> None:
         """The employee sees it in GET /me/links, the admin in GET /admin/links, until they link again."""
-        problem = {"state": NEEDS_RELINK, "reason": reason, "since": utc_now_iso()}
-        channel = INTEGRATION_OF_GRANT[provider].value
-        self._links.update(company_id, user_id, {state_attribute(channel): problem}, [])
+        mark_needs_relink(self._links, company_id, user_id, INTEGRATION_OF_GRANT[provider].value, reason)

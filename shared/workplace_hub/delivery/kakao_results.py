@@ -26,17 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.catalog import Integration
 from workplace_hub.config import KakaoResultTiming
-from workplace_hub.crypto import Keyring
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
-from workplace_hub.integration_settings.effective import resolve_credentials
 from workplace_hub.kakao.results import MessageResult
 from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.providers.messenger import SendReceipt
 from workplace_hub.queues import DeadLetters, parse_job
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_records import RESULT_UNKNOWN, DeliveryKey, DeliveryStatus
-from workplace_hub.storage.settings import CachedSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -150,8 +148,7 @@ class KakaoResultsWorker:
         self,
         *,
         lookup: ResultLookup,
-        settings: CachedSettings,
-        keyring: Keyring,
+        credentials: CompanyCredentials,
         deliveries: DeliveriesRepository,
         queue: ResultQueue,
         dead_letters: DeadLetters,
@@ -159,8 +156,7 @@ class KakaoResultsWorker:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._lookup = lookup
-        self._settings = settings
-        self._keyring = keyring
+        self._credentials = credentials
         self._deliveries = deliveries
         self._queue = queue
         self._dead_letters = dead_letters
@@ -207,8 +203,8 @@ class KakaoResultsWorker:
         """The lookup's results by messageId, and the code of why the lookup failed (None: it did not)."""
         results: dict[str, MessageResult] = {}
         try:
-            company = self._settings.get(job.company_id)
-            credentials = resolve_credentials(company, Integration.KAKAO, self._keyring, dict)
+            # Looked up even if the integration was turned off since: the messages went out.
+            credentials = self._credentials.resolve(self._credentials.company(job.company_id), Integration.KAKAO)
             if job.request_id is not None:
                 return self._lookup.lookup_results(credentials, job.request_id), None
             for message_id in message_ids:

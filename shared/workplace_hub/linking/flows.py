@@ -17,17 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import OAUTH_PROVIDERS, oauth_callback_path
 from workplace_hub.clock import utc_now_iso
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.credentials.user_grants import UserGrants, user_oauth_client
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import HubError, NeedsRelinkError, ProviderError, RetryableProviderError
-from workplace_hub.integration_settings.effective import effective, is_configured, resolve_credentials
 from workplace_hub.linking.pages import Page, failed_page, linked_page
 from workplace_hub.linking.state import OAuthStateError, OAuthStateStore, pkce_pair
 from workplace_hub.naver_works.auth import is_legacy
 from workplace_hub.observability import logger
 from workplace_hub.storage.link_health import state_attribute
 from workplace_hub.storage.links import LinksRepository, line_user_key
-from workplace_hub.storage.settings import SettingsRepository
 
 if TYPE_CHECKING:
     from workplace_hub.google.oauth import GoogleOAuthClient
@@ -57,22 +56,19 @@ class LinkingService:
     def __init__(
         self,
         *,
-        settings: SettingsRepository,
+        credentials: CompanyCredentials,
         links: LinksRepository,
         keyring: Keyring,
         states: OAuthStateStore,
         clients: LinkingClients,
         hub_public_url: str,
-        platform_credentials: Callable[[], dict[str, Any]],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._settings = settings
+        self._company_credentials = credentials
         self._links = links
-        self._keyring = keyring
         self._states = states
         self._clients = clients
         self._hub_public_url = hub_public_url.rstrip("/")
-        self._platform_credentials = platform_credentials
         self._grants = UserGrants(
             links=links, keyring=keyring, google=clients.google, naver_works=clients.naver_works, clock=clock
         )
@@ -81,11 +77,11 @@ class LinkingService:
         return self._hub_public_url + oauth_callback_path(provider)
 
     def _credentials(self, company_id: str, provider: str) -> dict[str, Any]:
-        company = self._settings.load(company_id)
         integration = OAUTH_PROVIDERS[provider]
-        if not effective(company, integration).enabled or not is_configured(company, integration):
+        credentials = self._company_credentials.of(self._company_credentials.company(company_id), integration)
+        if credentials is None:
             raise LinkingError("integration_unavailable", f"{integration.value} is not turned on for this company")
-        return resolve_credentials(company, integration, self._keyring, self._platform_credentials)
+        return credentials
 
     # ------------------------------------------------------------------ start
 

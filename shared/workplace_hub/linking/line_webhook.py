@@ -20,10 +20,9 @@ from typing import Any
 
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
-from workplace_hub.crypto import Keyring
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN
-from workplace_hub.integration_settings.effective import effective, open_credentials, secret_purpose
 from workplace_hub.line.messaging import LineSender, build_send
 from workplace_hub.line.webhook_events import (
     APPLY,
@@ -37,7 +36,6 @@ from workplace_hub.line.webhook_events import (
 from workplace_hub.observability import logger
 from workplace_hub.storage.link_health import BLOCKED, state_attribute
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
-from workplace_hub.storage.settings import SettingsRepository
 
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
 _ATTEMPTS = 3  # conditional writes per event when another webhook changes the same link meanwhile
@@ -65,15 +63,13 @@ class LineWebhook:
     def __init__(
         self,
         *,
-        settings: SettingsRepository,
+        credentials: CompanyCredentials,
         links: LinksRepository,
-        keyring: Keyring,
         sender: LineSender,
         line_api_base: str,
     ) -> None:
-        self._settings = settings
+        self._credentials = credentials
         self._links = links
-        self._keyring = keyring
         self._sender = sender
         self._line_api_base = line_api_base
 
@@ -92,17 +88,12 @@ class LineWebhook:
         return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer)}
 
     def handle(self, company_id: str, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
-        company = self._settings.load(company_id)
-        stored = effective(company, Integration.LINE)
-        sealed_secret = stored.sealed_secrets.get("channel_secret") if stored.enabled else None
-        channel_secret = (
-            self._keyring.open(company_id, secret_purpose(Integration.LINE, "channel_secret"), sealed_secret)
-            if sealed_secret
-            # Without LINE the body is still checked (and then refused), so that answer costs what a real
-            # check costs; against a fresh random secret, so no signature can be made for it.
-            else secrets.token_hex(16)
-        )
-        if not signature_valid(channel_secret, body, signature) or not sealed_secret:
+        company = self._credentials.company(company_id)
+        stored_secret = self._credentials.secret(company, Integration.LINE, "channel_secret")
+        # Without LINE the body is still checked (and then refused), so that answer costs what a real check
+        # costs; against a fresh random secret, so no signature can be made for it.
+        channel_secret = stored_secret or secrets.token_hex(16)
+        if not signature_valid(channel_secret, body, signature) or not stored_secret:
             logger.warning("LINE webhook refused: bad signature or no LINE", extra={"company_id": company_id})
             return _REFUSED
         try:
@@ -118,7 +109,7 @@ class LineWebhook:
         credentials: dict[str, Any] | None = None
         for link_event in events:
             if self._apply(company_id, link_event) and link_event.kind != UNFOLLOW:
-                credentials = credentials or open_credentials(company, Integration.LINE, self._keyring)
+                credentials = credentials or self._credentials.resolve(company, Integration.LINE)
                 self._welcome(credentials, link_event)
         return 200, {}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workplace_hub.storage.links import EmployeeLinks
+from workplace_hub.clock import utc_now_iso
+from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 
 LINKED, NOT_LINKED, NEEDS_RELINK, BLOCKED = "linked", "not_linked", "needs_relink", "blocked"
 
@@ -21,6 +22,12 @@ LINK_FIELDS: dict[str, str] = {
 def state_attribute(channel: str) -> str:
     """Where a channel's problem state (needs_relink / blocked) and its reason are kept."""
     return f"{channel}_link_state"
+
+
+def mark_needs_relink(links: LinksRepository, company_id: str, user_id: str, channel: str, reason: str) -> None:
+    """The provider refused the employee's grant or address on `channel`: only linking again clears it."""
+    problem = {"state": NEEDS_RELINK, "reason": reason, "since": utc_now_iso()}
+    links.update(company_id, user_id, {state_attribute(channel): problem}, [])
 
 
 def link_state(links: EmployeeLinks, channel: str, *, google_consent_required: bool = True) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from tests.unit.builders import COMPANY, TARO
 from tests.unit.fakes import CalendarCall, FakeCalendarWriter
 from workplace_hub.calendars.sync import REGISTERED, REMOVED, AbsenceCalendarSync, SyncResult
 from workplace_hub.catalog import Integration
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -54,11 +55,14 @@ def make_sync(
     return AbsenceCalendarSync(
         writers=writers,  # type: ignore[arg-type]
         registry=stack.registry,
-        settings=settings or CachedSettings(stack.settings_repository, 0.0),
-        settings_repository=stack.settings_repository,
+        credentials=CompanyCredentials(
+            settings_repo=stack.settings_repository,
+            keyring=stack.keyring,
+            platform_credentials=platform_credentials,
+            links=stack.links,
+            settings_cache=settings or CachedSettings(stack.settings_repository, 0.0),
+        ),
         links=stack.links,
-        keyring=stack.keyring,
-        platform_credentials=platform_credentials,
         call_budget_seconds=15.0,
     )
 

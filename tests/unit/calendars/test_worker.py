@@ -22,6 +22,7 @@ from tests.unit.builders import COMPANY, TARO, body, sqs_record
 from tests.unit.fakes import CalendarCall, FakeCalendarWriter
 from workplace_hub.calendars.sync import AbsenceCalendarSync
 from workplace_hub.calendars.worker import BUSY_RETRY_SECONDS, MAX_ROUNDS, CalendarWorker
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.delivery.worker import JobPostponedError, backoff_seconds
 from workplace_hub.errors import RetryableProviderError
 from workplace_hub.jobs import CalendarJob
@@ -49,10 +50,13 @@ def make_worker(stack: HubStack, google: FakeCalendarWriter, works: FakeCalendar
     sync = AbsenceCalendarSync(
         writers={"google": google, "naver_works": works},
         registry=stack.registry,
-        settings=CachedSettings(stack.settings_repository, 0.0),
-        settings_repository=stack.settings_repository,
+        credentials=CompanyCredentials(
+            settings_repo=stack.settings_repository,
+            keyring=stack.keyring,
+            links=stack.links,
+            settings_cache=CachedSettings(stack.settings_repository, 0.0),
+        ),
         links=stack.links,
-        keyring=stack.keyring,
         call_budget_seconds=15.0,
     )
     return CalendarWorker(

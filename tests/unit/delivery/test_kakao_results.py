@@ -12,6 +12,7 @@ from tests.unit.builders import COMPANY, EVENT_ID, HANAKO, TARO, recipient, send
 from tests.unit.delivery.test_worker import handle, make_worker, queue_delivery
 from tests.unit.fakes import FakeSender
 from workplace_hub.catalog import Integration
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.delivery.kakao_results import (
     KakaoResultsWorker,
     ResultJob,
@@ -110,8 +111,12 @@ def job(
 def make(stack: HubStack, lookup: FakeLookup, queue: FakeResultQueue, now: float) -> KakaoResultsWorker:
     return KakaoResultsWorker(
         lookup=lookup,
-        settings=CachedSettings(stack.settings_repository, 30.0),
-        keyring=stack.keyring,
+        credentials=CompanyCredentials(
+            settings_repo=stack.settings_repository,
+            keyring=stack.keyring,
+            links=stack.links,
+            settings_cache=CachedSettings(stack.settings_repository, 30.0),
+        ),
         deliveries=stack.deliveries,
         queue=queue,  # type: ignore[arg-type]
         dead_letters=DeadLetters(stack.sqs, stack.queue_urls["kakao_dlq"], "kakao_results"),

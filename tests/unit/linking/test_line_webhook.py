@@ -19,6 +19,7 @@ from infra.sandbox.line_login import signed_webhook, webhook_event
 from tests.unit.aws import HubStack
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
+from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.linking import line_webhook
 from workplace_hub.linking.line_webhook import LineWebhook
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
@@ -76,9 +77,10 @@ class Hub:
 def build(stack: HubStack, links: LinksRepository | None = None) -> Hub:
     sender = RecordingSender()
     webhook = LineWebhook(
-        settings=stack.settings_repository,
+        credentials=CompanyCredentials(
+            settings_repo=stack.settings_repository, keyring=stack.keyring, links=stack.links
+        ),
         links=links or stack.links,
-        keyring=stack.keyring,
         sender=sender,  # type: ignore[arg-type]
         line_api_base="https://api.line.me",
     )
