@@ -241,7 +241,8 @@ def build_calendar_worker(settings: CalendarSettings | None = None) -> CalendarW
     from workplace_hub.calendars.writers import GoogleCalendarWriter, NaverWorksCalendarWriter
     from workplace_hub.credentials.user_grants import UserGrants
     from workplace_hub.google.calendar import GoogleCalendarClient
-    from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient
+    from workplace_hub.google.delegation import DelegatedCalendarAuth
+    from workplace_hub.google.oauth import GoogleOAuthClient
     from workplace_hub.naver_works.auth import WorksTokenProvider
     from workplace_hub.naver_works.calendar import NaverWorksCalendarClient
     from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
@@ -304,7 +305,8 @@ def provider_hooks(sender: Any) -> Any:
 def calendar_checks(settings: ApiSettings, session: requests.Session, timeout: tuple[float, float]) -> dict[Any, Any]:
     """verify for the calendar integrations."""
     from workplace_hub.calendars.checks import GoogleCalendarCheck, NaverWorksCalendarCheck
-    from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient
+    from workplace_hub.google.delegation import DelegatedCalendarAuth
+    from workplace_hub.google.oauth import GoogleOAuthClient
     from workplace_hub.naver_works.bot import NaverWorksSender
 
     google = GoogleCalendarCheck(

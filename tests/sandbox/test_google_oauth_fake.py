@@ -28,7 +28,9 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
-from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient, IdTokenError
+from workplace_hub.google.delegation import DelegatedCalendarAuth
+from workplace_hub.google.oauth import GoogleOAuthClient
+from workplace_hub.providers.oauth import IdTokenError
 
 CLIENT_ID, CLIENT_SECRET = "1234567890-abc.apps.googleusercontent.com", "GOCSPX-SECRETclient"
 REDIRECT = "https://hub.example/oauth/google/callback"

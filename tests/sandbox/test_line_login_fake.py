@@ -28,7 +28,8 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
-from workplace_hub.line.login import IdTokenError, LineLoginClient, TokenSet, verify_webhook_signature
+from workplace_hub.line.login import LineLoginClient, verify_webhook_signature
+from workplace_hub.providers.oauth import IdTokenError, TokenSet
 
 CHANNEL_ID = "1234567890"
 SECRET = "0123456789abcdef0123456789abcdef"

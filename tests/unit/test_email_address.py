@@ -18,7 +18,7 @@ from workplace_hub import integration_settings
 from workplace_hub.api import links
 from workplace_hub.catalog import Integration
 from workplace_hub.email_address import MAX_LENGTH, email_problem, is_email_address
-from workplace_hub.google import oauth as google
+from workplace_hub.google import delegation as google
 from workplace_hub.integration_settings.specs import FIELD_SPECS
 
 OLD_REGEX = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # the backtracking one, as the reference

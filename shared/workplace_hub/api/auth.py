@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, UnauthorizedError
 
-from workplace_hub.api.services import ApiServices
 from workplace_hub.events import COMPANY_ID_PATTERN
-from workplace_hub.workplace_jwt import InvalidTokenError
+from workplace_hub.workplace_jwt import InvalidTokenError, TokenVerifier
 
 _COMPANY = re.compile(COMPANY_ID_PATTERN)
 
@@ -36,9 +35,10 @@ class Principal:
         return self.role == "admin"
 
 
-def current_principal(app: APIGatewayHttpResolver, services: ApiServices) -> Principal:
+def current_principal(app: APIGatewayHttpResolver, verifier: TokenVerifier) -> Principal:
+    """The caller of the current request, from its verified bearer token; 401 otherwise."""
     try:
-        claims = services.token_verifier.verify(app.current_event.headers.get("authorization"))
+        claims = verifier.verify(app.current_event.headers.get("authorization"))
     except InvalidTokenError as exc:
         raise UnauthorizedError(str(exc)) from None
     user_id, company_id, role = claims.get("sub"), claims.get("company_id"), claims.get("role")
@@ -58,8 +58,9 @@ def _display_name(value: object) -> str | None:
     return value.strip()[:DISPLAY_NAME_MAX_LENGTH]
 
 
-def require_admin(app: APIGatewayHttpResolver, services: ApiServices) -> Principal:
-    principal = current_principal(app, services)
+def require_admin(app: APIGatewayHttpResolver, verifier: TokenVerifier) -> Principal:
+    """The caller, who must be a company admin; 403 otherwise."""
+    principal = current_principal(app, verifier)
     if not principal.is_admin:
         raise ForbiddenError("this needs a company admin")
     return principal

@@ -52,7 +52,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         limit: Limit = 50,
         next_token: NextToken = None,
     ) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         items, token = services.deliveries.search(
             admin.company_id,
             event_id=event_id,
@@ -67,7 +67,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     def admin_delivery_summary(event_id: RequiredEventId) -> DeliverySummary:
         """Per channel: how many were delivered, sent (accepted, no result yet or none to come), failed,
         skipped or are still pending, and the reasons with their counts."""
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         channels = services.deliveries.summary(admin.company_id, event_id)
         return DeliverySummary(
             event_id=event_id, channels={name: ChannelSummary(**counts) for name, counts in sorted(channels.items())}
@@ -80,7 +80,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         limit: Limit = 50,
         next_token: NextToken = None,
     ) -> dict:
-        me = current_principal(app, services)
+        me = current_principal(app, services.token_verifier)
         items, token = services.deliveries.search(
             me.company_id,
             event_id=event_id,

@@ -67,7 +67,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     ) -> dict:
         """Failed deliveries (`status: failed`) and dead letters (`status: dead_lettered`, `channel:
         dead_letter:<stage>:<id>`), newest first, each with its reason and whether it can be replayed."""
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         failures, token = services.deliveries.failures(
             admin.company_id,
             event_id=event_id,
@@ -83,7 +83,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.post("/admin/failures/replay", tags=["admin"], responses=responses(*ADMIN, *BODY))
     def replay_failures(request: ReplayRequest) -> dict:
         """Put the matching replayable failures back on their queues (or, with `dry_run`, list them)."""
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         chosen: list[dict[str, Any]] = []
         not_replayable = 0
         token: str | None = None

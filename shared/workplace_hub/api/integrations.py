@@ -74,18 +74,18 @@ def _derive_on_save(
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/integrations", tags=["admin"], responses=responses(*ADMIN))
     def list_integrations() -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         company = services.settings.load(admin.company_id)
         return {"integrations": [_view(services, company, integration) for integration in Integration]}
 
     @app.get("/admin/integrations/<integration>", tags=["admin"], responses=responses(*ADMIN))
     def get_integration(integration: Integration) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         return _view(services, services.settings.load(admin.company_id), integration)
 
     @app.put("/admin/integrations/<integration>", tags=["admin"], responses=responses(400, *ADMIN, *BODY))
     def put_integration(integration: Integration, update: IntegrationUpdate) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         company = services.settings.load(admin.company_id)
         stored = apply_update(company, integration, update.enabled, update.settings, services.keyring)
         previous = effective(company, integration)
@@ -102,7 +102,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
 
     @app.delete("/admin/integrations/<integration>", tags=["admin"], responses=responses(*ADMIN))
     def delete_integration(integration: Integration) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         company = services.settings.load(admin.company_id)
         current = effective(company, integration)
         # Off, and every secret erased; the plain IDs stay so the admin can see what was configured.
@@ -115,7 +115,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
 
     @app.post("/admin/integrations/<integration>/verify", tags=["admin"], responses=responses(*ADMIN, 409))
     def verify_integration(integration: Integration) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         company = services.settings.load(admin.company_id)
         hooks = services.providers.get(integration)
         if hooks is None:

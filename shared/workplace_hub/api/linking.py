@@ -17,8 +17,9 @@ from workplace_hub.api.errors import responses
 from workplace_hub.api.resolver import HubResolver
 from workplace_hub.calendars.options import CalendarOptions
 from workplace_hub.errors import ConflictError, NeedsRelinkError, ProviderError
-from workplace_hub.linking.flows import LinkingError, LinkingService
+from workplace_hub.linking.flows import LinkingService
 from workplace_hub.linking.pages import PAGE_HEADERS, choose_locale
+from workplace_hub.linking.provider_flows import LinkingError
 from workplace_hub.workplace_jwt import TokenVerifier
 
 Provider = Literal["line", "google", "naver_works"]
@@ -70,7 +71,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
     def authorize(provider: Provider, redirect: bool = False) -> Any:
         """Start linking the employee's account with the provider: its consent page's URL (with `redirect=true`,
         a redirect there). 409 when the company has not set the provider up."""
-        me = current_principal(app, services)  # type: ignore[arg-type]
+        me = current_principal(app, services.token_verifier)
         url = services.linking.authorize_url(me.company_id, me.user_id, provider)
         if redirect:
             return Response(302, "text/plain", "", headers={"Location": url, **_NO_STORE})
@@ -97,7 +98,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
     @app.get("/me/calendars", tags=["me"], responses=responses(409))
     def my_calendars() -> dict:
         """The employee's personal NAVER WORKS calendars (409 until they authorized NAVER WORKS calendars)."""
-        me = current_principal(app, services)  # type: ignore[arg-type]
+        me = current_principal(app, services.token_verifier)
         try:
             calendars = services.linking.personal_calendars(me.company_id, me.user_id)
         except NeedsRelinkError as exc:
@@ -112,7 +113,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
     def my_calendar_options() -> dict:
         """What the absence form offers this employee: the calendar registrations that are on, whether each is
         usable now (and why not), and their personal NAVER WORKS calendars."""
-        me = current_principal(app, services)  # type: ignore[arg-type]
+        me = current_principal(app, services.token_verifier)
         return services.calendar_options.for_employee(me.company_id, me.user_id)
 
     return app

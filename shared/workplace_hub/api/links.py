@@ -144,19 +144,19 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/me/links", tags=["me"], responses=responses())
     def get_my_links() -> dict:
-        me = current_principal(app, services)
+        me = current_principal(app, services.token_verifier)
         return _view(services, me.company_id, me.user_id)
 
     @app.put("/me/links", tags=["me"], responses=responses(400, *BODY))
     def put_my_links(update: MyLinksUpdate) -> dict:
-        me = current_principal(app, services)
+        me = current_principal(app, services.token_verifier)
         _apply(services, me.company_id, me.user_id, update)
         return _view(services, me.company_id, me.user_id)
 
     @app.get("/admin/links", tags=["admin"], responses=responses(400, *ADMIN))
     def list_links(limit: Annotated[int, Query(ge=1, le=200)] = 50, next_token: str | None = None) -> dict:
         """Per employee and channel: linked, not_linked, needs_relink or blocked, with the reason."""
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         employees, token = services.links.list(admin.company_id, limit=limit, next_token=next_token)
         consent = _google_consent_required(services, admin.company_id)
         return {
@@ -169,11 +169,11 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.post("/me/links/<channel>/test", tags=["me"], responses=responses(409))
     def test_my_link(channel: Messenger) -> dict:
         """Send a test message to the caller on that channel, so they see the link works."""
-        me = current_principal(app, services)
+        me = current_principal(app, services.token_verifier)
         return send_test_message(services, me.company_id, me.user_id, channel.value)
 
     @app.put("/admin/users/<user_id>/links", tags=["admin"], responses=responses(400, *ADMIN, *BODY))
     def put_user_links(user_id: Annotated[str, Path(min_length=1, max_length=256)], update: AdminLinksUpdate) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         _apply(services, admin.company_id, user_id, update)
         return _view(services, admin.company_id, user_id)

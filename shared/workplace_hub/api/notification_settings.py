@@ -41,12 +41,12 @@ def _document(company: CompanySettings) -> dict:
 def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/notification-settings", tags=["admin"], responses=responses(*ADMIN))
     def get_notification_settings() -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         return _document(services.settings.load(admin.company_id))
 
     @app.put("/admin/notification-settings", tags=["admin"], responses=responses(*ADMIN, 409, *BODY))
     def put_notification_settings(routing: NotificationRouting) -> dict:
-        admin = require_admin(app, services)
+        admin = require_admin(app, services.token_verifier)
         company = services.settings.load(admin.company_id)
         cleaned: dict[str, list[str]] = {}
         for item, channels in routing.items.items():

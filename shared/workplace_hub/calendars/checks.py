@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError
-from workplace_hub.google.oauth import DelegatedCalendarAuth, GoogleOAuthClient
+from workplace_hub.google.delegation import DelegatedCalendarAuth
+from workplace_hub.google.oauth import GoogleOAuthClient
 from workplace_hub.naver_works.bot import NaverWorksSender
 
 PROVIDER = "google_calendar"

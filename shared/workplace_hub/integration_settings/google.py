@@ -42,7 +42,7 @@ def _oauth_client_json(value: str) -> str:
 
 def _service_account_json(value: str) -> str:
     # Imported when a key file is checked: google-auth and cryptography stay out of the router's cold start.
-    from workplace_hub.google.oauth import validate_service_account_json
+    from workplace_hub.google.delegation import validate_service_account_json
 
     return validate_service_account_json(value)
 

@@ -16,46 +16,31 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import jwt
 import requests
 
-from workplace_hub.config import ProviderEndpoints
-from workplace_hub.errors import (
-    HubError,
-    IntegrationCredentialsError,
-    NeedsRelinkError,
-    PermanentProviderError,
-)
-from workplace_hub.http import provider_request
+from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError, PermanentProviderError
 from workplace_hub.line.messaging import USER_ID
 from workplace_hub.providers.messenger import error_for_status
-from workplace_hub.providers.oauth import TokenSet
+from workplace_hub.providers.oauth import (
+    DETAIL_MAX,
+    IdTokenError,
+    OAuthClient,
+    TokenSet,
+    json_object,
+    oauth_error,
+    token_answer,
+)
 
 PROVIDER = "line"
 ISSUER = "https://access.line.me"
 SCOPE = "profile openid"
-FORM = "application/x-www-form-urlencoded"
 ACCESS_TOKEN_TTL = 2592000.0  # 30 days, when a token answer lacks expires_in
 ID_TOKEN_LEEWAY = 30.0  # seconds of clock skew allowed on exp and iat
-DETAIL_MAX = 200
-
-
-class IdTokenError(HubError):
-    """The ID token must not be trusted: no link may come of it.
-
-    `code` says why: `id_token_invalid` (malformed, wrong algorithm or signature, missing claims),
-    `id_token_expired`, `id_token_audience` (another channel's), `id_token_issuer`, `id_token_nonce`
-    (not from the login this callback belongs to). The message is the code alone, never the token.
-    """
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 # --- webhook signature (providers.md §3.5, vector §8.2) -----------------------------------------------------
@@ -146,22 +131,6 @@ def decode_id_token(id_token: str, *, channel_id: str, channel_secret: str, nonc
     return claims
 
 
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` shortened, with any of `secrets` (the code, verifier, client secret…) masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:DETAIL_MAX]
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def parse_token_response(
     response: requests.Response,
     *,
@@ -175,25 +144,18 @@ def parse_token_response(
     `grant` is "authorization_code" (invalid_grant: the code expired or was used → PermanentProviderError) or
     "refresh_token" (invalid_grant: the link was revoked or expired → NeedsRelinkError).
     """
-    status, body = response.status_code, _json(response)
+    status = response.status_code
     if status == 200:
-        access_token = body.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise PermanentProviderError(PROVIDER, "invalid_token_response", status_code=200, detail="no access_token")
-        try:
-            ttl = float(body.get("expires_in") or ACCESS_TOKEN_TTL)
-        except (TypeError, ValueError):
-            ttl = ACCESS_TOKEN_TTL
-        refresh_token, id_token = body.get("refresh_token"), body.get("id_token")
-        return TokenSet(
-            access_token=access_token,
-            refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else previous_refresh_token,
-            expires_at=now + (ttl if ttl > 0 else ACCESS_TOKEN_TTL),
-            id_token=id_token if isinstance(id_token, str) and id_token else None,
-            scope=str(body.get("scope") or ""),
+        return token_answer(
+            PROVIDER,
+            response,
+            now,
+            missing=PermanentProviderError,
+            default_ttl=ACCESS_TOKEN_TTL,
+            previous_refresh_token=previous_refresh_token,
         )
-    code = str(body.get("error") or f"http_{status}")
-    detail = scrub(str(body.get("error_description") or ""), secrets)
+    code, detail = oauth_error(response, secrets)
+    code = code or f"http_{status}"
     if status == 429 or status >= 500:
         raise error_for_status(PROVIDER, response, code, detail or "LINE Login token endpoint unavailable")
     if code == "invalid_grant":
@@ -207,9 +169,9 @@ def parse_token_response(
 
 def parse_user_api_response(response: requests.Response) -> dict[str, Any]:
     """The JSON of a user-token API answer (friendship, profile), or the error for its status."""
+    body = json_object(response) or {}
     if response.status_code == 200:
-        return _json(response)
-    body = _json(response)
+        return body
     detail = str(body.get("message") or body.get("error_description") or "")[:DETAIL_MAX]
     if response.status_code == 401:
         # The user's access token expired or was revoked: refresh it, or link again if that fails too.
@@ -217,20 +179,10 @@ def parse_user_api_response(response: requests.Response) -> dict[str, Any]:
     raise error_for_status(PROVIDER, response, f"http_{response.status_code}", detail)
 
 
-class LineLoginClient:
+class LineLoginClient(OAuthClient):
     """LINE Login v2.1 calls for one employee's link; the session, endpoints and clock are injected."""
 
-    def __init__(
-        self,
-        session: requests.Session,
-        endpoints: ProviderEndpoints,
-        timeout: tuple[float, float] = (3.05, 10.0),
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._session = session
-        self._endpoints = endpoints
-        self._timeout = timeout
-        self._clock = clock
+    provider = PROVIDER
 
     def authorize_url(
         self, settings: dict[str, Any], *, state: str, nonce: str, code_challenge: str, redirect_uri: str
@@ -304,14 +256,10 @@ class LineLoginClient:
 
     def _post_token(self, form: dict[str, str]) -> requests.Response:
         url = f"{self._endpoints.LINE_API_BASE.rstrip('/')}/oauth2/v2.1/token"
-        return self._call("POST", url, headers={"Content-Type": FORM}, data=form)
+        return self._post_form(url, form)
 
     def _user_api(self, path: str, tokens: TokenSet) -> dict[str, Any]:
         url = f"{self._endpoints.LINE_API_BASE.rstrip('/')}{path}"
         return parse_user_api_response(
-            self._call("GET", url, headers={"Authorization": f"Bearer {tokens.access_token}"})
+            self._request("GET", url, headers={"Authorization": f"Bearer {tokens.access_token}"})
         )
-
-    def _call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One HTTP call; network failures become retryable errors without the URL or form in them."""
-        return provider_request(self._session, method, url, provider=PROVIDER, timeout=self._timeout, **kwargs)

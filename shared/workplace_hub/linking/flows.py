@@ -1,46 +1,39 @@
 """Linking an employee's own accounts: start an OAuth flow, finish it on the callback, store the link.
 
-LINE: LINE Login (the employee's LINE userId, and whether they follow the company's channel).
-Google: per-employee consent for their Workspace calendar (the ID token must name their registered
-Google Workspace ID in the company domain). NAVER WORKS: user authorization for personal calendars.
+One flow per provider (`provider_flows.py`: LINE Login, Google consent, NAVER WORKS user authorization); this
+service checks the integration is on, keeps the one-time state and turns every refusal into a callback page.
 Tokens are sealed like every credential; codes, tokens and callback URLs are never logged.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import OAUTH_PROVIDERS, oauth_callback_path
-from workplace_hub.clock import utc_now_iso
 from workplace_hub.credentials.company import CompanyCredentials
-from workplace_hub.credentials.user_grants import UserGrants, user_oauth_client
+from workplace_hub.credentials.user_grants import UserGrants
 from workplace_hub.crypto import Keyring
-from workplace_hub.errors import HubError, NeedsRelinkError, ProviderError, RetryableProviderError
-from workplace_hub.linking.pages import Page, failed_page, linked_page
-from workplace_hub.linking.state import OAuthStateError, OAuthStateStore, pkce_pair
-from workplace_hub.naver_works.auth import is_legacy
+from workplace_hub.errors import NeedsRelinkError, ProviderError, RetryableProviderError
+from workplace_hub.linking.pages import Page, failed_page
+from workplace_hub.linking.provider_flows import (
+    GoogleFlow,
+    IdentityRefusedError,
+    LineFlow,
+    LinkFlow,
+    LinkingError,
+    NaverWorksFlow,
+)
+from workplace_hub.linking.state import OAuthStateError, OAuthStateStore
 from workplace_hub.observability import logger
-from workplace_hub.storage.link_health import state_attribute
-from workplace_hub.storage.links import LinksRepository, line_user_key
+from workplace_hub.storage.links import LinksRepository
 
 if TYPE_CHECKING:
     from workplace_hub.google.oauth import GoogleOAuthClient
     from workplace_hub.line.login import LineLoginClient
     from workplace_hub.naver_works.user_oauth import NaverWorksUserOAuthClient
-
-
-class LinkingError(HubError):
-    """A flow cannot start (integration off, Google Workspace ID missing, ...); `code` says which."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -65,13 +58,17 @@ class LinkingService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._company_credentials = credentials
-        self._links = links
         self._states = states
-        self._clients = clients
+        self._works = clients.naver_works
         self._hub_public_url = hub_public_url.rstrip("/")
         self._grants = UserGrants(
             links=links, keyring=keyring, google=clients.google, naver_works=clients.naver_works, clock=clock
         )
+        self._flows: dict[str, LinkFlow] = {
+            "line": LineFlow(clients.line, states, links),
+            "google": GoogleFlow(clients.google, states, links, self._grants),
+            "naver_works": NaverWorksFlow(clients.naver_works, states, self._grants),
+        }
 
     def redirect_uri(self, provider: str) -> str:
         return self._hub_public_url + oauth_callback_path(provider)
@@ -88,48 +85,7 @@ class LinkingService:
     def authorize_url(self, company_id: str, user_id: str, provider: str) -> str:
         """The provider's authorization URL for this employee, with a fresh one-time state."""
         credentials = self._credentials(company_id, provider)
-        redirect_uri = self.redirect_uri(provider)
-        nonce = secrets.token_urlsafe(16)
-        verifier, challenge = pkce_pair()
-        if provider == "line":
-            state = self._states.issue(company_id, user_id, provider, {"nonce": nonce, "code_verifier": verifier})
-            return self._clients.line.authorize_url(
-                credentials, state=state, nonce=nonce, code_challenge=challenge, redirect_uri=redirect_uri
-            )
-        if provider == "google":
-            workspace_id = self._links.get(company_id, user_id).get("google_workspace_id")
-            if not workspace_id:
-                raise LinkingError(
-                    "google_workspace_id_missing",
-                    "your Google Workspace ID is not registered yet: ask your admin to register it first",
-                )
-            if credentials.get("auth_mode") == "domain_wide_delegation":
-                raise LinkingError("consent_not_needed", "your company links Google calendars without your consent")
-            client = json.loads(credentials["oauth_client_json"])["web"]
-            state = self._states.issue(company_id, user_id, provider, {"nonce": nonce, "code_verifier": verifier})
-            return self._clients.google.authorize_url(
-                client,
-                state=state,
-                nonce=nonce,
-                code_challenge=challenge,
-                redirect_uri=redirect_uri,
-                login_hint=workspace_id,
-                hosted_domain=credentials.get("company_domain"),
-            )
-        if is_legacy(credentials):
-            raise LinkingError(
-                "naver_works_personal_calendar_needs_api_2_0",
-                "your company connects NAVER WORKS through API 1.0, which has no employee authorization",
-            )
-        client = self._user_oauth(credentials)
-        if not client.get("client_id"):
-            # e.g. a Collabo company on the platform's default credentials, which carry no user OAuth app
-            raise LinkingError(
-                "integration_incomplete",
-                "the company's NAVER WORKS calendar settings have no OAuth client for employees: ask your admin",
-            )
-        state = self._states.issue(company_id, user_id, provider, {})
-        return self._clients.naver_works.authorize_url(client, state=state, redirect_uri=redirect_uri)
+        return self._flows[provider].start(company_id, user_id, credentials, self.redirect_uri(provider))
 
     # ------------------------------------------------------------------ finish
 
@@ -146,11 +102,18 @@ class LinkingService:
             return failed_page(locale, "access_denied")
         try:
             credentials = self._credentials(state.company_id, provider)
-            finish = {"line": self._finish_line, "google": self._finish_google, "naver_works": self._finish_works}
-            page = finish[provider](state.company_id, state.user_id, state.data, query["code"], credentials, locale)
+            page = self._flows[provider].finish(
+                state.company_id,
+                state.user_id,
+                state.data,
+                query["code"],
+                credentials,
+                self.redirect_uri(provider),
+                locale,
+            )
         except LinkingError:
             return failed_page(locale, "integration_unavailable")
-        except _IdentityRefusedError as exc:
+        except IdentityRefusedError as exc:
             logger.warning("linking refused: identity", extra={"reason": exc.code})
             return failed_page(locale, exc.code)
         except RetryableProviderError as exc:
@@ -162,64 +125,6 @@ class LinkingService:
         logger.info("account linked")
         return page
 
-    def _finish_line(
-        self, company_id: str, user_id: str, data: dict[str, Any], code: str, credentials: dict[str, Any], locale: str
-    ) -> Page:
-        client = self._clients.line
-        tokens = client.exchange(
-            credentials, code=code, redirect_uri=self.redirect_uri("line"), code_verifier=data["code_verifier"]
-        )
-        claims = _verified(lambda: client.verify_id_token(credentials, tokens.id_token or "", nonce=data["nonce"]))
-        line_user_id = str(claims["sub"])
-        is_friend = bool(client.friendship(tokens))
-        self._links.update(
-            company_id,
-            user_id,
-            {
-                "line_user_id": line_user_id,
-                "line_user_key": line_user_key(company_id, line_user_id),
-                "line_friend": is_friend,
-                "line_linked_at": utc_now_iso(),
-            },
-            [state_attribute("line")],
-        )
-        return linked_page(locale, "line", friend_link_url=credentials.get("friend_link_url"), is_friend=is_friend)
-
-    def _finish_google(
-        self, company_id: str, user_id: str, data: dict[str, Any], code: str, credentials: dict[str, Any], locale: str
-    ) -> Page:
-        client_json = json.loads(credentials["oauth_client_json"])["web"]
-        workspace_id = self._links.get(company_id, user_id).get("google_workspace_id") or ""
-        google = self._clients.google
-        tokens = google.exchange(
-            client_json, code=code, redirect_uri=self.redirect_uri("google"), code_verifier=data["code_verifier"]
-        )
-        _verified(
-            lambda: google.verify_id_token(
-                client_json,
-                tokens.id_token or "",
-                nonce=data["nonce"],
-                expected_email=workspace_id,
-                expected_domain=credentials.get("company_domain"),
-            )
-        )
-        self._store_tokens(company_id, user_id, "google", tokens)
-        return linked_page(locale, "google")
-
-    def _finish_works(
-        self, company_id: str, user_id: str, data: dict[str, Any], code: str, credentials: dict[str, Any], locale: str
-    ) -> Page:
-        tokens = self._clients.naver_works.exchange(
-            self._user_oauth(credentials), code=code, redirect_uri=self.redirect_uri("naver_works")
-        )
-        self._store_tokens(company_id, user_id, "naver_works", tokens)
-        return linked_page(locale, "naver_works")
-
-    # ------------------------------------------------------------------ tokens
-
-    def _store_tokens(self, company_id: str, user_id: str, provider: str, tokens: Any) -> None:
-        self._grants.store(company_id, user_id, provider, tokens)
-
     def access_token(self, company_id: str, user_id: str, provider: str) -> str:
         """A valid access token of the employee's grant (see UserGrants.access_token)."""
         credentials = self._credentials(company_id, provider)  # the integration must still be on
@@ -228,30 +133,7 @@ class LinkingService:
     def personal_calendars(self, company_id: str, user_id: str) -> list[dict[str, Any]]:
         token = self.access_token(company_id, user_id, "naver_works")
         try:
-            return self._clients.naver_works.personal_calendars(token, user_id)
+            return self._works.personal_calendars(token, user_id)
         except NeedsRelinkError as exc:  # the grant was revoked while the token still looked valid
             self._grants.mark_needs_relink(company_id, user_id, "naver_works", exc.code)
             raise
-
-    @staticmethod
-    def _user_oauth(credentials: dict[str, Any]) -> dict[str, Any]:
-        return user_oauth_client(credentials)
-
-
-class _IdentityRefusedError(HubError):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def _verified(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run an ID-token check; its provider-specific error becomes a page reason."""
-    try:
-        return check()
-    except (ProviderError, LinkingError):
-        raise
-    except HubError as exc:  # the clients' IdTokenError (code: email_mismatch, hosted_domain_mismatch, ...)
-        code = getattr(exc, "code", "identity_invalid")
-        raise _IdentityRefusedError(
-            code if code in ("email_mismatch", "hosted_domain_mismatch") else "identity_invalid"
-        ) from None

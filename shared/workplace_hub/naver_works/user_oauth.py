@@ -15,14 +15,11 @@ client secret never appear in reprs, logs or error messages.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
 
-from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -30,16 +27,14 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from workplace_hub.http import provider_request
-from workplace_hub.naver_works.auth import DEFAULT_TTL, FORM, is_legacy
+from workplace_hub.naver_works.auth import DEFAULT_TTL, is_legacy
 from workplace_hub.naver_works.bot import error_for, rate_limit_wait
-from workplace_hub.providers.oauth import TokenSet
+from workplace_hub.providers.oauth import OAuthClient, TokenSet, json_object, scrub, token_answer
 
 PROVIDER = "naver_works_calendar"
 SCOPE = "calendar"
 PAGE_SIZE = 50  # calendar-personals: count 1-50
 MAX_PAGES = 40  # 2,000 calendars: a cursor that never ends is the provider's bug, not a reason to loop
-DETAIL_MAX = 200
 # Token-endpoint errors that mean the app's own settings are wrong, not the employee's grant.
 CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type"})
 
@@ -114,37 +109,14 @@ def build_refresh_form(settings: dict[str, Any], refresh_token: str) -> dict[str
     }
 
 
-def _json_object(response: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _ttl(value: Any) -> float:
-    # expires_in is a string ("86400"); accept a number too.
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        return DEFAULT_TTL
-    return seconds if seconds > 0 else DEFAULT_TTL
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text[:DETAIL_MAX]
-
-
 def token_error(response: requests.Response, secrets: tuple[str, ...] = ()) -> ProviderError:
     """The error for a refused token request: a dead grant is the employee's, a bad client the admin's."""
     status = response.status_code
-    body = _json_object(response) or {}
+    # NAVER WORKS answers with OAuth's `error` / `error_description`, or its API's `code` / `description`.
+    body = json_object(response) or {}
     code = str(body.get("error") or body.get("code") or "")
     description = str(body.get("error_description") or body.get("description") or body.get("message") or "")
-    detail = _scrub(description, secrets)
+    detail = scrub(description, secrets)
     if status == 429 or status >= 500:
         return RetryableProviderError(
             PROVIDER,
@@ -167,23 +139,21 @@ def parse_token_set(
     """The tokens from a 200 (a refresh answer may omit refresh_token: the old one stays), else the error."""
     if response.status_code != 200:
         raise token_error(response, secrets)
-    body = _json_object(response)
-    token = body.get("access_token") if body else None
-    if not body or not isinstance(token, str) or not token:
-        raise RetryableProviderError(PROVIDER, "invalid_token_response", status_code=200, detail="no access_token")
-    refresh = body.get("refresh_token")
-    return TokenSet(
-        access_token=token,
-        refresh_token=refresh if isinstance(refresh, str) and refresh else previous_refresh_token,
-        expires_at=issued_at + _ttl(body.get("expires_in")),
-        scope=str(body.get("scope") or SCOPE),
+    return token_answer(
+        PROVIDER,
+        response,
+        issued_at,
+        missing=RetryableProviderError,
+        default_ttl=DEFAULT_TTL,
+        previous_refresh_token=previous_refresh_token,
+        default_scope=SCOPE,
     )
 
 
 def api_error(response: requests.Response) -> ProviderError:
     """The error for a failed calendar API call made with the employee's token."""
     status = response.status_code
-    body = _json_object(response) or {}
+    body = json_object(response) or {}
     code = str(body.get("code") or "")
     if status == 401 or (status == 403 and code == "UNAUTHORIZED"):
         return NeedsRelinkError(PROVIDER, "token_invalid", status_code=status, detail="the access token was refused")
@@ -210,20 +180,10 @@ def normalize_calendar(entry: dict[str, Any], default_id: str | None = None) -> 
     }
 
 
-class NaverWorksUserOAuthClient:
+class NaverWorksUserOAuthClient(OAuthClient):
     """Links an employee's NAVER WORKS account (authorization code grant) and lists their calendars."""
 
-    def __init__(
-        self,
-        session: requests.Session,
-        endpoints: ProviderEndpoints,
-        timeout: tuple[float, float] = (3.05, 10.0),
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._session = session
-        self._endpoints = endpoints
-        self._timeout = timeout
-        self._clock = clock
+    provider = PROVIDER
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(auth_base={self._endpoints.WORKS_AUTH_BASE!r})"
@@ -250,8 +210,7 @@ class NaverWorksUserOAuthClient:
         return parse_token_set(response, issued_at, refresh_token, secrets=(refresh_token, form["client_secret"]))
 
     def _token_call(self, form: dict[str, str]) -> requests.Response:
-        url = self._endpoints.WORKS_AUTH_BASE.rstrip("/") + "/token"
-        return self._request("POST", url, headers={"Content-Type": FORM}, data=form)
+        return self._post_form(self._endpoints.WORKS_AUTH_BASE.rstrip("/") + "/token", form)
 
     # --- calendars -------------------------------------------------------------------------------
 
@@ -305,14 +264,7 @@ class NaverWorksUserOAuthClient:
         response = self._request("GET", url, headers={"Authorization": f"Bearer {access_token}"})
         if response.status_code != 200:
             raise api_error(response)
-        body = _json_object(response)
+        body = json_object(response)
         if body is None:
             raise RetryableProviderError(PROVIDER, "invalid_response", status_code=200, detail="not a JSON object")
         return body
-
-    def _request(
-        self, method: str, url: str, headers: dict[str, str], data: dict[str, str] | None = None
-    ) -> requests.Response:
-        return provider_request(
-            self._session, method, url, provider=PROVIDER, timeout=self._timeout, headers=headers, data=data
-        )

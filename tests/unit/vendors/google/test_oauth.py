@@ -28,15 +28,9 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
-from workplace_hub.google.oauth import (
-    CALENDAR_EVENTS_SCOPE,
-    GOOGLE_CERTS_URL,
-    DelegatedCalendarAuth,
-    GoogleOAuthClient,
-    IdTokenError,
-    TokenSet,
-    validate_service_account_json,
-)
+from workplace_hub.google.delegation import DelegatedCalendarAuth, validate_service_account_json
+from workplace_hub.google.oauth import CALENDAR_EVENTS_SCOPE, GOOGLE_CERTS_URL, GoogleOAuthClient
+from workplace_hub.providers.oauth import IdTokenError, TokenSet
 
 NOW = 1_800_000_000.0
 CLIENT_ID = "1234567890-abc.apps.googleusercontent.com"

@@ -25,10 +25,10 @@ from workplace_hub.errors import (
 from workplace_hub.naver_works.user_oauth import (
     PROVIDER,
     NaverWorksUserOAuthClient,
-    TokenSet,
     build_authorize_url,
     normalize_calendar,
 )
+from workplace_hub.providers.oauth import TokenSet
 
 NOW = 1_800_000_000.0
 CLIENT_SECRET = "SECRETclientSECRET0001"
