@@ -193,7 +193,7 @@ def job_copy(event: dict[str, Any], channel: str) -> dict[str, Any]:
 
 
 class Throttle:
-    """A `before-call` handler on the functions' shared DynamoDB client (`wiring._aws`): chosen calls get
+    """A `before-call` handler on the functions' shared DynamoDB client (`wiring.aws_client`): chosen calls get
     ProvisionedThroughputExceededException, as when DynamoDB throttles for longer than the SDK retries.
 
     Every `every`-th call, `budget` times; and, so that what a throttle does at these points happens in every run:
@@ -686,7 +686,7 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
             chaos.enter_context(scaled_senders(stack))
             kill = chaos.enter_context(MidBatchKill(stack.functions["SendGoogleChatFunction"]).installed())
             line_events = {f"{company.company_id}#{e['event_id']}" for e in events[7:]}
-            throttle = Throttle(wiring._aws("dynamodb").meta.client, THROTTLE_EVERY, THROTTLE_BUDGET, line_events)
+            throttle = Throttle(wiring.aws_client("dynamodb").meta.client, THROTTLE_EVERY, THROTTLE_BUDGET, line_events)
             chaos.enter_context(throttle.installed())
             started = time.monotonic()
             # the events shuffled, three of them twice at once
@@ -724,7 +724,7 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
         # one failure replayed as a copy of its job reads it, after its claim was refused
         run.raced = next(iter(run.replayable_failures()), None)
         if run.raced is not None:
-            race = ReplayDuringClaim(wiring._aws("dynamodb").meta.client, company, run.raced)
+            race = ReplayDuringClaim(wiring.aws_client("dynamodb").meta.client, company, run.raced)
             with race.installed():
                 event = next(e for e in events if e["event_id"] == run.raced[0])
                 send_all(sqs, stack.queues[SEND_QUEUES[run.raced[2]]], [job_copy(event, run.raced[2])])

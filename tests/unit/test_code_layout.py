@@ -40,8 +40,6 @@ PENDING_IMPORTS = {
     ("calendars/worker.py", "workplace_hub.delivery.worker"),  # retry_delay, JobPostponedError (worker16)
 }
 PENDING_SIZES = {
-    "wiring.py",  # creds13
-    "google/oauth.py",  # creds13
     "delivery/worker.py",  # worker16 (487 lines)
 }
 

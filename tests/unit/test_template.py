@@ -254,7 +254,7 @@ def test_only_the_dev_sizing_reserves_nothing() -> None:
 
 # ------------------------------------------------------------------------------------------------ least privilege
 
-# What each function's code does on each table (audited from wiring.py and the repositories it builds:
+# What each function's code does on each table (audited from wiring/ and the repositories it builds:
 # README "Least privilege" has the audit). A grant the code does not need fails here, and so does a missing one.
 SENDER_GRANTS = {
     "SettingsTable": {"Query", "GetItem", "UpdateItem"},  # settings; the data key; save_status

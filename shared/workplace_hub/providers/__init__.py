@@ -1,1 +1,1 @@
-"""One interface per kind of provider: messengers (`messenger.py`) and OAuth token sets (`oauth.py`)."""
+"""One interface per kind of provider: messengers (`messenger.py`) and employees' OAuth clients (`oauth.py`)."""
