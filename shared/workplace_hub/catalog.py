@@ -32,19 +32,46 @@ MESSENGERS: tuple[Integration, ...] = (
 )
 CALENDARS: tuple[Integration, ...] = (Integration.NAVER_WORKS_CALENDAR, Integration.GOOGLE_CALENDAR)
 
+# A calendar provider is named by its vendor (`google`, `naver_works`: in routes, `calendars` targets and the
+# calendar writers); its integration, and the channel of its delivery records, add this suffix.
+CALENDAR_SUFFIX = "_calendar"
+
+
+def calendar_integration(provider: str) -> Integration:
+    """The integration of a calendar provider: `google` → `google_calendar`."""
+    return Integration(provider + CALENDAR_SUFFIX)
+
+
+def calendar_provider(integration: str) -> str:
+    """The provider of a calendar integration (or channel): `google_calendar` → `google`."""
+    return str(integration).removesuffix(CALENDAR_SUFFIX)
+
+
 # The OAuth providers an employee links with, named as in the `/oauth/{provider}/...` routes, and the
-# integration each one serves: the route says `google` where the integration is `google_calendar`.
+# integration each one serves: LINE Login for LINE, and each calendar provider for its calendar integration.
 OAUTH_PROVIDERS: dict[str, Integration] = {
     "line": Integration.LINE,
-    "google": Integration.GOOGLE_CALENDAR,
-    "naver_works": Integration.NAVER_WORKS_CALENDAR,
+    **{calendar_provider(integration): integration for integration in CALENDARS},
 }
+# The linking routes: where an employee starts linking (with their WORKPLACE token), and where the provider
+# sends their browser back.
+OAUTH_AUTHORIZE_PATH = "/me/links/{provider}/authorize"
 OAUTH_CALLBACK_PATH = "/oauth/{provider}/callback"
+
+
+def oauth_authorize_path(provider: str) -> str:
+    """The path that starts linking with a provider (the calendar options point the employee there)."""
+    return OAUTH_AUTHORIZE_PATH.format(provider=provider)
 
 
 def oauth_callback_path(provider: str) -> str:
     """The path of a provider's OAuth callback, which admins register in the provider's console."""
     return OAUTH_CALLBACK_PATH.format(provider=provider)
+
+
+def oauth_redirect_uri(hub_public_url: str, provider: str) -> str:
+    """The full callback URL the hub sends as `redirect_uri` (the one admins register)."""
+    return hub_public_url.rstrip("/") + oauth_callback_path(provider)
 
 
 # The notification items WORKPLACE sends today (contract "Item catalog"); other items are accepted too.
@@ -74,14 +101,14 @@ class CalendarRef:
 
     @property
     def channel(self) -> str:
-        base = f"{self.provider}_calendar"
+        base = calendar_integration(self.provider).value
         return base if self.calendar_id is None else f"{base}:{self.calendar_id}"
 
     @property
     def integration(self) -> Integration:
-        return Integration(f"{self.provider}_calendar")
+        return calendar_integration(self.provider)
 
     @classmethod
     def from_channel(cls, channel: str) -> CalendarRef:
         base, _, calendar_id = channel.partition(":")
-        return cls(base.removesuffix("_calendar"), calendar_id or None)
+        return cls(calendar_provider(base), calendar_id or None)

@@ -38,7 +38,7 @@ class Tokens:
 @pytest.fixture
 def api(stack: HubStack) -> Callable[..., tuple[int, dict[str, Any], dict[str, str]]]:
     services = ApiServices(
-        settings=stack.settings_repository,
+        settings_repo=stack.settings_repository,
         links=stack.links,
         deliveries=stack.deliveries,
         keyring=stack.keyring,

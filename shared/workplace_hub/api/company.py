@@ -22,11 +22,11 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/company", tags=["admin"], responses=responses(*ADMIN))
     def get_company() -> dict:
         admin = require_admin(app, services.token_verifier)
-        company = services.settings.load(admin.company_id)
+        company = services.settings_repo.load(admin.company_id)
         return {"company_id": company.company_id, "product": company.product}
 
     @app.put("/admin/company", tags=["admin"], responses=responses(*ADMIN, *BODY))
     def put_company(profile: CompanyProfile) -> dict:
         admin = require_admin(app, services.token_verifier)
-        services.settings.save_product(admin.company_id, profile.product)
+        services.settings_repo.save_product(admin.company_id, profile.product)
         return {"company_id": admin.company_id, "product": profile.product}

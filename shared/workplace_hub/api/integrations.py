@@ -75,18 +75,18 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/integrations", tags=["admin"], responses=responses(*ADMIN))
     def list_integrations() -> dict:
         admin = require_admin(app, services.token_verifier)
-        company = services.settings.load(admin.company_id)
+        company = services.settings_repo.load(admin.company_id)
         return {"integrations": [_view(services, company, integration) for integration in Integration]}
 
     @app.get("/admin/integrations/<integration>", tags=["admin"], responses=responses(*ADMIN))
     def get_integration(integration: Integration) -> dict:
         admin = require_admin(app, services.token_verifier)
-        return _view(services, services.settings.load(admin.company_id), integration)
+        return _view(services, services.settings_repo.load(admin.company_id), integration)
 
     @app.put("/admin/integrations/<integration>", tags=["admin"], responses=responses(400, *ADMIN, *BODY))
     def put_integration(integration: Integration, update: IntegrationUpdate) -> dict:
         admin = require_admin(app, services.token_verifier)
-        company = services.settings.load(admin.company_id)
+        company = services.settings_repo.load(admin.company_id)
         stored = apply_update(company, integration, update.enabled, update.settings, services.keyring)
         previous = effective(company, integration)
         unchanged = stored.settings == previous.settings and stored.sealed_secrets == previous.sealed_secrets
@@ -96,27 +96,27 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         # New credentials have not been checked yet; keep the status only if nothing but on/off changed.
         status = failure or (previous.status if unchanged and previous.status else {"state": "unverified"})
         stored = StoredIntegration(integration, stored.enabled, stored.settings, stored.sealed_secrets, status)
-        services.settings.save_integration(admin.company_id, stored, admin.user_id)
+        services.settings_repo.save_integration(admin.company_id, stored, admin.user_id)
         logger.info("integration saved", extra={"integration": integration.value, "enabled": stored.enabled})
-        return _view(services, services.settings.load(admin.company_id), integration)
+        return _view(services, services.settings_repo.load(admin.company_id), integration)
 
     @app.delete("/admin/integrations/<integration>", tags=["admin"], responses=responses(*ADMIN))
     def delete_integration(integration: Integration) -> dict:
         admin = require_admin(app, services.token_verifier)
-        company = services.settings.load(admin.company_id)
+        company = services.settings_repo.load(admin.company_id)
         current = effective(company, integration)
         # Off, and every secret erased; the plain IDs stay so the admin can see what was configured.
         stored = StoredIntegration(
             integration, enabled=False, settings=dict(current.settings), status={"state": "unverified"}
         )
-        services.settings.save_integration(admin.company_id, stored, admin.user_id)
+        services.settings_repo.save_integration(admin.company_id, stored, admin.user_id)
         logger.info("integration disabled and secrets erased", extra={"integration": integration.value})
-        return _view(services, services.settings.load(admin.company_id), integration)
+        return _view(services, services.settings_repo.load(admin.company_id), integration)
 
     @app.post("/admin/integrations/<integration>/verify", tags=["admin"], responses=responses(*ADMIN, 409))
     def verify_integration(integration: Integration) -> dict:
         admin = require_admin(app, services.token_verifier)
-        company = services.settings.load(admin.company_id)
+        company = services.settings_repo.load(admin.company_id)
         hooks = services.providers.get(integration)
         if hooks is None:
             raise ConflictError(
@@ -139,8 +139,8 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
             refreshed = StoredIntegration(
                 integration, current.enabled, {**current.settings, **derived}, current.sealed_secrets, status
             )
-            services.settings.save_integration(admin.company_id, refreshed, admin.user_id)
+            services.settings_repo.save_integration(admin.company_id, refreshed, admin.user_id)
         else:
-            services.settings.save_status(admin.company_id, integration, status)
+            services.settings_repo.save_status(admin.company_id, integration, status)
         logger.info("integration verified", extra={"integration": integration.value, "state": status["state"]})
-        return _view(services, services.settings.load(admin.company_id), integration)
+        return _view(services, services.settings_repo.load(admin.company_id), integration)

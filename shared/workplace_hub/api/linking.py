@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from workplace_hub.api.errors import register as register_errors
 from workplace_hub.api.errors import responses
 from workplace_hub.api.resolver import HubResolver
 from workplace_hub.calendars.options import CalendarOptions
+from workplace_hub.catalog import OAUTH_AUTHORIZE_PATH, OAUTH_CALLBACK_PATH
 from workplace_hub.errors import ConflictError, NeedsRelinkError, ProviderError
 from workplace_hub.linking.flows import LinkingService
 from workplace_hub.linking.pages import PAGE_HEADERS, choose_locale
@@ -67,7 +69,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
     def cannot_start(exc: LinkingError) -> Response:
         return Response(409, "application/json", {"error": exc.code, "message": exc.message})
 
-    @app.get("/me/links/<provider>/authorize", tags=["me"], responses=_AUTHORIZE_RESPONSES)
+    @app.get(_route(OAUTH_AUTHORIZE_PATH), tags=["me"], responses=_AUTHORIZE_RESPONSES)
     def authorize(provider: Provider, redirect: bool = False) -> Any:
         """Start linking the employee's account with the provider: its consent page's URL (with `redirect=true`,
         a redirect there). 409 when the company has not set the provider up."""
@@ -77,7 +79,7 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
             return Response(302, "text/plain", "", headers={"Location": url, **_NO_STORE})
         return Response(200, "application/json", {"authorize_url": url}, headers=_NO_STORE)
 
-    @app.get("/oauth/<provider>/callback", include_in_schema=False)
+    @app.get(_route(OAUTH_CALLBACK_PATH), include_in_schema=False)
     def callback(provider: Provider) -> Any:
         event = app.current_event
         query = dict(event.query_string_parameters or {})
@@ -117,6 +119,11 @@ def create_linking_app(services: LinkingApiServices) -> APIGatewayHttpResolver:
         return services.calendar_options.for_employee(me.company_id, me.user_id)
 
     return app
+
+
+def _route(path: str) -> str:
+    """A catalog path (`/oauth/{provider}/callback`) as the resolver's route (`/oauth/<provider>/callback`)."""
+    return re.sub(r"\{(\w+)\}", r"<\1>", path)
 
 
 @cache

@@ -70,7 +70,7 @@ def _validate(services: ApiServices, company_id: str, name: str, value: str) -> 
         problem = email_problem(value)
         if problem:
             raise SettingsValidationError(name, problem)
-        company = services.settings.load(company_id)
+        company = services.settings_repo.load(company_id)
         stored = company.integrations.get(Integration.GOOGLE_CALENDAR)
         domain = stored.settings.get("company_domain") if stored else None
         if domain and value.rsplit("@", 1)[1] != domain:
@@ -108,7 +108,7 @@ def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseMod
 
 def _google_consent_required(services: ApiServices, company_id: str) -> bool:
     """False when the company links Google calendars by domain-wide delegation (no employee consent)."""
-    stored = services.settings.load(company_id).integrations.get(Integration.GOOGLE_CALENDAR)
+    stored = services.settings_repo.load(company_id).integrations.get(Integration.GOOGLE_CALENDAR)
     return not (stored and stored.settings.get("auth_mode") == "domain_wide_delegation")
 
 

@@ -42,12 +42,12 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/admin/notification-settings", tags=["admin"], responses=responses(*ADMIN))
     def get_notification_settings() -> dict:
         admin = require_admin(app, services.token_verifier)
-        return _document(services.settings.load(admin.company_id))
+        return _document(services.settings_repo.load(admin.company_id))
 
     @app.put("/admin/notification-settings", tags=["admin"], responses=responses(*ADMIN, 409, *BODY))
     def put_notification_settings(routing: NotificationRouting) -> dict:
         admin = require_admin(app, services.token_verifier)
-        company = services.settings.load(admin.company_id)
+        company = services.settings_repo.load(admin.company_id)
         cleaned: dict[str, list[str]] = {}
         for item, channels in routing.items.items():
             for channel in channels:
@@ -62,5 +62,5 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
                         f"items.{item}",
                     )
             cleaned[item] = list(dict.fromkeys(channel.value for channel in channels))
-        services.settings.save_routing(admin.company_id, cleaned, admin.user_id)
-        return _document(services.settings.load(admin.company_id))
+        services.settings_repo.save_routing(admin.company_id, cleaned, admin.user_id)
+        return _document(services.settings_repo.load(admin.company_id))

@@ -9,6 +9,8 @@ from typing import Any
 from workplace_hub.catalog import Integration
 from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.crypto import Keyring
+from workplace_hub.providers.messenger import Sender
+from workplace_hub.queues import JobQueues
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.settings import SettingsRepository
@@ -32,14 +34,14 @@ class ProviderHooks:
 
 @dataclass(frozen=True)
 class ApiServices:
-    settings: SettingsRepository
+    settings_repo: SettingsRepository
     links: LinksRepository
     deliveries: DeliveriesRepository
     keyring: Keyring
     credentials: CompanyCredentials
     token_verifier: TokenVerifier
     providers: dict[Integration, ProviderHooks]
-    senders: dict[str, Any]  # channel → Sender, for test messages
+    senders: dict[str, Sender]  # by channel, for test messages
     hub_public_url: str
     google_chat_base: str
-    replay_queues: Any = None  # JobQueues: where POST /admin/failures/replay puts failures back
+    replay_queues: JobQueues | None = None  # where POST /admin/failures/replay puts failures back

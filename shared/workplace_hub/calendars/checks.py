@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from workplace_hub.catalog import Integration
 from workplace_hub.errors import IntegrationCredentialsError, PermanentProviderError
 from workplace_hub.google.delegation import DelegatedCalendarAuth
 from workplace_hub.google.oauth import GoogleOAuthClient
 from workplace_hub.naver_works.bot import NaverWorksSender
 
-PROVIDER = "google_calendar"
+PROVIDER = Integration.GOOGLE_CALENDAR.value
 
 
 class GoogleCalendarCheck:

@@ -13,13 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from workplace_hub.calendars.readiness import google_unusable, naver_works_unusable
-from workplace_hub.catalog import CalendarRef, Integration
+from workplace_hub.catalog import CalendarRef, Integration, oauth_authorize_path
 from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import NeedsRelinkError, ProviderError
 from workplace_hub.observability import logger
 from workplace_hub.storage.links import LinksRepository
-
-AUTHORIZE_PATH = "/me/links/{provider}/authorize"
 
 
 class CalendarOptions:
@@ -62,13 +60,13 @@ class CalendarOptions:
             reason = google_unusable(links, google)
             choice = _choice(reason, "google")
             if reason in ("google_calendar_not_authorized", "google_calendar_needs_relink"):
-                choice["authorize_path"] = AUTHORIZE_PATH.format(provider="google")
+                choice["authorize_path"] = oauth_authorize_path("google")
             options["google"] = {"enabled": True, **choice}
         return options
 
     def _personal(self, company_id: str, user_id: str, links: Any, credentials: dict[str, Any]) -> dict[str, Any]:
         """The employee's personal NAVER WORKS calendars (their default one is offered as default_calendar)."""
-        authorize = {"authorize_path": AUTHORIZE_PATH.format(provider="naver_works")}
+        authorize = {"authorize_path": oauth_authorize_path("naver_works")}
         probe = CalendarRef("naver_works", "?")
         reason = naver_works_unusable(probe, links, credentials)
         if reason == "naver_works_personal_calendar_needs_api_2_0":

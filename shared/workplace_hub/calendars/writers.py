@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from workplace_hub.absence_times import DEFAULT_LOCALE, localized_title
 from workplace_hub.calendars.readiness import delegated, google_unusable, naver_works_unusable
@@ -27,6 +27,9 @@ from workplace_hub.naver_works.auth import WorksTokenProvider, is_legacy
 from workplace_hub.naver_works.calendar import NaverWorksCalendarClient
 from workplace_hub.naver_works.ical import build_ical
 from workplace_hub.storage.links import EmployeeLinks
+
+if TYPE_CHECKING:
+    from workplace_hub.google.delegation import DelegatedCalendarAuth
 
 T = TypeVar("T")
 CALENDAR_SCOPE = "calendar"
@@ -75,9 +78,11 @@ class GoogleCalendarWriter:
 
     provider = "google"
 
-    def __init__(self, client: google_calendar.GoogleCalendarClient, delegated: Any, grants: UserGrants) -> None:
+    def __init__(
+        self, client: google_calendar.GoogleCalendarClient, delegated: DelegatedCalendarAuth, grants: UserGrants
+    ) -> None:
         self._client = client
-        self._delegation = delegated  # DelegatedCalendarAuth
+        self._delegation = delegated
         self._grants = grants
 
     def unusable(self, ref: CalendarRef, links: EmployeeLinks, credentials: dict[str, Any]) -> str | None:

@@ -22,13 +22,14 @@ from urllib.parse import quote
 import requests
 
 from workplace_hub.absence_times import DEFAULT_LOCALE, google_times, localized_title
+from workplace_hub.catalog import Integration
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import NeedsRelinkError, PermanentProviderError, ProviderError, RetryableProviderError
 from workplace_hub.events import Absence
 from workplace_hub.http import provider_request
 from workplace_hub.providers.messenger import PreparedCall, parse_retry_after
 
-PROVIDER = "google_calendar"
+PROVIDER = Integration.GOOGLE_CALENDAR.value  # errors name the integration
 # Google's `id` rule: base32hex characters (lowercase a-v and 0-9), 5 to 1024 of them.
 EVENT_ID_PATTERN = re.compile(r"^[a-v0-9]{5,1024}$")
 # Fixed forever: changing it would orphan every event registered before.

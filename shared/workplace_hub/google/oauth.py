@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 import jwt
 import requests
 
+from workplace_hub.catalog import Integration
 from workplace_hub.config import ProviderEndpoints
 from workplace_hub.errors import (
     IntegrationCredentialsError,
@@ -36,7 +37,7 @@ from workplace_hub.http import provider_request
 from workplace_hub.providers.messenger import error_for_status
 from workplace_hub.providers.oauth import FORM, IdTokenError, OAuthClient, TokenSet, oauth_error, token_answer
 
-PROVIDER = "google_calendar"
+PROVIDER = Integration.GOOGLE_CALENDAR.value  # errors name the integration
 CALENDAR_EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
 SCOPES = ("openid", "email", CALENDAR_EVENTS_SCOPE)
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"

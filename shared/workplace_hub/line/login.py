@@ -63,12 +63,12 @@ def verify_webhook_signature(channel_secret: str, body: bytes, signature: str | 
 # --- pure builders and checks -------------------------------------------------------------------------------
 
 
-def require(settings: dict[str, Any], *names: str) -> list[str]:
+def require(credentials: dict[str, Any], *names: str) -> list[str]:
     """The named settings as strings; a missing one is the admin's to fix (named, never shown)."""
-    missing = [name for name in names if not str(settings.get(name) or "").strip()]
+    missing = [name for name in names if not str(credentials.get(name) or "").strip()]
     if missing:
         raise IntegrationCredentialsError(PROVIDER, "missing_credentials", detail="missing: " + ", ".join(missing))
-    return [str(settings[name]).strip() for name in names]
+    return [str(credentials[name]).strip() for name in names]
 
 
 def build_authorize_url(
@@ -185,10 +185,10 @@ class LineLoginClient(OAuthClient):
     provider = PROVIDER
 
     def authorize_url(
-        self, settings: dict[str, Any], *, state: str, nonce: str, code_challenge: str, redirect_uri: str
+        self, credentials: dict[str, Any], *, state: str, nonce: str, code_challenge: str, redirect_uri: str
     ) -> str:
         """Pure: where to send the employee's browser (LINE_ACCESS_BASE)."""
-        (channel_id,) = require(settings, "login_channel_id")
+        (channel_id,) = require(credentials, "login_channel_id")
         return build_authorize_url(
             self._endpoints.LINE_ACCESS_BASE,
             channel_id,
@@ -198,9 +198,9 @@ class LineLoginClient(OAuthClient):
             redirect_uri=redirect_uri,
         )
 
-    def exchange(self, settings: dict[str, Any], *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+    def exchange(self, credentials: dict[str, Any], *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         """Trade the callback's code (single use, 10 minutes) for the user's tokens."""
-        channel_id, secret = require(settings, "login_channel_id", "login_channel_secret")
+        channel_id, secret = require(credentials, "login_channel_id", "login_channel_secret")
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -214,9 +214,9 @@ class LineLoginClient(OAuthClient):
             response, now=self._clock(), grant="authorization_code", secrets=(code, code_verifier, secret)
         )
 
-    def refresh(self, settings: dict[str, Any], refresh_token: str) -> TokenSet:
+    def refresh(self, credentials: dict[str, Any], refresh_token: str) -> TokenSet:
         """New tokens for a stored refresh token (valid up to 90 days); NeedsRelinkError once LINE refuses it."""
-        channel_id, secret = require(settings, "login_channel_id", "login_channel_secret")
+        channel_id, secret = require(credentials, "login_channel_id", "login_channel_secret")
         form = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
@@ -232,9 +232,9 @@ class LineLoginClient(OAuthClient):
             previous_refresh_token=refresh_token,
         )
 
-    def verify_id_token(self, settings: dict[str, Any], id_token: str, *, nonce: str) -> dict[str, Any]:
+    def verify_id_token(self, credentials: dict[str, Any], id_token: str, *, nonce: str) -> dict[str, Any]:
         """Pure: the ID token's claims (`sub` = LINE userId, `name`, `picture`) once every check passes."""
-        channel_id, secret = require(settings, "login_channel_id", "login_channel_secret")
+        channel_id, secret = require(credentials, "login_channel_id", "login_channel_secret")
         return decode_id_token(id_token, channel_id=channel_id, channel_secret=secret, nonce=nonce, now=self._clock())
 
     def friendship(self, tokens: TokenSet) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workplace_hub.catalog import OAUTH_PROVIDERS, oauth_callback_path
+from workplace_hub.catalog import OAUTH_PROVIDERS, oauth_redirect_uri
 from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.credentials.user_grants import UserGrants
 from workplace_hub.crypto import Keyring
@@ -60,7 +60,7 @@ class LinkingService:
         self._company_credentials = credentials
         self._states = states
         self._works = clients.naver_works
-        self._hub_public_url = hub_public_url.rstrip("/")
+        self._hub_public_url = hub_public_url
         self._grants = UserGrants(
             links=links, keyring=keyring, google=clients.google, naver_works=clients.naver_works, clock=clock
         )
@@ -71,7 +71,7 @@ class LinkingService:
         }
 
     def redirect_uri(self, provider: str) -> str:
-        return self._hub_public_url + oauth_callback_path(provider)
+        return oauth_redirect_uri(self._hub_public_url, provider)
 
     def _credentials(self, company_id: str, provider: str) -> dict[str, Any]:
         integration = OAUTH_PROVIDERS[provider]

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from workplace_hub.catalog import Integration
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -31,7 +32,7 @@ from workplace_hub.naver_works.auth import DEFAULT_TTL, is_legacy
 from workplace_hub.naver_works.bot import error_for, rate_limit_wait
 from workplace_hub.providers.oauth import OAuthClient, TokenSet, json_object, scrub, token_answer
 
-PROVIDER = "naver_works_calendar"
+PROVIDER = Integration.NAVER_WORKS_CALENDAR.value  # errors name the integration
 SCOPE = "calendar"
 PAGE_SIZE = 50  # calendar-personals: count 1-50
 MAX_PAGES = 40  # 2,000 calendars: a cursor that never ends is the provider's bug, not a reason to loop
@@ -39,33 +40,33 @@ MAX_PAGES = 40  # 2,000 calendars: a cursor that never ends is the provider's bu
 CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type"})
 
 
-def _setting(settings: dict[str, Any], name: str, fallback: str) -> str:
-    return str(settings.get(name) or settings.get(fallback) or "").strip()
+def _setting(credentials: dict[str, Any], name: str, fallback: str) -> str:
+    return str(credentials.get(name) or credentials.get(fallback) or "").strip()
 
 
-def oauth_client(settings: dict[str, Any]) -> tuple[str, str]:
+def oauth_client(credentials: dict[str, Any]) -> tuple[str, str]:
     """(client ID, client secret) for user OAuth: the dedicated pair, else the app's; API 2.0 only."""
-    if is_legacy(settings):
+    if is_legacy(credentials):
         raise IntegrationCredentialsError(
             PROVIDER, "unsupported_api_version", detail="employee calendar links need API 2.0 settings"
         )
-    client_id = _setting(settings, "user_oauth_client_id", "client_id")
-    client_secret = _setting(settings, "user_oauth_client_secret", "client_secret")
+    client_id = _setting(credentials, "user_oauth_client_id", "client_id")
+    client_secret = _setting(credentials, "user_oauth_client_secret", "client_secret")
     missing = [name for name, value in (("client_id", client_id), ("client_secret", client_secret)) if not value]
     if missing:
         raise IntegrationCredentialsError(PROVIDER, "missing_credentials", detail="missing: " + ", ".join(missing))
     return client_id, client_secret
 
 
-def _domain(settings: dict[str, Any]) -> str:
-    return str(settings.get("domain_id") or "").strip()
+def _domain(credentials: dict[str, Any]) -> str:
+    return str(credentials.get("domain_id") or "").strip()
 
 
-def build_authorize_url(auth_base: str, settings: dict[str, Any], *, state: str, redirect_uri: str) -> str:
+def build_authorize_url(auth_base: str, credentials: dict[str, Any], *, state: str, redirect_uri: str) -> str:
     """Pure: where to send the employee's browser to approve calendar access."""
-    if is_legacy(settings):
-        oauth_client(settings)  # raises unsupported_api_version
-    client_id = _setting(settings, "user_oauth_client_id", "client_id")
+    if is_legacy(credentials):
+        oauth_client(credentials)  # raises unsupported_api_version
+    client_id = _setting(credentials, "user_oauth_client_id", "client_id")
     if not client_id:
         raise IntegrationCredentialsError(PROVIDER, "missing_credentials", detail="missing: client_id")
     params = {
@@ -75,16 +76,16 @@ def build_authorize_url(auth_base: str, settings: dict[str, Any], *, state: str,
         "response_type": "code",
         "state": state,
     }
-    domain = _domain(settings)
+    domain = _domain(credentials)
     if domain:
         params["domain"] = domain
     return f"{auth_base.rstrip('/')}/authorize?{urlencode(params, quote_via=quote)}"
 
 
-def build_code_form(settings: dict[str, Any], code: str, redirect_uri: str) -> dict[str, str]:
+def build_code_form(credentials: dict[str, Any], code: str, redirect_uri: str) -> dict[str, str]:
     """Pure: the authorization_code grant. redirect_uri is not in the NAVER WORKS samples; it is sent as
     RFC 6749 §4.1.3 asks, on the assumption that the server ignores or checks it (UNCONFIRMED)."""
-    client_id, client_secret = oauth_client(settings)
+    client_id, client_secret = oauth_client(credentials)
     form = {
         "code": code,
         "grant_type": "authorization_code",
@@ -92,15 +93,15 @@ def build_code_form(settings: dict[str, Any], code: str, redirect_uri: str) -> d
         "client_secret": client_secret,
         "redirect_uri": redirect_uri,
     }
-    domain = _domain(settings)
+    domain = _domain(credentials)
     if domain:
         form["domain"] = domain
     return form
 
 
-def build_refresh_form(settings: dict[str, Any], refresh_token: str) -> dict[str, str]:
+def build_refresh_form(credentials: dict[str, Any], refresh_token: str) -> dict[str, str]:
     """Pure: the refresh_token grant (providers.md §4.2)."""
-    client_id, client_secret = oauth_client(settings)
+    client_id, client_secret = oauth_client(credentials)
     return {
         "refresh_token": refresh_token,
         "grant_type": "refresh_token",
@@ -190,21 +191,21 @@ class NaverWorksUserOAuthClient(OAuthClient):
 
     # --- OAuth -----------------------------------------------------------------------------------
 
-    def authorize_url(self, settings: dict[str, Any], *, state: str, redirect_uri: str) -> str:
+    def authorize_url(self, credentials: dict[str, Any], *, state: str, redirect_uri: str) -> str:
         """Pure: `{WORKS_AUTH_BASE}/authorize?client_id&redirect_uri&scope=calendar&response_type=code&state`
         plus `&domain=<domain_id>` when the settings have one."""
-        return build_authorize_url(self._endpoints.WORKS_AUTH_BASE, settings, state=state, redirect_uri=redirect_uri)
+        return build_authorize_url(self._endpoints.WORKS_AUTH_BASE, credentials, state=state, redirect_uri=redirect_uri)
 
-    def exchange(self, settings: dict[str, Any], *, code: str, redirect_uri: str) -> TokenSet:
+    def exchange(self, credentials: dict[str, Any], *, code: str, redirect_uri: str) -> TokenSet:
         """The callback's code for tokens. A used or expired code → NeedsRelinkError("invalid_grant")."""
-        form = build_code_form(settings, code, redirect_uri)
+        form = build_code_form(credentials, code, redirect_uri)
         issued_at = self._clock()
         response = self._token_call(form)
         return parse_token_set(response, issued_at, secrets=(code, form["client_secret"]))
 
-    def refresh(self, settings: dict[str, Any], refresh_token: str) -> TokenSet:
+    def refresh(self, credentials: dict[str, Any], refresh_token: str) -> TokenSet:
         """A new access token; a revoked or expired refresh token → NeedsRelinkError("invalid_grant")."""
-        form = build_refresh_form(settings, refresh_token)
+        form = build_refresh_form(credentials, refresh_token)
         issued_at = self._clock()
         response = self._token_call(form)
         return parse_token_set(response, issued_at, refresh_token, secrets=(refresh_token, form["client_secret"]))

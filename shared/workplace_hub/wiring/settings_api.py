@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workplace_hub.catalog import Integration, oauth_callback_path
+from workplace_hub.catalog import Integration, oauth_redirect_uri
 from workplace_hub.config import ApiSettings, load_settings
 from workplace_hub.queues import JobQueues
 from workplace_hub.wiring.common import (
@@ -42,7 +42,7 @@ def calendar_checks(
     google = GoogleCalendarCheck(
         GoogleOAuthClient(session, config, timeout),
         DelegatedCalendarAuth(config, session=session, timeout=timeout),
-        config.HUB_PUBLIC_URL.rstrip("/") + oauth_callback_path("google"),
+        oauth_redirect_uri(config.HUB_PUBLIC_URL, "google"),
     )
     works = NaverWorksCalendarCheck(NaverWorksSender(session, config, timeout, scope="calendar"))
     return {
@@ -68,7 +68,7 @@ def build_api(config: ApiSettings | None = None) -> APIGatewayHttpResolver:
     providers = {Integration(channel): provider_hooks(sender) for channel, sender in senders.items()}
     providers.update(calendar_checks(config, session, timeout))
     services = ApiServices(
-        settings=stored.settings_repo,
+        settings_repo=stored.settings_repo,
         links=stored.links,
         deliveries=stored.deliveries,
         keyring=stored.keyring,
