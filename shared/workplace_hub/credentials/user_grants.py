@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import OAUTH_PROVIDERS
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError
+from workplace_hub.providers.oauth import TokenSet
 from workplace_hub.storage.link_health import mark_needs_relink, state_attribute
 from workplace_hub.storage.links import LinksRepository, link_purpose
 
@@ -55,7 +57,7 @@ class UserGrants:
         self._naver_works = naver_works
         self._clock = clock
 
-    def store(self, company_id: str, user_id: str, provider: str, tokens: Any) -> None:
+    def store(self, company_id: str, user_id: str, provider: str, tokens: TokenSet) -> None:
         """Seal and keep the grant; a stored grant clears an earlier needs_relink state."""
         attribute = TOKEN_ATTRIBUTE[provider]
         document = json.dumps(
@@ -63,7 +65,7 @@ class UserGrants:
                 "access_token": tokens.access_token,
                 "refresh_token": tokens.refresh_token,
                 "expires_at": tokens.expires_at,
-                "scope": getattr(tokens, "scope", ""),
+                "scope": tokens.scope,
             }
         )
         sealed = self._keyring.seal(company_id, link_purpose(user_id, attribute), document)
@@ -95,9 +97,8 @@ class UserGrants:
         except NeedsRelinkError as exc:
             self.mark_needs_relink(company_id, user_id, provider, exc.code)
             raise
-        refreshed = type(fresh)(
-            **{**fresh.__dict__, "refresh_token": fresh.refresh_token or tokens.get("refresh_token")}
-        )
+        # A refresh answer usually carries no refresh token: the stored one stays valid.
+        refreshed = replace(fresh, refresh_token=fresh.refresh_token or tokens.get("refresh_token"))
         self.store(company_id, user_id, provider, refreshed)
         return str(refreshed.access_token)
 
