@@ -481,9 +481,9 @@ def linking_service(stack: LocalStack, clock: Callable[[], float] = time.time) -
     from aws_lambda_powertools.utilities import parameters
 
     from workplace_hub.config import LinkingSettings, load_settings
-    from workplace_hub.credentials.company import CompanyCredentials
     from workplace_hub.crypto import Keyring
     from workplace_hub.google.oauth import GoogleOAuthClient
+    from workplace_hub.integration_settings.credentials import CompanyCredentials
     from workplace_hub.line.login import LineLoginClient
     from workplace_hub.linking.flows import LinkingClients, LinkingService
     from workplace_hub.linking.state import OAuthStateStore

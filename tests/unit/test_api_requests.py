@@ -17,7 +17,7 @@ from workplace_hub.api import create_app, links
 from workplace_hub.api.resolver import MAX_BODY_BYTES, MAX_JSON_DEPTH, SECURITY_HEADERS
 from workplace_hub.api.services import ApiServices
 from workplace_hub.catalog import Integration
-from workplace_hub.credentials.company import CompanyCredentials
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.integration_settings.fields import JSON_FILE_MAX_LENGTH, FieldSpec
 from workplace_hub.integration_settings.specs import FIELD_SPECS
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery

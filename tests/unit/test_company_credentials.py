@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.unit.aws import HubStack
 from workplace_hub.catalog import Integration
-from workplace_hub.credentials.company import CompanyCredentials
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.storage.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.storage.settings import CachedSettings
 

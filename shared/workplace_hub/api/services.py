@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workplace_hub.catalog import Integration
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.crypto import Keyring
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.providers.messenger import Sender
 from workplace_hub.queues import JobQueues
 from workplace_hub.storage.deliveries import DeliveriesRepository

@@ -14,8 +14,8 @@ from typing import Any
 
 from workplace_hub.calendars.readiness import google_unusable, naver_works_unusable
 from workplace_hub.catalog import CalendarRef, Integration, oauth_authorize_path
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import NeedsRelinkError, ProviderError
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.observability import logger
 from workplace_hub.storage.links import LinksRepository
 

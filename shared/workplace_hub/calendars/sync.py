@@ -17,7 +17,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from workplace_hub.calendars.writers import CalendarWriter, WriteContext
 from workplace_hub.catalog import CalendarRef, Integration
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -25,6 +24,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Absence
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.observability import logger, metrics
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState, Registration
 from workplace_hub.storage.delivery_records import DeliveryStatus

@@ -1,1 +1,1 @@
-"""Credentials the hub holds and opens: companies' integration credentials and employees' OAuth grants."""
+"""Credentials the hub holds for others: employees' OAuth grants (refreshed and stored)."""

@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workplace_hub.catalog import Integration
 from workplace_hub.config import KakaoResultTiming
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN, EVENT_ID_PATTERN
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.kakao.results import MessageResult
 from workplace_hub.observability import logger, metrics, per_record_log_keys
 from workplace_hub.providers.messenger import SendReceipt

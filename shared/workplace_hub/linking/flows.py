@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workplace_hub.catalog import OAUTH_PROVIDERS, oauth_redirect_uri
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.credentials.user_grants import UserGrants
 from workplace_hub.crypto import Keyring
 from workplace_hub.errors import NeedsRelinkError, ProviderError, RetryableProviderError
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.linking.pages import Page, failed_page
 from workplace_hub.linking.provider_flows import (
     GoogleFlow,

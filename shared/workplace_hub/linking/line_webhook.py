@@ -20,9 +20,9 @@ from typing import Any
 
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import HubError, ProviderError
 from workplace_hub.events import COMPANY_ID_PATTERN
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.line.messaging import LineSender, build_send
 from workplace_hub.line.webhook_events import (
     APPLY,

@@ -1,10 +1,9 @@
-"""The composition root: one module per family of functions builds their collaborators once per cold start.
+"""The composition root: one module per family of functions builds their collaborators once per cold start."""
 
-Functions call these builders at module scope (through a function, so tests can call them with their own
-environment); nothing here runs at import time. Each builder imports what only its function needs (the router
-no provider, a sender only its own, the calendar clients only the calendar worker): every module imported is
-paid by every cold start.
-"""
+# Functions call these builders at module scope (through a function, so tests can call them with their own
+# environment); nothing here runs at import time. Each builder imports what only its function needs (the router
+# no provider, a sender only its own, the calendar clients only the calendar worker): every module imported is
+# paid by every cold start.
 
 from workplace_hub.wiring.calendars import build_calendar_worker
 from workplace_hub.wiring.common import aws_client, reset_clients

@@ -19,8 +19,8 @@ from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 if TYPE_CHECKING:
     import requests
 
-    from workplace_hub.credentials.company import CompanyCredentials
     from workplace_hub.crypto import Keyring
+    from workplace_hub.integration_settings.credentials import CompanyCredentials
     from workplace_hub.workplace_jwt import TokenVerifier
 
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
@@ -115,7 +115,7 @@ def settings_cache(settings_repo: SettingsRepository, config: StorageSettings) -
 
 def company_credentials(config: StorageSettings, stored: Storage, *, cached: bool) -> CompanyCredentials:
     """Companies' integration credentials; `cached`: settings kept for `SETTINGS_CACHE_SECONDS` (the workers)."""
-    from workplace_hub.credentials.company import CompanyCredentials
+    from workplace_hub.integration_settings.credentials import CompanyCredentials
 
     return CompanyCredentials(
         settings_repo=stored.settings_repo,

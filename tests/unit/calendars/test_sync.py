@@ -25,7 +25,6 @@ from tests.unit.builders import COMPANY, TARO
 from tests.unit.fakes import CalendarCall, FakeCalendarWriter
 from workplace_hub.calendars.sync import REGISTERED, REMOVED, AbsenceCalendarSync, SyncResult
 from workplace_hub.catalog import Integration
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -33,6 +32,7 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.storage.absences import AbsenceState, Registration
 from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings

@@ -12,7 +12,6 @@ from tests.unit.builders import COMPANY, EVENT_ID, HANAKO, TARO, recipient, send
 from tests.unit.delivery.test_worker import handle, make_worker, queue_delivery
 from tests.unit.fakes import FakeSender
 from workplace_hub.catalog import Integration
-from workplace_hub.credentials.company import CompanyCredentials
 from workplace_hub.delivery.kakao_results import (
     KakaoResultsWorker,
     ResultJob,
@@ -20,6 +19,7 @@ from workplace_hub.delivery.kakao_results import (
     schedule_first_lookups,
 )
 from workplace_hub.errors import RetryableProviderError
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.kakao.alimtalk import AcceptedAlimTalk
 from workplace_hub.kakao.results import MessageResult
 from workplace_hub.queues import DeadLetters

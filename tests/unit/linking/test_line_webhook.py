@@ -19,7 +19,7 @@ from infra.sandbox.line_login import signed_webhook, webhook_event
 from tests.unit.aws import HubStack
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
-from workplace_hub.credentials.company import CompanyCredentials
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.linking import line_webhook
 from workplace_hub.linking.line_webhook import LineWebhook
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
