@@ -13,6 +13,7 @@ from tests.unit.aws import HubStack
 from tests.unit.test_api_requests import http_event
 from workplace_hub.api import create_app
 from workplace_hub.api.services import ApiServices
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.workplace_jwt import InvalidTokenError
 
 COMPANY = "acme"
@@ -39,14 +40,16 @@ class Tokens:
 @pytest.fixture
 def api(stack: HubStack) -> Callable[..., tuple[int, Any]]:
     services = ApiServices(
-        settings=stack.settings_repository,
+        settings_repo=stack.settings_repository,
         links=stack.links,
         deliveries=stack.deliveries,
         keyring=stack.keyring,
+        credentials=CompanyCredentials(
+            settings_repo=stack.settings_repository, keyring=stack.keyring, links=stack.links
+        ),
         token_verifier=Tokens(),  # type: ignore[arg-type]
         providers={},
         senders={},
-        platform_credentials=dict,
         hub_public_url="https://hub.example",
         google_chat_base="https://chat.googleapis.com",
     )

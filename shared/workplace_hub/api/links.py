@@ -115,7 +115,7 @@ def _google_consent_required(services: ApiServices, company_id: str) -> bool:
 def _company_channels(services: ApiServices, company_id: str) -> dict[str, Any]:
     """Which messengers the company has on (so an employee is offered those only), and the LINE Official
     Account's friend link (its QR code is drawn by the console) when LINE is on."""
-    company = services.settings.load(company_id)
+    company = services.settings_repo.load(company_id)
     line = effective(company, Integration.LINE)
     return {
         "channels": {m.value: effective(company, m).enabled for m in MESSENGERS},

@@ -22,7 +22,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
     @app.get("/me", tags=["me"], responses=responses())
     def get_me() -> Me:
         """The caller as the token says: company, user, role (and the display names WORKPLACE put in it)."""
-        me = current_principal(app, services)
+        me = current_principal(app, services.token_verifier)
         return Me(
             user_id=me.user_id, company_id=me.company_id, role=me.role, name=me.name, company_name=me.company_name
         )
