@@ -32,6 +32,7 @@ def test_credentials_are_opened_only_while_the_integration_is_on(stack: HubStack
 
     # THEN none while it is off, but resolve still opens them (a job accepted before)
     company = service.company(COMPANY)
+    assert not service.enabled(company, Integration.SLACK)
     assert service.of(company, Integration.SLACK) is None
     assert service.resolve(company, Integration.SLACK) == {"bot_token": TOKEN}
     assert service.of(company, Integration.LINE) is None  # never configured

@@ -52,9 +52,14 @@ class CompanyCredentials:
         return self._settings_repo.load(company_id)
 
     @staticmethod
-    def usable(company: CompanySettings, integration: Integration) -> bool:
-        """On (the Collabo default included) and every setting it needs present."""
-        return effective(company, integration).enabled and is_configured(company, integration)
+    def enabled(company: CompanySettings, integration: Integration) -> bool:
+        """On, the Collabo default included (a sender records its deliveries skipped when it is not)."""
+        return effective(company, integration).enabled
+
+    @classmethod
+    def usable(cls, company: CompanySettings, integration: Integration) -> bool:
+        """On and every setting it needs present."""
+        return cls.enabled(company, integration) and is_configured(company, integration)
 
     def of(self, company: CompanySettings, integration: Integration) -> Credentials | None:
         """What a provider call needs, or None when the integration is off or not configured. Never log it."""
