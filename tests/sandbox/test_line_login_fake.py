@@ -28,7 +28,8 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
-from workplace_hub.line.login import LineLoginClient, verify_webhook_signature
+from workplace_hub.line.login import LineLoginClient
+from workplace_hub.line.webhook_events import verify_webhook_signature
 from workplace_hub.providers.oauth import IdTokenError, TokenSet
 
 CHANNEL_ID = "1234567890"

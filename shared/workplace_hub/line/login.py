@@ -13,8 +13,6 @@ Codes, verifiers, tokens and channel secrets never appear in reprs, logs or erro
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from collections.abc import Iterable
 from typing import Any
@@ -41,23 +39,6 @@ ISSUER = "https://access.line.me"
 SCOPE = "profile openid"
 ACCESS_TOKEN_TTL = 2592000.0  # 30 days, when a token answer lacks expires_in
 ID_TOKEN_LEEWAY = 30.0  # seconds of clock skew allowed on exp and iat
-
-
-# --- webhook signature (providers.md §3.5, vector §8.2) -----------------------------------------------------
-
-
-def webhook_signature(channel_secret: str, body: bytes) -> str:
-    """The `X-Line-Signature` of a webhook body: Base64(HMAC-SHA256(channel secret, raw body))."""
-    digest = hmac.new(channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def verify_webhook_signature(channel_secret: str, body: bytes, signature: str | None) -> bool:
-    """True if `signature` is the body's signature under `channel_secret` (compared in constant time)."""
-    if not channel_secret or not signature:
-        return False
-    expected = webhook_signature(channel_secret, body).encode("ascii")
-    return hmac.compare_digest(expected, signature.strip().encode("utf-8"))
 
 
 # --- pure builders and checks -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""LINE webhook events, pure: reading follow / unfollow from a verified body, and which of them still apply.
+"""LINE webhook events, pure: the body's signature, reading follow / unfollow from a verified body, and which of
+them still apply.
 
 LINE does not promise order, redelivers an event it thinks was not received (same `webhookEventId`,
 `deliveryContext.isRedelivery: true`), and a signed body captured once can be posted again. So each employee's
@@ -10,6 +11,9 @@ Older events are always refused, so only ids sharing the latest millisecond need
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -25,6 +29,23 @@ EVENT_AT, EVENT_IDS = "line_event_at", "line_event_ids"
 _EVENT_ID = re.compile(r"[0-9A-Za-z]{1,64}")  # a ULID (26 characters) today; bounded so it always fits an item
 _MAX_TIMESTAMP_MS = 10**13  # the year 2286: a `timestamp` beyond it is not one
 _MAX_IDS = 20  # ids kept per millisecond; LINE sends one or two events per user per moment
+
+
+# --- webhook signature (providers.md §3.5, vector §8.2) -----------------------------------------------------
+
+
+def webhook_signature(channel_secret: str, body: bytes) -> str:
+    """The `X-Line-Signature` of a webhook body: Base64(HMAC-SHA256(channel secret, raw body))."""
+    digest = hmac.new(channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify_webhook_signature(channel_secret: str, body: bytes, signature: str | None) -> bool:
+    """True if `signature` is the body's signature under `channel_secret` (compared in constant time)."""
+    if not channel_secret or not signature:
+        return False
+    expected = webhook_signature(channel_secret, body).encode("ascii")
+    return hmac.compare_digest(expected, signature.strip().encode("utf-8"))
 
 
 class MalformedBody(ValueError):

@@ -10,8 +10,6 @@ the employee's link, or already applied, changes nothing (line_events.py).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -32,6 +30,7 @@ from workplace_hub.line.webhook_events import (
     LinkEvent,
     MalformedBody,
     read_events,
+    verify_webhook_signature,
 )
 from workplace_hub.observability import logger
 from workplace_hub.storage.link_health import BLOCKED, state_attribute
@@ -50,11 +49,6 @@ WELCOME = {
     "ko": "WORKPLACE 알림을 LINE으로 받을 준비가 되었습니다.",
     "en": "You will now receive WORKPLACE notifications on LINE.",
 }
-
-
-def signature_valid(channel_secret: str, body: bytes, signature: str | None) -> bool:
-    expected = base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()).decode()
-    return bool(signature) and hmac.compare_digest(expected, signature or "")
 
 
 class LineWebhook:
@@ -93,7 +87,7 @@ class LineWebhook:
         # Without LINE the body is still checked (and then refused), so that answer costs what a real check
         # costs; against a fresh random secret, so no signature can be made for it.
         channel_secret = stored_secret or secrets.token_hex(16)
-        if not signature_valid(channel_secret, body, signature) or not stored_secret:
+        if not verify_webhook_signature(channel_secret, body, signature) or not stored_secret:
             logger.warning("LINE webhook refused: bad signature or no LINE", extra={"company_id": company_id})
             return _REFUSED
         try:

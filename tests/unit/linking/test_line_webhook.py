@@ -340,16 +340,29 @@ def test_bad_signature_unknown_company_and_company_without_line_answer_alike(hub
     assert hub.link() == before
 
 
+def test_a_signature_header_that_is_not_ascii_is_refused_like_any_bad_one(hub: Hub) -> None:
+    # GIVEN a signed body whose signature header carries characters no Base64 signature has
+    body, headers = signed_webhook(SECRET, [event("unfollow", now_ms() - 1000)])
+    before = hub.link()
+
+    # WHEN it is posted (before: hmac.compare_digest raised TypeError on a non-ASCII str)
+    status, answer = hub.post(body, {**headers, "X-Line-Signature": headers["X-Line-Signature"][:-2] + "é="})
+
+    # THEN the usual 401, and the link is untouched
+    assert (status, answer["error"]) == (401, "signature_invalid")
+    assert hub.link() == before
+
+
 def test_a_company_without_line_still_checks_a_signature(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the signature check counted
     checked: list[int] = []
-    real = line_webhook.signature_valid
+    real = line_webhook.verify_webhook_signature
 
     def counted(secret: str, body: bytes, signature: str | None) -> bool:
         checked.append(len(body))
         return real(secret, body, signature)
 
-    monkeypatch.setattr(line_webhook, "signature_valid", counted)
+    monkeypatch.setattr(line_webhook, "verify_webhook_signature", counted)
     body, headers = signed_webhook(SECRET, [event("unfollow", now_ms() - 1000)])
 
     # WHEN a body goes to a company with LINE (bad signature) and to one without

@@ -25,7 +25,8 @@ from workplace_hub.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from workplace_hub.line.login import ID_TOKEN_LEEWAY, LineLoginClient, verify_webhook_signature, webhook_signature
+from workplace_hub.line.login import ID_TOKEN_LEEWAY, LineLoginClient
+from workplace_hub.line.webhook_events import verify_webhook_signature, webhook_signature
 from workplace_hub.providers.oauth import IdTokenError, TokenSet
 
 NOW = 1_700_000_000.0
