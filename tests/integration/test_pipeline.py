@@ -45,6 +45,9 @@ pytestmark = pytest.mark.integration
 
 # SenderSettings.HTTP_READ_TIMEOUT: the send functions' default (template.yaml does not override it).
 READ_TIMEOUT = SenderSettings.model_fields["HTTP_READ_TIMEOUT"].default
+# The senders' wait before a retry when the provider names no delay (the first step of their backoff): a retry
+# after a Retry-After comes well before it. Upper bounds tighter than this would depend on the machine's load.
+FIRST_BACKOFF = 15.0
 
 
 def _slack_company(admin: Api, member: Api, sandbox: SandboxClient, channels: list[str] | None = None) -> str:
@@ -430,11 +433,11 @@ def test_a_429_is_retried_after_the_retry_after_delay_and_not_before(
     # AND it is sent at the second attempt
     record = wait_for_deliveries(admin, event["event_id"], 1, timeout=12)[(member.user_id, "slack")]
     assert record["status"] == "sent" and record["attempts"] == 2
-    # AND the retry came after about the delay Slack asked for (not before, not a long backoff)
+    # AND the retry came after the delay Slack asked for (not before), not after the backoff
     first, second = slack_posts(sandbox, token)
     assert (first["status"], second["status"]) == (429, 200)
     gap = second["at"] - first["at"]
-    assert 1.9 <= gap <= 6.0, gap
+    assert 1.9 <= gap < FIRST_BACKOFF, gap
 
 
 def test_a_google_chat_429_is_retried_after_the_retry_after_delay(
@@ -448,12 +451,12 @@ def test_a_google_chat_429_is_retried_after_the_retry_after_delay(
     event = notification(company_id, [{"user_id": member.user_id}])
     send_event(event)
 
-    # THEN it is sent at the second attempt, about a second after the first
+    # THEN it is sent at the second attempt, after the second Google Chat asked for (not after the backoff)
     record = wait_for_deliveries(admin, event["event_id"], 1, timeout=12)[(member.user_id, "google_chat")]
     assert record["status"] == "sent" and record["attempts"] == 2
     first, second = chat_posts(sandbox, webhook)
     assert (first["status"], second["status"]) == (429, 200)
-    assert 0.9 <= second["at"] - first["at"] <= 5.0, second["at"] - first["at"]
+    assert 0.9 <= second["at"] - first["at"] < FIRST_BACKOFF, second["at"] - first["at"]
 
 
 def test_a_google_chat_post_whose_answer_was_lost_is_retried_under_its_message_id_and_posted_once(
