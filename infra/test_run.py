@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from typing import IO
 
 LOCAL_STACK_TESTS = ("tests/integration", "tests/browser")
-# Each of these waits 30 s or more in all (the retry backoffs after timeouts and 5xx answers, the AlimTalk result
+# Most of these wait 30 s or more in all (the retry backoffs after timeouts and 5xx answers, the AlimTalk result
 # window, schemathesis' run, `make run` started and restarted in child processes). The first lane keeps
 # test_readme_walkthrough.py, the only one that binds fixed ports (the README's).
 SECOND_LANE = (
@@ -26,6 +26,7 @@ SECOND_LANE = (
     "tests/integration/test_calendar_registration.py",
     "tests/integration/test_local_stack_run.py",
     "tests/integration/test_line_delivery.py",
+    "tests/integration/test_failures.py",  # ~20 s: evens the lanes out (first lane ~415 s, second ~370 s before)
 )
 
 
