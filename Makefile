@@ -110,8 +110,9 @@ deploy: $(SAM_VENV)/.installed
 	$(MAKE) build SAM_BUILD_ARGS="--config-env $(ENV)"
 	$(SAM) deploy --config-env $(ENV) $(SAM_DEPLOY_ARGS)
 
+## make unit: the unit and contract tests, in two pytest runs side by side (infra/test_run.py --unit).
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests/unit tests/contract
+	$(PY) -m infra.test_run --unit
 
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration tests/sandbox
