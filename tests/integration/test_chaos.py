@@ -99,7 +99,10 @@ SLOW_ANSWER = READ_TIMEOUT + 1.0  # a `timeout` fault's delay: the provider answ
 
 THROTTLE_EVERY, THROTTLE_BUDGET = 6, 10
 THROTTLE_WINDOW = 3.0  # seconds of throttling every n-th call; the later waves arrive without it
-SETTLE_TIMEOUT = 60.0
+# How long the waits for calm may take at most (each returns as soon as all is calm): generous, because the storm's
+# retries wait out backoffs of 15 and 30 s, and `make test` runs two local stacks and the unit tests side by side.
+SETTLE_TIMEOUT = 120.0
+CALM_AGAIN_TIMEOUT = 60.0
 
 Key = tuple[str, str, str]  # (event_id, user_id, channel)
 
@@ -720,7 +723,7 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
         # all quiet: every event and every send job once more
         send_all(sqs, events_queue, rng.sample(events, len(events)))
         put_jobs(events)
-        settle(stack, sqs, company.admin, expected, time.monotonic() + 20)
+        settle(stack, sqs, company.admin, expected, time.monotonic() + CALM_AGAIN_TIMEOUT)
         # one failure replayed as a copy of its job reads it, after its claim was refused
         run.raced = next(iter(run.replayable_failures()), None)
         if run.raced is not None:
@@ -728,13 +731,13 @@ def storm(stack: LocalStack) -> Iterator[Storm]:
             with race.installed():
                 event = next(e for e in events if e["event_id"] == run.raced[0])
                 send_all(sqs, stack.queues[SEND_QUEUES[run.raced[2]]], [job_copy(event, run.raced[2])])
-                settle(stack, sqs, company.admin, expected, time.monotonic() + 20)
+                settle(stack, sqs, company.admin, expected, time.monotonic() + CALM_AGAIN_TIMEOUT)
             run.race_replay = race.answer
             run.records_after_race = all_records(company.admin)
             run.attempts_after_race = provider_attempts(sandbox, company, events)
         # every other replayable failure replayed
         run.replayed = ok(company.admin.post("/admin/failures/replay", {}))
-        settle(stack, sqs, company.admin, expected, time.monotonic() + 20)
+        settle(stack, sqs, company.admin, expected, time.monotonic() + CALM_AGAIN_TIMEOUT)
         run.records_after = all_records(company.admin)
         run.attempts_after = provider_attempts(sandbox, company, events)
         run.dead_letters_after = take_dead_letters(stack, sqs, company.company_id)
