@@ -103,6 +103,29 @@ def test_the_company_listing_pages_newest_first_across_shards(stack: HubStack, l
 
 
 @pytest.mark.usefixtures("ticking_clock")
+def test_the_shards_are_queried_side_by_side_with_expressions_built_per_query(stack: HubStack) -> None:
+    # GIVEN the queries the client is handed, seen before boto3's shared condition builder would touch them
+    sent: list[dict[str, Any]] = []
+    stack.dynamodb.meta.client.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: sent.append(dict(params))
+    )
+    _write(stack, COMPANY, 20, status_of=lambda i: DeliveryStatus.SKIPPED if i % 2 else None)
+
+    # WHEN a filtered company listing runs its shard queries from the pool
+    items, _ = stack.deliveries.search(COMPANY, status="skipped", limit=5)
+
+    # THEN every shard's query carries finished expression strings with their own placeholders: the shared
+    # builder renumbers per request and, used from threads, mixed two queries' names (a flaky 400 under load)
+    assert len(items) == 5
+    assert len(sent) == COMPANY_SHARDS
+    for query in sent:
+        assert isinstance(query["KeyConditionExpression"], str) and isinstance(query["FilterExpression"], str)
+        names = query["ExpressionAttributeNames"]
+        assert sorted(names.values()) == ["company_shard", "status"]
+        assert len(set(names)) == len(names) == 2
+
+
+@pytest.mark.usefixtures("ticking_clock")
 def test_a_filtered_listing_pages_through_every_match_once(stack: HubStack) -> None:
     # GIVEN 80 records, every fourth one skipped
     written = _write(stack, COMPANY, 80, status_of=lambda i: DeliveryStatus.SKIPPED if i % 4 == 0 else None)

@@ -25,7 +25,7 @@ from workplace_hub.storage.delivery_records import (
     user_partition,
     user_prefix,
 )
-from workplace_hub.storage.delivery_table import DeliveriesTable
+from workplace_hub.storage.delivery_table import DeliveriesTable, built_query
 
 
 class DeliveryListing(DeliveriesTable):
@@ -131,12 +131,10 @@ class DeliveryListing(DeliveriesTable):
             kwargs: dict[str, Any] = {
                 "IndexName": COMPANY_INDEX,
                 "ScanIndexForward": False,
-                "KeyConditionExpression": condition,
                 "Limit": limit,
+                **built_query(condition, wanted),
             }
-            if wanted is not None:
-                kwargs["FilterExpression"] = wanted
-            # The low-level client: thread-safe, unlike the Table resource.
+            # The low-level client (thread-safe, unlike the Table resource), given expression strings only.
             return self._table.meta.client.query(TableName=self._table.name, **kwargs)
 
         pages = self._parallel(query, list(range(COMPANY_SHARDS)))

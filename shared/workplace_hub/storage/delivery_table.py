@@ -7,7 +7,29 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
+from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
+
 _PARALLEL_CALLS = 10
+
+
+def built_query(key_condition: ConditionBase, filter_condition: ConditionBase | None = None) -> dict[str, Any]:
+    """A query's key condition (and filter) as expression strings with their placeholders, built by a builder
+    of this call's own. Queries made side by side must not hand condition objects to the client: its one
+    shared builder renumbers placeholders per request, so two threads can each send the other's names
+    (`#n0 = :v0 AND #n0 < :v1`, refused as "missed key schema element"; boto/boto3#1332)."""
+    builder = ConditionExpressionBuilder()
+    key = builder.build_expression(key_condition, is_key_condition=True)
+    query = {
+        "KeyConditionExpression": key.condition_expression,
+        "ExpressionAttributeNames": dict(key.attribute_name_placeholders),
+        "ExpressionAttributeValues": dict(key.attribute_value_placeholders),
+    }
+    if filter_condition is not None:
+        wanted = builder.build_expression(filter_condition)  # the same builder: its placeholders go on counting
+        query["FilterExpression"] = wanted.condition_expression
+        query["ExpressionAttributeNames"].update(wanted.attribute_name_placeholders)
+        query["ExpressionAttributeValues"].update(wanted.attribute_value_placeholders)
+    return query
 
 
 class DeliveriesTable:
