@@ -1,4 +1,5 @@
-"""SQS helpers shared by the router and the workers: dead-lettering with a reason, postponing, enqueueing."""
+"""SQS helpers shared by the router and the workers: dead-lettering with a reason, postponing, enqueueing, and
+the retry policy of a job that comes back (`retry_delay`, `JobPostponedError`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ MAX_VISIBILITY_SECONDS = 12 * 3600
 
 class EnqueueError(HubError):
     """SQS did not accept some messages; the caller's record is retried."""
+
+
+class JobPostponedError(HubError):
+    """Some of this job's work hit a transient error; SQS redelivers the job after a delay."""
 
 
 class DeadLetters:
@@ -88,6 +93,12 @@ def error_name(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return f"{type(exc).__name__} ({code})" if code else type(exc).__name__
+
+
+def failure_reason(what: str, exc: BaseException) -> str:
+    """The dead-letter reason of a job that failed on its last attempt, the same rule for every stage: what
+    failed, then `error_name` (never the error's text)."""
+    return f"{what}: {error_name(exc)}"
 
 
 def message_identity(body: str) -> tuple[str | None, str | None]:
@@ -190,3 +201,22 @@ class SqsAttempt:
             (lambda: lambda_context.get_remaining_time_in_millis() / 1000) if lambda_context is not None else None
         )
         return cls(receive_count, receive_count >= max_receive_count, time_left)
+
+
+def retry_delay(retry_after: float | None, receive_count: int) -> float:
+    """How long a job waits before its next attempt.
+
+    The provider's Retry-After on the first failure; from the second on, at least the growing backoff too,
+    so that a provider that keeps answering "in 5 s" for a long outage or 429 storm does not use up the
+    queue's maxReceiveCount in under a minute (8 attempts then span more than a quarter of an hour).
+    """
+    if retry_after is None:
+        return backoff_seconds(receive_count)
+    if receive_count <= 1:
+        return retry_after
+    return max(retry_after, backoff_seconds(receive_count - 1))
+
+
+def backoff_seconds(receive_count: int) -> float:
+    """Delay before the next attempt when the provider did not say: 15 s, 30 s, 60 s, ... up to 15 min."""
+    return float(min(900, 15 * 2 ** max(0, receive_count - 1)))

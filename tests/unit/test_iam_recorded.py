@@ -32,7 +32,7 @@ from tests.unit.routing.test_router import make_router
 from tests.unit.test_template import EXPECTED_GRANTS, _dynamodb_grants
 from workplace_hub.catalog import Integration
 from workplace_hub.errors import IntegrationCredentialsError, NeedsRelinkError
-from workplace_hub.routing.plan import LOOKUP_MISSED
+from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey
 
 LOGICAL_IDS = {name: logical_id for logical_id, name in TABLES.items()}

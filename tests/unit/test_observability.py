@@ -26,8 +26,8 @@ from tests.unit.fakes import FakeCalendarWriter, FakeSender
 from tests.unit.routing.test_router import make_router
 from workplace_hub import observability
 from workplace_hub.catalog import Integration
-from workplace_hub.delivery.worker import JobPostponedError
 from workplace_hub.errors import RetryableProviderError
+from workplace_hub.queues import JobPostponedError
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,9 @@ from tests.unit.builders import COMPANY, SLACK_MEMBER_ID, SLACK_TOKEN, TARO, sen
 from tests.unit.delivery.test_worker import TARO_SLACK, handle, make_worker, queue_delivery, record, visibility_changes
 from tests.unit.fakes import FakeSender
 from workplace_hub.catalog import Integration
-from workplace_hub.delivery.worker import DeliveryWorker, JobPostponedError
+from workplace_hub.delivery.worker import DeliveryWorker
 from workplace_hub.providers.messenger import Destination
+from workplace_hub.queues import JobPostponedError
 from workplace_hub.storage.rate_limits import RateLimit, SharedRateLimiter
 
 LIMIT = RateLimit("slack:abc:D1", per_second=2.0, burst=3)

@@ -127,7 +127,7 @@ def _metrics_shown() -> list[list[Any]]:
 def _emitted_metric_names() -> set[str]:
     """Metric names the hub's code emits (literal names, and the worker's Deliveries<Status>)."""
     source = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "shared").rglob("*.py"))
-    names = set(re.findall(r'(?:add_metric\(name=|_count\()"(\w+)"', source))
+    names = set(re.findall(r'(?:add_metric\(name=|count\()"(\w+)"', source))
     if 'f"Deliveries{status.value.capitalize()}"' in source:
         names |= {"DeliveriesSent", "DeliveriesFailed", "DeliveriesRetrying", "DeliveriesSkipped"}
     return names
@@ -141,7 +141,7 @@ def test_the_dashboard_shows_notifications_per_channel_from_metrics_the_code_emi
         channels = {m[m.index("channel") + 1] for m in shown if m[:2] == [namespace["Fn::Sub"], metric]}
         assert channels == set(SENDERS), metric
     # The worker puts the channel on what it counts.
-    worker = (ROOT / "shared/workplace_hub/delivery/worker.py").read_text(encoding="utf-8")
+    worker = (ROOT / "shared/workplace_hub/delivery/attempt.py").read_text(encoding="utf-8")
     assert 'add_dimension(name="channel"' in worker
 
 

@@ -20,7 +20,7 @@ from workplace_hub.errors import SettingsValidationError, ValueTooLargeError
 from workplace_hub.google.chat import is_webhook_url
 from workplace_hub.integration_settings.effective import effective
 from workplace_hub.integration_settings.fields import MASK
-from workplace_hub.routing.plan import LOOKUP_MISSED
+from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.link_health import link_states, state_attribute
 from workplace_hub.storage.links import link_purpose
 

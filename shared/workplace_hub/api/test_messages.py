@@ -11,7 +11,7 @@ from workplace_hub.catalog import Integration
 from workplace_hub.errors import ConflictError, IntegrationCredentialsError, NeedsRelinkError, ProviderError
 from workplace_hub.events import Recipient
 from workplace_hub.providers.messenger import Destination, Notification
-from workplace_hub.routing.plan import ADDRESS_SOURCES
+from workplace_hub.storage.addresses import ADDRESS_SOURCES
 
 
 class Messenger(StrEnum):

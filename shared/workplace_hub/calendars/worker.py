@@ -9,10 +9,17 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.calendars.sync import AbsenceCalendarSync, CalendarOutcome
-from workplace_hub.delivery.worker import JobPostponedError, retry_delay
 from workplace_hub.jobs import CalendarJob
 from workplace_hub.observability import logger, per_record_log_keys
-from workplace_hub.queues import DeadLetters, JobQueue, SqsAttempt, error_name, parse_job
+from workplace_hub.queues import (
+    DeadLetters,
+    JobPostponedError,
+    JobQueue,
+    SqsAttempt,
+    failure_reason,
+    parse_job,
+    retry_delay,
+)
 from workplace_hub.storage.absences import AbsenceRegistry, AbsenceState
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery, Replay, final_records
@@ -66,7 +73,7 @@ class CalendarWorker:
                 raise  # SQS brings the job back
             # SQS would move it to the DLQ without a word: keep it there with why, for the admin to replay.
             logger.exception("calendar job failed on its last attempt; dead-lettered")
-            self._dead_letter(record.body, job, f"calendar job failed on the last attempt: {error_name(exc)}")
+            self._dead_letter(record.body, job, failure_reason("calendar job failed on the last attempt", exc))
             return
         if delay is None:
             return

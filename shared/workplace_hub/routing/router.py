@@ -13,7 +13,7 @@ from workplace_hub.errors import InvalidEventError
 from workplace_hub.events import AbsenceCancelledEvent, AbsenceUpsertedEvent, NotificationEvent, parse_event
 from workplace_hub.jobs import CalendarJob, SendJob, recipient_chunks, recipients_per_job
 from workplace_hub.observability import logger, metrics, per_record_log_keys
-from workplace_hub.queues import DeadLetters, JobQueue, error_name, message_identity
+from workplace_hub.queues import DeadLetters, JobQueue, SqsAttempt, failure_reason, message_identity
 from workplace_hub.routing.plan import known_addresses, plan_deliveries
 from workplace_hub.storage.absences import AbsenceRegistry, Acceptance
 from workplace_hub.storage.deliveries import DeliveriesRepository
@@ -84,26 +84,25 @@ class EventRouter:
                 replayable=True,
             )
             return
+        received = SqsAttempt.of(record, None, self._max_receive_count)
         try:
             if isinstance(event, NotificationEvent):
                 self._route(event=event)
             else:
                 self.route_absence(event)
         except Exception as exc:
-            # Unexpected failure: let SQS retry; on the last attempt keep the event with the reason.
-            if int(record.attributes.approximate_receive_count) >= self._max_receive_count:
-                logger.exception("routing failed on the last attempt; dead-lettered")
-                self._dead_letters.send(
-                    record.body,
-                    # The error's type and AWS code, never its text (it may quote values of the event).
-                    f"routing failed: {error_name(exc)}",
-                    company_id=event.company_id,
-                    event_id=event.event_id,
-                    item=event.item if isinstance(event, NotificationEvent) else event.type,
-                    replayable=True,
-                )
-                return
-            raise
+            if not received.last_attempt:
+                raise  # SQS brings the event back
+            # SQS would move it to the DLQ without a word: keep it there with why, for the admin to replay.
+            logger.exception("routing failed on the last attempt; dead-lettered")
+            self._dead_letters.send(
+                record.body,
+                failure_reason("routing failed", exc),
+                company_id=event.company_id,
+                event_id=event.event_id,
+                item=event.item if isinstance(event, NotificationEvent) else event.type,
+                replayable=True,
+            )
 
     def route_notification(self, event: NotificationEvent) -> dict[str, int]:
         """Write one delivery record per recipient × channel and enqueue the sendable ones."""

@@ -22,11 +22,10 @@ from tests.unit.builders import COMPANY, TARO, body, sqs_record
 from tests.unit.fakes import CalendarCall, FakeCalendarWriter
 from workplace_hub.calendars.sync import AbsenceCalendarSync
 from workplace_hub.calendars.worker import BUSY_RETRY_SECONDS, MAX_ROUNDS, CalendarWorker
-from workplace_hub.delivery.worker import JobPostponedError, backoff_seconds
 from workplace_hub.errors import RetryableProviderError
 from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.jobs import CalendarJob
-from workplace_hub.queues import DeadLetters, JobQueue
+from workplace_hub.queues import DeadLetters, JobPostponedError, JobQueue, backoff_seconds
 from workplace_hub.storage.absences import Acceptance
 from workplace_hub.storage.settings import CachedSettings
 

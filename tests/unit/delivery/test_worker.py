@@ -26,7 +26,7 @@ from tests.unit.builders import (
 )
 from tests.unit.fakes import FakeSender
 from workplace_hub.catalog import Integration
-from workplace_hub.delivery.worker import DeliveryWorker, JobPostponedError, backoff_seconds, retry_delay
+from workplace_hub.delivery.worker import DeliveryWorker
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -35,9 +35,9 @@ from workplace_hub.errors import (
 )
 from workplace_hub.integration_settings.effective import effective
 from workplace_hub.jobs import SendJob
-from workplace_hub.queues import DeadLetters, JobQueue
-from workplace_hub.routing.plan import LOOKUP_MISSED
+from workplace_hub.queues import DeadLetters, JobPostponedError, JobQueue, backoff_seconds, retry_delay
 from workplace_hub.routing.router import EventRouter
+from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.settings import CachedSettings
 

@@ -10,7 +10,8 @@ import pytest
 from tests.unit.builders import HANAKO, TARO, body, notification_event, recipient
 from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, parse_event
-from workplace_hub.routing.plan import LOOKUP_MISSED, NO_CHANNEL, PlannedDelivery, plan_deliveries
+from workplace_hub.routing.plan import NO_CHANNEL, PlannedDelivery, plan_deliveries
+from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryStatus
 from workplace_hub.storage.links import EmployeeLinks
 from workplace_hub.storage.settings import CompanySettings, StoredIntegration

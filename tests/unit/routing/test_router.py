@@ -29,9 +29,9 @@ from workplace_hub.catalog import Integration
 from workplace_hub.events import NotificationEvent, parse_event
 from workplace_hub.jobs import CalendarJob, SendJob
 from workplace_hub.queues import DeadLetters, JobQueue
-from workplace_hub.routing.plan import LOOKUP_MISSED
 from workplace_hub.routing.router import EventRouter
 from workplace_hub.storage.absences import Acceptance
+from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus
 from workplace_hub.storage.settings import CachedSettings
 
@@ -355,6 +355,40 @@ def test_router_last_attempt_reason_is_error_type_and_code_never_its_text(
     # THEN the reason is the rule every stage follows: the error's type and AWS error code, nothing of its text
     (dead,) = slack_company.drain("events_dlq")
     assert dead["attributes"]["reason"] == "routing failed: ClientError (ValidationException)"
+
+
+def test_router_last_attempt_reason_never_carries_a_url_or_token_an_exception_quotes(
+    slack_company: HubStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a send queue failing with an HTTP library's error that quotes a webhook URL and its token
+    secret_url = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=KEYsecret&token=TOKENsecret"
+    router = EventRouter(
+        settings=CachedSettings(slack_company.settings_repository, 30.0),
+        settings_repository=slack_company.settings_repository,
+        links=slack_company.links,
+        deliveries=slack_company.deliveries,
+        send_queues={"slack": JobQueue(slack_company.sqs, slack_company.queue_urls["slack"])},
+        dead_letters=DeadLetters(
+            slack_company.sqs, slack_company.queue_urls["events_dlq"], "router", log=slack_company.deliveries
+        ),
+        max_receive_count=MAX_RECEIVE_COUNT,
+    )
+
+    def fail(self: JobQueue, bodies: Any) -> None:
+        raise ConnectionError(f"HTTPSConnectionPool: Max retries exceeded with url: {secret_url}")
+
+    monkeypatch.setattr(JobQueue, "send_all", fail)
+
+    # WHEN the event is handled on its last attempt
+    router.handle_record(sqs_record(body(notification_event()), receive_count=MAX_RECEIVE_COUNT))
+
+    # THEN the dead letter says what failed by the error's type only: no URL, key or token on the DLQ ...
+    (dead,) = slack_company.drain("events_dlq")
+    assert dead["attributes"]["reason"] == "routing failed: ConnectionError"
+    # ... nor in the company's delivery log, where the admin reads it
+    logged = json.dumps(slack_company.dynamodb.meta.client.scan(TableName="deliveries")["Items"], default=str)
+    assert "routing failed: ConnectionError" in logged
+    assert not any(part in logged for part in ("KEYsecret", "TOKENsecret", "spaces/AAA"))
 
 
 LONG_USER_ID = "😀" * 256  # contract-valid (256 characters) and 1,024 bytes of UTF-8: a sort key on its own
