@@ -11,6 +11,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from infra import moto_transactions
 from infra.template import Resolver, resources_of_type
 
 REGION = "ap-northeast-1"
@@ -19,6 +20,7 @@ ACCOUNT_ID = "123456789012"
 
 def start_moto(host: str, port: int) -> tuple[ThreadedMotoServer, str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
+    moto_transactions.install()  # the senders' windowed claims: see the module
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_port = server._server.server_port  # port 0 → the one the OS chose

@@ -113,6 +113,9 @@ class SenderSettings(StorageSettings, KakaoResultTiming, HttpTimeouts):
     CLAIM_LEASE_SECONDS: float = 60.0
     # Provider rate limits shared by all containers (unset: each container only reacts to 429s).
     RATE_LIMITS_TABLE_NAME: str | None = None
+    # A job's provider calls in flight at once (1: one after another). At most 100: a window's claims and its
+    # rate-limit tokens each fit one DynamoDB transaction (100 items).
+    SEND_CONCURRENCY: int = Field(default=1, ge=1, le=100)
     # The Kakao sender: where the lookups of accepted AlimTalk requests' delivery results go.
     KAKAO_RESULTS_QUEUE_URL: str | None = None
 

@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 from moto.core.base_backend import BackendDict
 
+from infra import moto_transactions
 from tests.unit.absences import configure_calendars
 from tests.unit.aws import REGION, HubStack, SharedResources, boto3_session
 from tests.unit.fakes import FakeCalendarWriter, FakeKms, MemoryDataKeyStore
@@ -59,6 +60,7 @@ def in_process_aws() -> Iterator[None]:
     One `mock_aws` for the run rather than one per test: its state (the hub's resources) outlives a test, and the
     fixtures below say what each test starts from. Autouse, so whether moto is on never depends on test order.
     """
+    moto_transactions.install()  # TransactWriteItems without moto's copy of each table it touches
     with mock_aws():
         yield
 

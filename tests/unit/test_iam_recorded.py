@@ -36,6 +36,7 @@ from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey
 
 LOGICAL_IDS = {name: logical_id for logical_id, name in TABLES.items()}
+TRANSACTION_ACTIONS = {"Update": "UpdateItem", "Put": "PutItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
 @contextmanager
@@ -44,6 +45,12 @@ def recording(stack: HubStack) -> Iterator[set[tuple[str, str]]]:
     calls: set[tuple[str, str]] = set()
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "TransactWriteItems":
+            # IAM authorizes each item of a transaction as its own action (an Update: dynamodb:UpdateItem).
+            for item in params["TransactItems"]:
+                ((kind, operation),) = item.items()
+                calls.add((LOGICAL_IDS[operation["TableName"]], TRANSACTION_ACTIONS[kind]))
+            return
         tables = params.get("RequestItems") or {params["TableName"]: None}
         calls.update((LOGICAL_IDS[name], model.name) for name in tables)
 
@@ -107,9 +114,18 @@ def test_a_senders_calls_are_granted_to_it(stack: HubStack) -> None:
             sender.fail_with = error
             queue_delivery(stack, DeliveryKey(COMPANY, event_id, TARO, "slack"))
             handle(stack, worker, send_job(event_id=event_id))
+        # AND sends a job of three side by side (SEND_CONCURRENCY): one window, read together and claimed at once
+        sender.fail_with = None
+        trio = [TARO, HANAKO, "jiro@acme.example"]
+        for user_id in trio:
+            stack.link_slack(COMPANY, user_id, SLACK_MEMBER_ID)
+            queue_delivery(stack, DeliveryKey(COMPANY, "evt-window", user_id, "slack"))
+        windowed = make_worker(stack, sender, concurrency=3)
+        handle(stack, windowed, send_job(event_id="evt-window", recipients=[{"user_id": u} for u in trio]))
 
     # THEN it claimed, recorded outcomes, saved the credential status and the link's health: each call granted
     assert {("DeliveriesTable", "UpdateItem"), ("SettingsTable", "UpdateItem"), ("LinksTable", "UpdateItem")} <= calls
+    assert ("DeliveriesTable", "BatchGetItem") in calls  # the window's read; its transaction is UpdateItems
     assert _granted("SendSlackFunction", calls) == set()
     assert EXPECTED_GRANTS["SendSlackFunction"] == EXPECTED_GRANTS["SendKakaoFunction"]
 

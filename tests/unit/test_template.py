@@ -259,7 +259,8 @@ def test_only_the_dev_sizing_reserves_nothing() -> None:
 SENDER_GRANTS = {
     "SettingsTable": {"Query", "GetItem", "UpdateItem"},  # settings; the data key; save_status
     "LinksTable": {"BatchGetItem", "UpdateItem"},  # get_many; addresses found by lookup, link health
-    "DeliveriesTable": {"GetItem", "UpdateItem", "BatchWriteItem"},  # claims, outcomes, dead letters
+    # claims (a window's: read by BatchGetItem, claimed in a transaction of UpdateItems), outcomes, dead letters
+    "DeliveriesTable": {"GetItem", "BatchGetItem", "UpdateItem", "BatchWriteItem"},
     "RateLimitsTable": {"UpdateItem"},  # token buckets
 }
 EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {

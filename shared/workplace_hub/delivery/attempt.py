@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from workplace_hub.catalog import Integration
 from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
-from workplace_hub.delivery.calls import call_chunks, proposed_retry_keys, replay_of
+from workplace_hub.delivery.calls import (
+    Call,
+    Outcomes,
+    Ready,
+    call_chunks,
+    call_provider,
+    proposed_retry_keys,
+    replay_of,
+    side_by_side,
+)
 from workplace_hub.errors import (
     IntegrationCredentialsError,
     NeedsRelinkError,
@@ -26,7 +36,7 @@ from workplace_hub.events import Recipient
 from workplace_hub.integration_settings.effective import effective, resolve_credentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics
-from workplace_hub.providers.messenger import Destination, Notification, Sender, SendReceipt
+from workplace_hub.providers.messenger import Destination, Sender, SendReceipt
 from workplace_hub.storage.addresses import ADDRESS_SOURCES, LOOKUP_MISSED
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_claims import Claim, ClaimOutcome
@@ -45,8 +55,6 @@ PACE_ATTEMPTS = 5
 # says why they wait: NAVER WORKS's daily push quota holds them for hours.
 RECORDED_POSTPONEMENTS = frozenset({"daily_quota_reached"})
 RATE_LIMITED_LOCALLY = "rate_limited_locally"
-
-Ready = tuple[DeliveryKey, Destination, str]  # a claimed recipient to call now: key, address, locale
 
 
 def count(name: str, channel: str) -> None:
@@ -71,6 +79,8 @@ class SendingParts:
     call_budget_seconds: float  # the longest one provider call may take (both timeouts, and some margin)
     limiter: SharedRateLimiter | None
     sleep: Callable[[float], None]
+    concurrency: int = 1  # calls in flight at once (SEND_CONCURRENCY); 1: one after another
+    pool: Executor | None = None  # the threads that make them, when concurrency > 1
 
 
 class JobAttempt:
@@ -94,6 +104,7 @@ class JobAttempt:
         self._claims: dict[DeliveryKey, Claim] = {}  # this attempt's claims ...
         self._called: set[DeliveryKey] = set()  # ... and those the provider was called for
         self._fresh_keys: dict[DeliveryKey, str] = {}  # retry keys this attempt proposed
+        self._written: set[DeliveryKey] = set()  # outcomes written already (a window's, when windows run side by side)
 
     def run(self, on_recorded: Callable[[list[tuple[DeliveryKey, SendReceipt]]], None] | None = None) -> None:
         """Deliver the job and record every outcome, even when something unexpected stops it halfway; then
@@ -103,15 +114,19 @@ class JobAttempt:
         except Exception:
             # Stopped before calling the provider for some claimed deliveries (a throttled write, say): give
             # those back for the job's next attempt, rather than leave them `sending` to be written off later.
-            recorded = {outcome.key for outcome in self._pending}
+            recorded = {outcome.key for outcome in self._pending} | self._written
             for key in sorted(self._claims.keys() - self._called - recorded, key=lambda k: k.user_id):
                 self._record(key, DeliveryStatus.RETRYING, reason="interrupted")
             raise
         finally:
-            outcomes, self._pending = self._pending, []
-            self._parts.deliveries.finish_many(outcomes)
+            self._write_outcomes()
             if self.accepted and on_recorded is not None:
                 on_recorded(self.accepted)
+
+    def _write_outcomes(self) -> None:
+        outcomes, self._pending = self._pending, []
+        self._written.update(outcome.key for outcome in outcomes)
+        self._parts.deliveries.finish_many(outcomes)
 
     def _deliver(self) -> None:
         """Claim each recipient, send to the claimed ones (in batches per locale), record each outcome.
@@ -131,9 +146,12 @@ class JobAttempt:
         keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
         idempotent = self._sender.idempotent_retries
         self._fresh_keys = proposed_retry_keys(job, keys, self._sender.max_batch) if idempotent else {}
-        # One call's worth of recipients at a time, each claimed just before its call: a job stopped halfway (a
-        # crash, no time left) leaves the recipients it did not get to unclaimed, for its next attempt.
-        for recipients in call_chunks(job, self._sender.max_batch):
+        # A window of calls at a time (SEND_CONCURRENCY of them), their recipients claimed together just before
+        # the window goes out: a job stopped halfway (a crash, no time left) leaves the recipients of the windows
+        # it did not get to unclaimed, for its next attempt.
+        chunks = call_chunks(job, self._sender.max_batch)
+        for start in range(0, len(chunks), parts.concurrency):
+            window = chunks[start : start + parts.concurrency]
             postponed = self._postponement(self._time_left)
             if postponed is not None and not self.last_attempt and postponed.reason not in RECORDED_POSTPONEMENTS:
                 self.unclaimed = True
@@ -141,13 +159,22 @@ class JobAttempt:
                     self.retry_after = max(self.retry_after or 0.0, postponed.retry_after)
                 break
             # (On the last attempt they are claimed all the same, and recorded failed: retries_exhausted.)
-            chunk = {r.user_id: keys[r.user_id] for r in recipients}
-            claims = parts.deliveries.claim_many(
-                list(chunk.values()), parts.lease_seconds, reclaim_expired=idempotent, retry_keys=self._fresh_keys
+            claims = parts.deliveries.claim_window(
+                [keys[r.user_id] for chunk in window for r in chunk],
+                parts.lease_seconds,
+                reclaim_expired=idempotent,
+                retry_keys=self._fresh_keys,
             )
             self._claims.update((key, claim) for key, claim in claims.items() if claim.outcome == ClaimOutcome.CLAIMED)
-            ready = self._ready(recipients, claims, enabled, links, credentials)
-            self._send(ready, credentials, postponed)
+            calls: list[Call] = []
+            for chunk in window:
+                chunk_claims = {keys[r.user_id]: claims[keys[r.user_id]] for r in chunk}
+                calls.extend(self._calls(self._ready(chunk, chunk_claims, enabled, links, credentials)))
+            self._send(calls, credentials, postponed)
+            if parts.concurrency > 1:
+                # Each window's outcomes once it is done: a crash in a later window leaves only that window's calls
+                # unknown. (One after another, as before: once per job.)
+                self._write_outcomes()
         if self.credentials_error is not None:
             parts.settings_repository.save_status(
                 job.company_id,
@@ -216,36 +243,86 @@ class JobAttempt:
             )
         return ready
 
-    def _send(self, ready: list[Ready], credentials: dict[str, Any], postponed: ProviderError | None) -> None:
-        """Call the provider for one chunk's claimed recipients and record each outcome: one call per stored retry
-        key where the provider deduplicates (a retry repeats the very request an earlier attempt may have had
-        accepted), else one call (one per recipient for providers without a batch endpoint)."""
-        job = self.job
+    def _calls(self, ready: list[Ready]) -> list[Call]:
+        """One chunk's claimed recipients as calls: one per stored retry key where the provider deduplicates (a
+        retry repeats the very request an earlier attempt may have had accepted), else one call (one per
+        recipient for providers without a batch endpoint)."""
         calls: dict[tuple[str, str | None], list[Ready]] = defaultdict(list)
         for entry in ready:
             calls[(entry[2], self._claims[entry[0]].retry_key)].append(entry)
-        for (locale, retry_key), batch in calls.items():
-            notification = Notification(
-                event_id=job.event_id,
-                item=job.item,
-                title=job.message.title,
-                body=job.message.body,
-                url=job.message.url,
-                locale=locale,
-                company_id=job.company_id,
-            )
-            destinations = [destination for _, destination, _ in batch]
-            # (The time left was looked at before the claims; a second call of this chunk only follows a first.)
-            later = postponed or self._postponement(None) or self._pace(credentials, destinations)
+        return [Call(locale, retry_key, batch) for (locale, retry_key), batch in calls.items()]
+
+    def _send(self, calls: list[Call], credentials: dict[str, Any], postponed: ProviderError | None) -> None:
+        """Make a window's calls, `concurrency` at a time, each once it has its rate-limit token; record each
+        outcome. Once a provider said "later", the calls not made yet are not made (recorded retrying)."""
+        waiting = list(calls)
+        paced = 0
+        while waiting:
+            # (The time left was looked at before the claims; these calls only follow earlier ones of the window.)
+            later = postponed or self._postponement(None)
             if later is not None:
-                outcomes: dict[str, SendReceipt | ProviderError] = {d.user_id: later for d in destinations}
-            else:
-                self._called.update(key for key, _, _ in batch)
-                outcomes = self._sender.send_batch(
-                    notification, destinations, credentials, idempotency_key=retry_key or ""
+                for call in waiting:
+                    self._record_all(call, later)
+                return
+            turn, waiting = waiting[: self._parts.concurrency], waiting[self._parts.concurrency :]
+            going, short, wait = self._pace(credentials, turn)
+            self._call_all(going, credentials)
+            if not short:
+                continue
+            paced = 0 if going else paced + 1
+            time_left = self._time_left
+            out_of_time = time_left is not None and time_left() - wait < self._parts.call_budget_seconds
+            if wait > INLINE_WAIT_SECONDS or out_of_time or paced >= PACE_ATTEMPTS:
+                # Recorded as the hub's own wait (`retrying: rate_limited_locally`), the job's remaining calls
+                # too: the provider was never asked, so it is not `provider_unavailable`.
+                limited = RetryableProviderError(
+                    self._sender.channel, RATE_LIMITED_LOCALLY, retry_after=wait, reason=RATE_LIMITED_LOCALLY
                 )
-            for key, destination, _ in batch:
-                self._record_outcome(key, outcomes[destination.user_id])
+                for call in short:
+                    self._record_all(call, limited)
+                continue
+            if not going:
+                self._parts.sleep(wait)
+            waiting = short + waiting
+
+    def _pace(self, credentials: dict[str, Any], calls: list[Call]) -> tuple[list[Call], list[Call], float]:
+        """The calls that have their shared rate-limit token (taken for all of them in one write), those that do
+        not, and how long until the first of those will."""
+        limiter = self._parts.limiter
+        if limiter is None:
+            return calls, [], 0.0
+        limits = [self._sender.rate_limit(credentials, call.destinations) for call in calls]
+        paced = [(call, limit) for call, limit in zip(calls, limits, strict=True) if limit is not None]
+        if not paced:
+            return calls, [], 0.0
+        waits = dict(zip((id(call) for call, _ in paced), limiter.acquire_many([lim for _, lim in paced]), strict=True))
+        going = [call for call in calls if waits.get(id(call), 0.0) <= 0]
+        short = [call for call in calls if waits.get(id(call), 0.0) > 0]
+        return going, short, min((waits[id(call)] for call in short), default=0.0)
+
+    def _call_all(self, calls: list[Call], credentials: dict[str, Any]) -> None:
+        """Call the provider for each (side by side on the pool), then record every outcome in the calls' order."""
+        pool = self._parts.pool
+        if pool is None or len(calls) <= 1:
+            for call in calls:
+                self._called.update(key for key, _, _ in call.batch)
+                self._record_all(call, call_provider(self._sender, self.job, call, credentials))
+            return
+        for call in calls:
+            self._called.update(key for key, _, _ in call.batch)
+        results = side_by_side(pool, [(call_provider, (self._sender, self.job, call, credentials)) for call in calls])
+        for call, result in zip(calls, results, strict=True):
+            if not isinstance(result, Exception):
+                self._record_all(call, result)
+        first = next((result for result in results if isinstance(result, Exception)), None)
+        if first is not None:
+            raise first  # the calls that failed this way stay `sending`: their outcome is unknown
+
+    def _record_all(self, call: Call, outcomes: Outcomes | ProviderError) -> None:
+        for key, destination, _ in call.batch:
+            self._record_outcome(
+                key, outcomes if isinstance(outcomes, ProviderError) else outcomes[destination.user_id]
+            )
 
     def _postponement(self, time_left: Callable[[], float] | None) -> ProviderError | None:
         """Why the next call should not be made in this invocation, as a retryable error; else None."""
@@ -256,28 +333,6 @@ class JobAttempt:
         if time_left is not None and time_left() < self._parts.call_budget_seconds:
             return RetryableProviderError(self._sender.channel, "out_of_time", retry_after=0)
         return None
-
-    def _pace(self, credentials: dict[str, Any], destinations: list[Destination]) -> ProviderError | None:
-        """Wait for the provider's shared rate limit (briefly, in place), or say when to try again."""
-        limiter = self._parts.limiter
-        limit = self._sender.rate_limit(credentials, destinations) if limiter is not None else None
-        if limit is None or limiter is None:
-            return None
-        wait = 0.0
-        for _ in range(PACE_ATTEMPTS):
-            wait = limiter.acquire(limit)
-            if wait <= 0:
-                return None
-            time_left = self._time_left
-            out_of_time = time_left is not None and time_left() - wait < self._parts.call_budget_seconds
-            if wait > INLINE_WAIT_SECONDS or out_of_time:
-                break
-            self._parts.sleep(wait)
-        # Recorded as the hub's own wait (`retrying: rate_limited_locally`), the job's remaining calls too: the
-        # provider was never asked, so it is not `provider_unavailable`.
-        return RetryableProviderError(
-            self._sender.channel, RATE_LIMITED_LOCALLY, retry_after=wait, reason=RATE_LIMITED_LOCALLY
-        )
 
     def _record_outcome(self, key: DeliveryKey, outcome: SendReceipt | ProviderError) -> None:
         if isinstance(outcome, SendReceipt):

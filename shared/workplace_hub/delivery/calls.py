@@ -5,10 +5,61 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Executor, wait
+from dataclasses import dataclass
+from typing import Any
 
+from workplace_hub.errors import ProviderError
 from workplace_hub.events import Recipient
 from workplace_hub.jobs import SendJob
+from workplace_hub.providers.messenger import Destination, Notification, Sender, SendReceipt
 from workplace_hub.storage.delivery_records import DeliveryKey, Replay
+
+Ready = tuple[DeliveryKey, Destination, str]  # a claimed recipient to call now: key, address, locale
+Outcomes = dict[str, SendReceipt | ProviderError]  # a call's outcome per recipient (user_id)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One provider call: its recipients (claimed, with addresses), their locale and the stored retry key."""
+
+    locale: str
+    retry_key: str | None
+    batch: list[Ready]
+
+    @property
+    def destinations(self) -> list[Destination]:
+        return [destination for _, destination, _ in self.batch]
+
+
+def call_provider(sender: Sender, job: SendJob, call: Call, credentials: dict[str, Any]) -> Outcomes:
+    """Make one call: the job's message, in the call's locale, to the call's recipients."""
+    notification = Notification(
+        event_id=job.event_id,
+        item=job.item,
+        title=job.message.title,
+        body=job.message.body,
+        url=job.message.url,
+        locale=call.locale,
+        company_id=job.company_id,
+    )
+    return sender.send_batch(notification, call.destinations, credentials, idempotency_key=call.retry_key or "")
+
+
+def side_by_side(pool: Executor, work: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+    """Each function's result (or the Exception it raised), in order, run on the pool: all of them run to the
+    end, whatever one of them raises. Anything else a function raises (the process is going away: a signal, a
+    simulated crash) is raised once all are done, and the other results are dropped, as a crash would."""
+    futures = [pool.submit(function, *arguments) for function, arguments in work]
+    wait(futures)
+    results: list[Any] = []
+    for future in futures:
+        error = future.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error
+        results.append(error if error is not None else future.result())
+    return results
 
 
 def replay_of(job: SendJob, user_id: str) -> Replay:

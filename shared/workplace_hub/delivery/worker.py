@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -51,7 +52,11 @@ class DeliveryWorker:
         limiter: SharedRateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_accepted: Callable[[SendJob, list[tuple[DeliveryKey, SendReceipt]]], None] | None = None,
+        concurrency: int = 1,
     ) -> None:
+        # `concurrency`: a job's calls in flight at once (SEND_CONCURRENCY); the pool's threads start on first use
+        # and serve every job of the container (each job waits for its own calls before the next job starts).
+        pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"send-{sender.channel}") if concurrency > 1 else None
         self._parts = SendingParts(
             sender=sender,
             settings=settings,
@@ -64,6 +69,8 @@ class DeliveryWorker:
             call_budget_seconds=call_budget_seconds,
             limiter=limiter,
             sleep=sleep,
+            concurrency=concurrency,
+            pool=pool,
         )
         self._channel = sender.channel
         self._queue = queue

@@ -1,10 +1,11 @@
 """Provider rate limits shared by every warm container: one token bucket per credential, kept in DynamoDB.
 
-A sender asks `SharedRateLimiter.acquire(limit)` before each provider call. The bucket (`tokens`, `at`) is
-updated with a conditional write on the `at` it was computed from, so N containers together never take more
-than the bucket holds. Each container remembers the state its last write left; when another container wrote
-since, the failed condition returns the current state (ReturnValuesOnConditionCheckFailure) and the next try
-uses it: one DynamoDB call per provider call when one container sends, two under contention.
+A sender asks `SharedRateLimiter.acquire_many(limits)` for a window of provider calls about to go out together.
+Each bucket (`tokens`, `at`) is updated with a conditional write on the `at` it was computed from, so N
+containers together never take more than the bucket holds. Each container remembers the state its last write
+left; when another container wrote since, the failed condition returns the current state
+(ReturnValuesOnConditionCheckFailure) and the next try uses it: one DynamoDB call per window when one container
+sends (an UpdateItem for one bucket, a TransactWriteItems for several), two under contention.
 """
 
 from __future__ import annotations
@@ -53,44 +54,130 @@ class SharedRateLimiter:
 
     def acquire(self, limit: RateLimit) -> float:
         """Take one token: 0.0 when taken, else the seconds until one will be there (nothing taken)."""
-        known = self._known.get(limit.key)
+        return self.acquire_many([limit])[0]
+
+    def acquire_many(self, limits: list[RateLimit]) -> list[float]:
+        """A token for each call of a window (`limits[i]`: call i's bucket), taken in one conditional write: one
+        UpdateItem when the calls share a bucket, else one TransactWriteItems of one update per bucket.
+
+        Per call: 0.0 when its token was taken, else the seconds until one will be there (nothing taken for
+        it). A bucket short of tokens gives what it has to the window's first calls on it.
+        """
+        needed: dict[str, int] = {}
+        buckets: dict[str, RateLimit] = {}
+        for limit in limits:
+            needed[limit.key] = needed.get(limit.key, 0) + 1
+            buckets[limit.key] = limit
+        known = {key: self._known.get(key) for key in needed}
         for _ in range(ATTEMPTS):
             now_ms = int(self._clock() * 1000)
-            if known is None:
-                available, condition = float(limit.burst), "attribute_not_exists(pk)"
-                values: dict[str, Any] = {}
-            else:
-                tokens, at_ms = known
-                elapsed = max(0, now_ms - at_ms) / 1000
-                available = min(float(limit.burst), tokens + elapsed * limit.per_second)
-                condition, values = "at_ms = :seen", {":seen": at_ms}
-            if available < 1:
-                return (1 - available) / limit.per_second
-            left = available - 1
+            available = {key: _available(buckets[key], known[key], now_ms) for key in needed}
+            taken = {key: min(needed[key], int(available[key])) for key in needed}
+            writes = [
+                _Write(buckets[key], taken[key], available[key] - taken[key], known[key], now_ms)
+                for key in needed
+                if taken[key]
+            ]
+            if writes:
+                try:
+                    self._write(writes)
+                except _Contention as contention:
+                    known.update(contention.seen)
+                    continue
+                for write in writes:
+                    self._known[write.limit.key] = (float(_number(write.left)), now_ms)
+            return _waits(limits, taken, available)
+        # Heavy contention: say "soon" rather than spin.
+        return [1 / limit.per_second for limit in limits]
+
+    def _write(self, writes: list[_Write]) -> None:
+        """The buckets' new states, each conditioned on the state it was computed from."""
+        if len(writes) == 1:
             try:
                 self.calls += 1
-                self._table.update_item(
-                    Key={"pk": fit(limit.key, PARTITION_KEY_BYTES)},
-                    UpdateExpression="SET tokens = :tokens, at_ms = :now, expires_at = :expires",
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues={
-                        **values,
-                        ":tokens": _number(left),
-                        ":now": now_ms,
-                        ":expires": int(now_ms / 1000) + IDLE_TTL_SECONDS,
-                    },
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                self._table.update_item(**writes[0].update(), ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 item = exc.response.get("Item")
-                known = _state(item) if item else None
-                continue
-            self._known[limit.key] = (left, now_ms)
-            return 0.0
-        # Heavy contention: say "soon" rather than spin.
-        return 1 / limit.per_second
+                raise _Contention({writes[0].limit.key: _state(item) if item else None}) from None
+            return
+        items = [
+            {"Update": {"TableName": self._table.name, **w.update(), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+            for w in writes
+        ]
+        try:
+            self.calls += 1
+            self._table.meta.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            seen: dict[str, tuple[float, int] | None] = {}
+            for write, reason in zip(writes, reasons, strict=False):
+                if reason.get("Code") == "ConditionalCheckFailed":
+                    item = reason.get("Item")
+                    seen[write.limit.key] = _state(item) if item else None
+            raise _Contention(seen) from None
+
+
+@dataclass(frozen=True)
+class _Write:
+    """`count` tokens out of one bucket, leaving `left`, on the state `known` (None: no item yet)."""
+
+    limit: RateLimit
+    count: int
+    left: float
+    known: tuple[float, int] | None
+    now_ms: int
+
+    def update(self) -> dict[str, Any]:
+        if self.known is None:
+            condition, values = "attribute_not_exists(pk)", {}
+        else:
+            # Both: two containers writing within one millisecond leave the same `at`, and the state one of them
+            # remembers must not pass for the other's.
+            condition = "at_ms = :seen AND tokens = :seen_tokens"
+            values = {":seen": self.known[1], ":seen_tokens": Decimal(str(round(self.known[0], 3)))}
+        return {
+            "Key": {"pk": fit(self.limit.key, PARTITION_KEY_BYTES)},
+            "UpdateExpression": "SET tokens = :tokens, at_ms = :now, expires_at = :expires",
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {
+                **values,
+                ":tokens": _number(self.left),
+                ":now": self.now_ms,
+                ":expires": int(self.now_ms / 1000) + IDLE_TTL_SECONDS,
+            },
+        }
+
+
+class _Contention(Exception):
+    """Another container wrote a bucket since: the states it left (None: the bucket is gone)."""
+
+    def __init__(self, seen: dict[str, tuple[float, int] | None]) -> None:
+        super().__init__("rate-limit bucket changed")
+        self.seen = seen
+
+
+def _available(limit: RateLimit, known: tuple[float, int] | None, now_ms: int) -> float:
+    if known is None:
+        return float(limit.burst)
+    tokens, at_ms = known
+    elapsed = max(0, now_ms - at_ms) / 1000
+    return min(float(limit.burst), tokens + elapsed * limit.per_second)
+
+
+def _waits(limits: list[RateLimit], taken: dict[str, int], available: dict[str, float]) -> list[float]:
+    """Per call: 0.0 for the first `taken` calls of each bucket; for the others, when their token will be there."""
+    handed: dict[str, int] = {}
+    waits: list[float] = []
+    for limit in limits:
+        index = handed.get(limit.key, 0)
+        handed[limit.key] = index + 1
+        short = index + 1 - available[limit.key]  # tokens still to come before this call's
+        waits.append(0.0 if index < taken[limit.key] else max(short, 0.0) / limit.per_second)
+    return waits
 
 
 def _number(value: float) -> Decimal:

@@ -58,12 +58,18 @@ def reset_clients() -> None:
     aws_client.cache_clear()
 
 
-def http_session() -> requests.Session:
-    """One keep-alive session per container; no automatic retries (a retried POST can post twice)."""
+def http_session(connections: int = 10) -> requests.Session:
+    """One keep-alive session per container, keeping `connections` per host (as many as a sender's calls in flight
+    at once: requests keeps 10, and drops the others after each call); no automatic retries (a retried POST can
+    post twice)."""
     import requests
+    from requests.adapters import HTTPAdapter
 
     session = requests.Session()
     session.headers["User-Agent"] = "workplace-integration-hub/1.0"
+    adapter = HTTPAdapter(pool_maxsize=max(10, connections), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 

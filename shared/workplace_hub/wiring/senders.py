@@ -40,7 +40,7 @@ def build_worker(channel: str, config: SenderSettings | None = None) -> Delivery
     sqs = aws_client("sqs")
     timeout = http_timeout(config)
     return DeliveryWorker(
-        sender=sender_class(channel)(http_session(), config, timeout),
+        sender=sender_class(channel)(http_session(config.SEND_CONCURRENCY), config, timeout),
         settings=settings_cache(settings_repo, config),
         settings_repository=settings_repo,
         links=links,
@@ -58,6 +58,7 @@ def build_worker(channel: str, config: SenderSettings | None = None) -> Delivery
             else None
         ),
         on_accepted=on_accepted,
+        concurrency=config.SEND_CONCURRENCY,
     )
 
 

@@ -752,7 +752,9 @@ def test_eight_attempts_ride_out_a_long_429_storm() -> None:
 
 
 def _throttle_update_of(stack: HubStack, user_id: str) -> list[str]:
-    """DynamoDB throttles the next UpdateItem of `user_id`'s delivery record (as if the SDK's retries ran out)."""
+    """DynamoDB throttles the next UpdateItem of `user_id`'s delivery record (as if the SDK's retries ran out);
+    a window's claim (a transaction) naming it first is cancelled for it, as DynamoDB cancels a transaction one
+    of whose items it throttles (CancellationReasons: ThrottlingError)."""
     hits: list[str] = []
 
     def throttle(params: dict[str, Any], **_: Any) -> None:
@@ -760,7 +762,16 @@ def _throttle_update_of(stack: HubStack, user_id: str) -> list[str]:
             hits.append(user_id)
             raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "Update")
 
-    stack.dynamodb.meta.client.meta.events.register("provide-client-params.dynamodb.UpdateItem", throttle)
+    def cancel(params: dict[str, Any], **_: Any) -> None:
+        keys = [item.get("Update", {}).get("Key", {}).get("sk", "") for item in params.get("TransactItems", [])]
+        if not hits and any(key.startswith(f"{user_id}#") for key in keys):
+            reasons = [{"Code": "ThrottlingError" if k.startswith(f"{user_id}#") else "None"} for k in keys]
+            error = {"Error": {"Code": "TransactionCanceledException", "Message": "x"}, "CancellationReasons": reasons}
+            raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+
+    events = stack.dynamodb.meta.client.meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", throttle)
+    events.register("provide-client-params.dynamodb.TransactWriteItems", cancel)
     return hits
 
 
