@@ -36,7 +36,12 @@ from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey
 
 LOGICAL_IDS = {name: logical_id for logical_id, name in TABLES.items()}
-TRANSACTION_ACTIONS = {"Update": "UpdateItem", "Put": "PutItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+TRANSACTION_ACTIONS = {
+    "Update": "UpdateItem",
+    "Put": "PutItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 
 
 @contextmanager

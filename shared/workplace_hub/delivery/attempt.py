@@ -21,6 +21,7 @@ from workplace_hub.delivery.calls import (
     Ready,
     call_chunks,
     call_provider,
+    discover_address,
     proposed_retry_keys,
     replay_of,
     side_by_side,
@@ -37,7 +38,7 @@ from workplace_hub.integration_settings.effective import effective, resolve_cred
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics
 from workplace_hub.providers.messenger import Destination, Sender, SendReceipt
-from workplace_hub.storage.addresses import ADDRESS_SOURCES, LOOKUP_MISSED
+from workplace_hub.storage.addresses import ADDRESS_SOURCES
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_claims import Claim, ClaimOutcome
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, Outcome
@@ -226,9 +227,13 @@ class JobAttempt:
                 continue
             address, missing_reason = job.addresses.get(recipient.user_id), ""
             if address is None:
-                address, missing_reason = self._address(recipient, links.get(recipient.user_id))
+                source = ADDRESS_SOURCES[self._sender.channel]
+                address = source.address(job.company_id, recipient, links.get(recipient.user_id), self._parts.keyring)
+                missing_reason = source.missing_reason
             if address is None:
-                address = self._discover(recipient.user_id, credentials)
+                address = discover_address(
+                    self._sender, self._parts.links, job.company_id, recipient.user_id, credentials
+                )
             if address is None:
                 self._record(key, DeliveryStatus.SKIPPED, reason=missing_reason)
                 continue
@@ -364,28 +369,6 @@ class JobAttempt:
             self._record(
                 key, DeliveryStatus.FAILED, reason=outcome.reason or "provider_rejected", error_code=outcome.code
             )
-
-    def _address(self, recipient: Recipient, links: EmployeeLinks | None) -> tuple[str | None, str]:
-        """The recipient's address on this channel, or None and the reason it is missing."""
-        source = ADDRESS_SOURCES[self._sender.channel]
-        return source.address(self.job.company_id, recipient, links, self._parts.keyring), source.missing_reason
-
-    def _discover(self, user_id: str, credentials: dict[str, Any]) -> str | None:
-        """Ask the provider for an unlinked employee's address (Slack: by e-mail) and keep it as their link."""
-        source = ADDRESS_SOURCES[self._sender.channel]
-        if not source.discoverable_by_email or not source.link_field:
-            return None
-        try:
-            address = self._sender.find_address(credentials, user_id)
-        except ProviderError as exc:
-            logger.info("address lookup failed", extra={"user_id": user_id, "code": exc.code})
-            return None
-        company_id = self.job.company_id
-        if address:
-            self._parts.links.update(company_id, user_id, {source.link_field: address}, [LOOKUP_MISSED])
-        else:
-            self._parts.links.update(company_id, user_id, {LOOKUP_MISSED: int(time.time())}, [])
-        return address
 
     def _record(
         self, key: DeliveryKey, status: DeliveryStatus, expected: DeliveryStatus | None = None, **details: str | None

@@ -3,6 +3,7 @@ for one recipient (what an admin's replay sends)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -13,8 +14,11 @@ from typing import Any
 from workplace_hub.errors import ProviderError
 from workplace_hub.events import Recipient
 from workplace_hub.jobs import SendJob
+from workplace_hub.observability import logger
 from workplace_hub.providers.messenger import Destination, Notification, Sender, SendReceipt
+from workplace_hub.storage.addresses import ADDRESS_SOURCES, LOOKUP_MISSED
 from workplace_hub.storage.delivery_records import DeliveryKey, Replay
+from workplace_hub.storage.links import LinksRepository
 
 Ready = tuple[DeliveryKey, Destination, str]  # a claimed recipient to call now: key, address, locale
 Outcomes = dict[str, SendReceipt | ProviderError]  # a call's outcome per recipient (user_id)
@@ -87,3 +91,22 @@ def proposed_retry_keys(job: SendJob, keys: dict[str, DeliveryKey], max_batch: i
         key = str(uuid.uuid4())
         proposed.update({keys[recipient.user_id]: key for recipient in chunk})
     return proposed
+
+
+def discover_address(
+    sender: Sender, links: LinksRepository, company_id: str, user_id: str, credentials: dict[str, Any]
+) -> str | None:
+    """Ask the provider for an unlinked employee's address (Slack: by e-mail) and keep it as their link."""
+    source = ADDRESS_SOURCES[sender.channel]
+    if not source.discoverable_by_email or not source.link_field:
+        return None
+    try:
+        address = sender.find_address(credentials, user_id)
+    except ProviderError as exc:
+        logger.info("address lookup failed", extra={"user_id": user_id, "code": exc.code})
+        return None
+    if address:
+        links.update(company_id, user_id, {source.link_field: address}, [LOOKUP_MISSED])
+    else:
+        links.update(company_id, user_id, {LOOKUP_MISSED: int(time.time())}, [])
+    return address

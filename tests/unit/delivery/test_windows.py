@@ -313,5 +313,3 @@ def test_a_crash_inside_a_window_leaves_outcome_unknown_only_for_the_calls_in_fl
     outcomes = [(record(slack, k)["status"], record(slack, k).get("reason")) for k in keys]
     assert outcomes == [("sent", None)] * 3 + [("failed", "outcome_unknown")] * 3 + [("sent", None)] * 3
     assert sorted(s.destination.user_id for s in survivor.sent) == sorted(people[6:])
-
-
