@@ -62,13 +62,16 @@ from tests.integration.helpers import (
     ok,
     queue_idle,
     route,
+    slack_posts,
     user,
+    wait_for_deliveries,
 )
 from tests.integration.messengers import LineChannel, enable_line, header, link_line, new_line_user_id
 from workplace_hub import wiring
 from workplace_hub.config import SenderSettings, load_settings
 from workplace_hub.google.chat import GoogleChatSender
 from workplace_hub.providers.messenger import SendReceipt
+from workplace_hub.slack.messages import SlackSender
 
 pytestmark = pytest.mark.integration
 
@@ -206,7 +209,10 @@ class Throttle:
       of `line_events`: events whose jobs are not copied during the storm, so only the job itself comes back,
       after the visibility timeout, and finds its claims' leases over;
     - "line claim" (once): the claim of one recipient of a LINE multicast of another of those events, so that
-      the call goes out without them and they are claimed on the job's next attempt.
+      the call goes out without them and they are claimed on the job's next attempt. A multicast's recipients are
+      claimed as one window (a TransactWriteItems): DynamoDB throttling one of its items cancels the transaction
+      ("line window": TransactionCanceledException, that item's reason ThrottlingError), and the worker claims
+      them one by one, the "line claim" among them.
     """
 
     LINE_OUTCOME_TRIES = 4  # DeliveriesRepository's first try and its three retries
@@ -217,7 +223,14 @@ class Throttle:
         self._budget = budget
         self._line_partitions = line_events
         self._lock = threading.Lock()
-        self._chosen_left = {"slack rate-limit token": 1, "line outcome": self.LINE_OUTCOME_TRIES, "line claim": 1}
+        self._chosen_left = {
+            "slack rate-limit token": 1,
+            "line outcome": self.LINE_OUTCOME_TRIES,
+            "line window": 1,
+            "line claim": 1,
+        }
+        self._line_window: str | None = None  # the partition whose LINE window's claim was cancelled
+        self._window_items = 0
         self.line_claim: Key | None = None  # the LINE delivery whose claim was throttled
         self._line_batch: str | None = None  # the partition whose LINE outcomes are being lost
         self.calls = 0
@@ -227,10 +240,13 @@ class Throttle:
         table, key = body.get("TableName", ""), body.get("Key", {})
         if operation == "UpdateItem" and table.endswith("RateLimitsTable"):
             return "slack rate-limit token" if key.get("pk", {}).get("S", "").startswith("slack:") else None
+        if operation == "TransactWriteItems":
+            return self._chosen_window(body)
         partition, sort_key = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
         claiming = ":sending" in body.get("ExpressionAttributeValues", {})
         if operation == "UpdateItem" and table.endswith("DeliveriesTable") and claiming and sort_key.endswith("#line"):
-            if partition in self._line_partitions and partition != self._line_batch and self.line_claim is None:
+            ours = partition in self._line_partitions and partition != self._line_batch
+            if ours and self.line_claim is None and self._line_window in (None, partition):
                 self.line_claim = (partition.split("#", 1)[1], sort_key.rsplit("#", 1)[0], "line")
                 return "line claim"
             return None
@@ -253,6 +269,23 @@ class Throttle:
                     return "line outcome"
         return None
 
+    def _chosen_window(self, body: dict[str, Any]) -> str | None:
+        """A LINE multicast's window of claims, of one of `line_events`, while no LINE claim was throttled yet."""
+        updates = [item.get("Update", {}) for item in body.get("TransactItems", [])]
+        claims = [
+            u["Key"]
+            for u in updates
+            if ":sending" in u.get("ExpressionAttributeValues", {}) and u["Key"]["sk"]["S"].endswith("#line")
+        ]
+        partitions = {key["pk"]["S"] for key in claims}
+        if len(partitions) != 1 or self.line_claim is not None or self._line_window is not None:
+            return None
+        (partition,) = partitions
+        if partition not in self._line_partitions or partition == self._line_batch:
+            return None
+        self._line_window, self._window_items = partition, len(updates)
+        return "line window"
+
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         try:
             body = json.loads(params.get("body") or b"{}")
@@ -268,9 +301,17 @@ class Throttle:
                 chosen = "every n-th call"
             else:
                 return
-            tables = [body["TableName"]] if "TableName" in body else sorted(body.get("RequestItems", {}))
+            transaction = {next(iter(item.values()))["TableName"] for item in body.get("TransactItems", [])}
+            tables = [body["TableName"]] if "TableName" in body else sorted(body.get("RequestItems", {}) or transaction)
             names = ",".join(table.rsplit("-", 1)[-1] for table in tables)
             self.throttled.append(f"{model.name} {names} ({chosen})")
+        if chosen == "line window":
+            reasons = [{"Code": "ThrottlingError"}] + [{"Code": "None"}] * (self._window_items - 1)
+            error = {"Code": "TransactionCanceledException", "Message": "Transaction cancelled [ThrottlingError]"}
+            raise self._client.exceptions.TransactionCanceledException(
+                {"Error": error, "CancellationReasons": reasons, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                model.name,
+            )
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "The level of configured provisioned"}
         raise self._client.exceptions.ProvisionedThroughputExceededException(
             {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name
@@ -361,9 +402,9 @@ def _event_id_of(body: str) -> str | None:
 
 
 class ReplayDuringClaim:
-    """Replays one failed delivery (`POST /admin/failures/replay`) at the moment a redelivered job, whose claim of
-    it was just refused (the record is final), reads the record to find out why: a `before-call` handler on the
-    functions' shared DynamoDB client, firing once, on that GetItem."""
+    """Replays one failed delivery (`POST /admin/failures/replay`) at the moment a redelivered job reads the record
+    to claim it (a window's BatchGetItem, before its transaction), or, its claim just refused (the record is final),
+    to find out why (GetItem): a `before-call` handler on the functions' shared DynamoDB client, firing once."""
 
     def __init__(self, client: Any, company: Company, key: Key) -> None:
         self._client = client
@@ -375,7 +416,9 @@ class ReplayDuringClaim:
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         event_id, user_id, channel = self._key
         wanted = {"pk": {"S": f"{self._company.company_id}#{event_id}"}, "sk": {"S": f"{user_id}#{channel}"}}
-        if model.name != "GetItem" or json.loads(params.get("body") or b"{}").get("Key") != wanted:
+        body = json.loads(params.get("body") or b"{}")
+        batch = [keys for request in body.get("RequestItems", {}).values() for keys in request.get("Keys", [])]
+        if wanted != body.get("Key") and wanted not in batch:
             return
         with self._lock:
             if self.answer is not None:
@@ -385,22 +428,26 @@ class ReplayDuringClaim:
 
     @contextmanager
     def installed(self) -> Iterator[ReplayDuringClaim]:
-        self._client.meta.events.register("before-call.dynamodb.GetItem", self, unique_id="chaos-replay-race")
+        events = self._client.meta.events
+        for read in ("GetItem", "BatchGetItem"):
+            events.register(f"before-call.dynamodb.{read}", self, unique_id=f"chaos-replay-race-{read}")
         try:
             yield self
         finally:
-            self._client.meta.events.unregister("before-call.dynamodb.GetItem", unique_id="chaos-replay-race")
+            for read in ("GetItem", "BatchGetItem"):
+                events.unregister(f"before-call.dynamodb.{read}", unique_id=f"chaos-replay-race-{read}")
 
 
 @contextmanager
-def scaled_senders(stack: LocalStack) -> Iterator[None]:
+def scaled_senders(stack: LocalStack, **settings: str) -> Iterator[None]:
     """The three senders' timeouts and claim lease scaled to the session's 5 s visibility timeout: each function's
-    worker built again by wiring, from the function's environment with those settings changed."""
+    worker built again by wiring, from the function's environment with those settings (and `settings`) changed."""
     template = load_template()
     scaled = {
         "HTTP_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
         "HTTP_READ_TIMEOUT": str(READ_TIMEOUT),
         "CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
+        **settings,
     }
     with pytest.MonkeyPatch.context() as patch:
         for channel, queue in SEND_QUEUES.items():
@@ -929,8 +976,8 @@ def test_chaos_a_storage_error_before_the_provider_call_loses_no_delivery(storm:
 
 
 def test_chaos_a_failure_replayed_while_a_copy_of_its_job_reads_it_is_still_replayed(storm: Storm) -> None:
-    # GIVEN a replayable failure (the stale Slack member ID's), replayed by the admin just after a redelivered copy
-    # of its job was refused its claim, before the copy read the record
+    # GIVEN a replayable failure (the stale Slack member ID's), replayed by the admin just as a redelivered copy of
+    # its job reads the record (to claim it with its window, or to find out why its claim was refused)
     assert storm.raced is not None and storm.race_replay, "no replayable failure, or the race never happened"
     assert storm.race_replay["replayed"] == 1
     raced, before = storm.raced, len(storm.attempts.get(storm.raced, []))
@@ -942,3 +989,143 @@ def test_chaos_a_failure_replayed_while_a_copy_of_its_job_reads_it_is_still_repl
         "needs_relink",
         1,
     )
+
+
+# ------------------------------------------------------------------------------------------- windows
+
+
+WINDOW = 3  # SEND_CONCURRENCY of the Slack sender in these tests: a job's calls go out three at a time
+
+
+def slack_company(stack: LocalStack, sandbox: SandboxClient, size: int) -> tuple[Api, str, list[str], list[str]]:
+    """A company with Slack on, the item routed to it, `size` employees linked: (admin, bot token, user ids,
+    member ids)."""
+    company_id = f"co-{uuid.uuid4().hex[:10]}"
+    admin = Api(stack, company_id, user(company_id, "admin"), "admin")
+    members = [new_member_id() for _ in range(size)]
+    token = enable_slack(admin, sandbox, members=members)
+    route(admin, {ITEM: ["slack"]})
+    users = [user(company_id, f"win{index:02d}") for index in range(size)]
+    for user_id, member in zip(users, members, strict=True):
+        ok(Api(stack, company_id, user_id, "member").put("/me/links", {"slack_member_id": member}))
+    return admin, token, users, members
+
+
+def accepted_posts(sandbox: SandboxClient, token: str) -> Counter[str]:
+    """Posts Slack accepted, per member."""
+    return Counter(
+        entry["body"]["channel"]
+        for entry in slack_posts(sandbox, token)
+        if entry["status"] == 200 and (entry["response"] or {}).get("ok") is True
+    )
+
+
+class WindowDeath:
+    """Kills the Slack sender's container while a window's calls are in flight: right after Slack accepted the call
+    to `victim` (the window's other calls run to their end beside it, as they would on the dying container)."""
+
+    def __init__(self, function: LocalFunction, victim: str) -> None:
+        self._function = function
+        self._handler = function.handler
+        self._send_batch = SlackSender.send_batch
+        self._victim = victim
+        self.killed = False
+
+    def handler(self, event: dict[str, Any], context: Any) -> Any:
+        try:
+            return self._handler(event, context)
+        except ContainerDeath:
+            raise ContainerDied(f"{self._function.logical_id}'s container died mid-window") from None
+
+    @contextmanager
+    def installed(self) -> Iterator[WindowDeath]:
+        death = self
+
+        def send_batch(sender: SlackSender, notification: Any, destinations: list[Any], *args: Any, **kw: Any):
+            outcomes = death._send_batch(sender, notification, destinations, *args, **kw)
+            if not death.killed and any(d.address == death._victim for d in destinations):
+                death.killed = True
+                raise ContainerDeath
+            return outcomes
+
+        quiet, poller_log = _DropDeaths(), logging.getLogger("local_stack.poller")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(self._function, "handler", self.handler)
+            patch.setattr(SlackSender, "send_batch", send_batch)
+            poller_log.addFilter(quiet)
+            try:
+                yield self
+            finally:
+                poller_log.removeFilter(quiet)
+
+
+def test_chaos_a_crash_inside_a_window_leaves_only_the_calls_in_flight_unknown(stack: LocalStack) -> None:
+    # GIVEN nine Slack recipients of one event, sent three at a time, and a container that dies while the second
+    # window's three calls are in flight (Slack accepted them; none is recorded)
+    sandbox = SandboxClient(stack.sandbox.url)
+    admin, token, users, members = slack_company(stack, sandbox, 9)
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
+    event = notification(admin.company_id, [{"user_id": u} for u in users])
+    death = WindowDeath(stack.functions["SendSlackFunction"], victim=members[4])
+    with scaled_senders(stack, SEND_CONCURRENCY=str(WINDOW)), death.installed():
+        # WHEN the event goes through, and the job comes back after its invocation died
+        send_all(sqs, stack.queues["WorkplaceEventsQueue"], [event])
+        records = wait_for_deliveries(admin, event["event_id"], 9, timeout=SETTLE_TIMEOUT)
+
+    # THEN the first window is sent; the second, whose calls were in flight, is failed: outcome_unknown (the hub
+    # cannot know they went out, so at most once does not send them again); the third, never claimed before the
+    # crash, is sent when the job comes back: nothing lost
+    assert death.killed
+    outcomes = [(records[(u, "slack")]["status"], records[(u, "slack")].get("reason")) for u in users]
+    assert outcomes == [("sent", None)] * 3 + [("failed", "outcome_unknown")] * 3 + [("sent", None)] * 3
+    # AND Slack accepted one post per recipient: the crashed window's went out once, and never again
+    assert accepted_posts(sandbox, token) == dict.fromkeys(members, 1)
+
+
+def test_chaos_a_conflict_that_cancels_a_window_sends_the_free_ones_once(stack: LocalStack) -> None:
+    # GIVEN five Slack recipients of one event, sent three at a time, and another attempt that claims (and settles)
+    # the second one's delivery just before the first window's claim goes out
+    sandbox = SandboxClient(stack.sandbox.url)
+    admin, token, users, members = slack_company(stack, sandbox, 5)
+    sqs = boto3.client("sqs", endpoint_url=stack.aws_endpoint_url)
+    event = notification(admin.company_id, [{"user_id": u} for u in users])
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint_url)
+    client = wiring.aws_client("dynamodb").meta.client
+    seen: list[str] = []
+
+    def other_attempt(params: dict[str, Any], **_: Any) -> None:
+        items = [item["Update"] for item in json.loads(params.get("body") or b"{}").get("TransactItems", [])]
+        claims = [i for i in items if ":sending" in i.get("ExpressionAttributeValues", {})]  # not rate-limit tokens
+        contested = next((i for i in claims if i["Key"]["sk"]["S"].startswith(f"{users[1]}#slack")), None)
+        if contested is None or seen:
+            return
+        seen.append("claimed and sent by another attempt")
+        dynamodb.update_item(
+            TableName=contested["TableName"],
+            Key=contested["Key"],
+            UpdateExpression="SET #status = :sent",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":sent": {"S": "sent"}},
+        )
+
+    def outcome(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+        if len(seen) == 1:  # the contested window's claim
+            seen.append(parsed.get("Error", {}).get("Code", "committed"))
+
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", other_attempt, unique_id="chaos-conflict")
+    client.meta.events.register("after-call.dynamodb.TransactWriteItems", outcome, unique_id="chaos-conflict-seen")
+    try:
+        with scaled_senders(stack, SEND_CONCURRENCY=str(WINDOW)):
+            # WHEN the event goes through
+            send_all(sqs, stack.queues["WorkplaceEventsQueue"], [event])
+            records = wait_for_deliveries(admin, event["event_id"], 5, timeout=SETTLE_TIMEOUT)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="chaos-conflict")
+        client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", unique_id="chaos-conflict-seen")
+
+    # THEN the window's transaction was cancelled by the conflict, and its records were claimed one by one: the
+    # free ones sent once each, the contested one left as the other attempt settled it, never posted by this one
+    assert seen == ["claimed and sent by another attempt", "TransactionCanceledException"]
+    assert {u: records[(u, "slack")]["status"] for u in users} == dict.fromkeys(users, "sent")
+    posts = accepted_posts(sandbox, token)
+    assert posts == {m: 1 for i, m in enumerate(members) if i != 1}
