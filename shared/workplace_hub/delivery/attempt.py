@@ -13,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from workplace_hub.catalog import Integration
-from workplace_hub.clock import utc_now_iso
 from workplace_hub.crypto import Keyring
 from workplace_hub.delivery.calls import (
     Call,
@@ -34,7 +33,7 @@ from workplace_hub.errors import (
     RetryableProviderError,
 )
 from workplace_hub.events import Recipient
-from workplace_hub.integration_settings.effective import effective, resolve_credentials
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, metrics
 from workplace_hub.providers.messenger import Destination, Sender, SendReceipt
@@ -42,10 +41,8 @@ from workplace_hub.storage.addresses import ADDRESS_SOURCES
 from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_claims import Claim, ClaimOutcome
 from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, Outcome
-from workplace_hub.storage.link_health import NEEDS_RELINK, state_attribute
 from workplace_hub.storage.links import EmployeeLinks, LinksRepository
 from workplace_hub.storage.rate_limits import SharedRateLimiter
-from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 
 # A wait for the shared rate limit this short happens in place; a longer one postpones the rest of the job.
 # Kept short: while a container sleeps for one company's limit, other companies' jobs wait behind it.
@@ -70,13 +67,11 @@ class SendingParts:
     """What every job of one sender uses, built once per container."""
 
     sender: Sender
-    settings: CachedSettings
-    settings_repository: SettingsRepository
+    credentials: CompanyCredentials
     links: LinksRepository
     deliveries: DeliveriesRepository
-    keyring: Keyring
+    keyring: Keyring  # opens sealed addresses (a Google Chat webhook URL)
     lease_seconds: float
-    platform_credentials: Callable[[], dict[str, Any]]
     call_budget_seconds: float  # the longest one provider call may take (both timeouts, and some margin)
     limiter: SharedRateLimiter | None
     sleep: Callable[[float], None]
@@ -136,12 +131,10 @@ class JobAttempt:
         call, the job's remaining recipients are not tried now: they wait for the job's next attempt.
         """
         job, parts = self.job, self._parts
-        company = parts.settings.get(job.company_id)
+        company = parts.credentials.company(job.company_id)
         integration = Integration(job.channel)
-        enabled = effective(company, integration).enabled
-        credentials = (
-            resolve_credentials(company, integration, parts.keyring, parts.platform_credentials) if enabled else {}
-        )
+        enabled = parts.credentials.enabled(company, integration)
+        credentials = parts.credentials.resolve(company, integration) if enabled else {}
         unknown = [r.user_id for r in job.recipients if r.user_id not in job.addresses]
         links = parts.links.get_many(job.company_id, unknown) if unknown else {}
         keys = {r.user_id: DeliveryKey(job.company_id, job.event_id, r.user_id, job.channel) for r in job.recipients}
@@ -177,17 +170,8 @@ class JobAttempt:
                 # unknown. (One after another, as before: once per job.)
                 self._write_outcomes()
         if self.credentials_error is not None:
-            parts.settings_repository.save_status(
-                job.company_id,
-                integration,
-                {
-                    "state": "error",
-                    "code": self.credentials_error,
-                    "checked_at": utc_now_iso(),
-                    "detail": "the provider refused the credentials while sending",
-                },
-            )
-            parts.settings.invalidate(job.company_id)
+            detail = "the provider refused the credentials while sending"
+            parts.credentials.record_error(job.company_id, integration, self.credentials_error, detail)
 
     def _ready(
         self,
@@ -363,8 +347,7 @@ class JobAttempt:
         elif isinstance(outcome, NeedsRelinkError):
             self._record(key, DeliveryStatus.FAILED, reason="needs_relink", error_code=outcome.code)
             # The employee sees it in GET /me/links, the admin in GET /admin/links; later sends are skipped.
-            problem = {"state": NEEDS_RELINK, "reason": outcome.code, "since": utc_now_iso()}
-            self._parts.links.update(key.company_id, key.user_id, {state_attribute(key.channel): problem}, [])
+            self._parts.credentials.mark_needs_relink(key.company_id, key.user_id, key.channel, outcome.code)
         else:
             self._record(
                 key, DeliveryStatus.FAILED, reason=outcome.reason or "provider_rejected", error_code=outcome.code

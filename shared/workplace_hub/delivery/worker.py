@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from workplace_hub.crypto import Keyring
 from workplace_hub.delivery.attempt import JobAttempt, SendingParts, count
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.jobs import SendJob
 from workplace_hub.observability import logger, per_record_log_keys
 from workplace_hub.providers.messenger import Sender, SendReceipt
@@ -27,7 +28,6 @@ from workplace_hub.storage.deliveries import DeliveriesRepository
 from workplace_hub.storage.delivery_records import DeliveryKey
 from workplace_hub.storage.links import LinksRepository
 from workplace_hub.storage.rate_limits import SharedRateLimiter
-from workplace_hub.storage.settings import CachedSettings, SettingsRepository
 
 
 class DeliveryWorker:
@@ -38,8 +38,7 @@ class DeliveryWorker:
         self,
         *,
         sender: Sender,
-        settings: CachedSettings,
-        settings_repository: SettingsRepository,
+        credentials: CompanyCredentials,
         links: LinksRepository,
         deliveries: DeliveriesRepository,
         keyring: Keyring,
@@ -47,7 +46,6 @@ class DeliveryWorker:
         dead_letters: DeadLetters,
         max_receive_count: int,
         lease_seconds: float,
-        platform_credentials: Callable[[], dict[str, Any]] = dict,
         call_budget_seconds: float = 15.0,
         limiter: SharedRateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -59,13 +57,11 @@ class DeliveryWorker:
         pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"send-{sender.channel}") if concurrency > 1 else None
         self._parts = SendingParts(
             sender=sender,
-            settings=settings,
-            settings_repository=settings_repository,
+            credentials=credentials,
             links=links,
             deliveries=deliveries,
             keyring=keyring,
             lease_seconds=lease_seconds,
-            platform_credentials=platform_credentials,
             call_budget_seconds=call_budget_seconds,
             limiter=limiter,
             sleep=sleep,

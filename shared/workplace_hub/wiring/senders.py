@@ -12,8 +12,6 @@ from workplace_hub.wiring.common import (
     company_credentials,
     http_session,
     http_timeout,
-    secret_reader,
-    settings_cache,
     storage,
 )
 
@@ -36,21 +34,21 @@ def build_worker(channel: str, config: SenderSettings | None = None) -> Delivery
         on_accepted = schedule_first_lookups(
             ResultQueue(aws_client("sqs"), config.KAKAO_RESULTS_QUEUE_URL), Timing.of(config)
         )
-    settings_repo, links, deliveries, keyring = storage(config)
+    stored = storage(config)
     sqs = aws_client("sqs")
     timeout = http_timeout(config)
     return DeliveryWorker(
         sender=sender_class(channel)(http_session(config.SEND_CONCURRENCY), config, timeout),
-        settings=settings_cache(settings_repo, config),
-        settings_repository=settings_repo,
-        links=links,
-        deliveries=deliveries,
-        keyring=keyring,
+        credentials=company_credentials(config, stored, cached=True),
+        links=stored.links,
+        deliveries=stored.deliveries,
+        keyring=stored.keyring,
         queue=JobQueue(sqs, config.SEND_QUEUE_URL),
-        dead_letters=DeadLetters(sqs, config.SEND_DLQ_URL, f"send_{channel}", log=deliveries, replay_queue=channel),
+        dead_letters=DeadLetters(
+            sqs, config.SEND_DLQ_URL, f"send_{channel}", log=stored.deliveries, replay_queue=channel
+        ),
         max_receive_count=config.MAX_RECEIVE_COUNT,
         lease_seconds=config.CLAIM_LEASE_SECONDS,
-        platform_credentials=secret_reader(config.PLATFORM_SECRET_ARN),
         call_budget_seconds=call_budget_seconds(config),
         limiter=(
             SharedRateLimiter(aws_client("dynamodb").Table(config.RATE_LIMITS_TABLE_NAME))

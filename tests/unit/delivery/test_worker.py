@@ -33,6 +33,7 @@ from workplace_hub.errors import (
     PermanentProviderError,
     RetryableProviderError,
 )
+from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.integration_settings.effective import effective
 from workplace_hub.jobs import SendJob
 from workplace_hub.queues import DeadLetters, JobPostponedError, JobQueue, backoff_seconds, retry_delay
@@ -53,11 +54,17 @@ def make_worker(
     lease_seconds: float = LEASE_SECONDS,
     **extra: Any,
 ) -> DeliveryWorker:
-    """The worker as wiring.build_worker assembles it, with a fake sender (`extra`: limiter, sleep)."""
+    """The worker as wiring.build_worker assembles it, with a fake sender (`extra`: limiter, sleep, concurrency)."""
+    credentials = CompanyCredentials(
+        settings_repo=stack.settings_repository,
+        keyring=stack.keyring,
+        platform_credentials=platform_credentials,
+        links=stack.links,
+        settings_cache=CachedSettings(stack.settings_repository, 30.0),
+    )
     return DeliveryWorker(
         sender=sender,  # type: ignore[arg-type]
-        settings=CachedSettings(stack.settings_repository, 30.0),
-        settings_repository=stack.settings_repository,
+        credentials=credentials,
         links=stack.links,
         deliveries=stack.deliveries,
         keyring=stack.keyring,
@@ -65,7 +72,6 @@ def make_worker(
         dead_letters=DeadLetters(stack.sqs, stack.queue_urls[f"{sender.channel}_dlq"], f"send_{sender.channel}"),
         max_receive_count=MAX_RECEIVE_COUNT,
         lease_seconds=lease_seconds,
-        platform_credentials=platform_credentials,
         **extra,
     )
 
