@@ -73,9 +73,10 @@ validate: $(SAM_VENV)/.installed $(CHECKS_VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) -m infra.demo
 
-## make bench: the benchmark (figures printed, nothing asserted).
+## make bench [ARGS="--quick" or "--parts 9 --latency realistic ..."]: the benchmark (figures printed, nothing
+## asserted; `python -m infra.bench --help` lists the options).
 bench: $(VENV)/.installed
-	$(PY) -m infra.bench
+	$(PY) -m infra.bench $(ARGS)
 
 ## make token COMPANY=acme USER_ID=someone@acme.example ROLE=admin: a dev token for the running local stack.
 ## (USER_ID, not USER: the shell's $USER, the login name, would silently become the token's user.)

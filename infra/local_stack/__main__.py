@@ -21,6 +21,7 @@ from infra.local_stack.stack import (
     LocalStack,
     PortInUseError,
 )
+from infra.sandbox import latency
 
 # Saved settings reach the next event at once (deployed functions cache them for 30 s by default).
 LOCAL_SETTINGS_CACHE_SECONDS = "0"
@@ -50,6 +51,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="start from empty tables, queues, secrets and keys, and a new signing key (old tokens stop working)",
     )
+    parser.add_argument(
+        "--latency",
+        type=latency.argument,
+        default={},
+        help=(
+            "the sandbox's providers answer after a delay: realistic (Slack 250 ms, Google Chat 150, LINE 60, NAVER"
+            " WORKS 80, SENS 120, each +20%% jitter), or e.g. slack=250,google_chat=150+30 (ms), or realistic,slack=400"
+        ),
+    )
     return parser.parse_args(argv)
 
 
@@ -72,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         state_dir=args.state_dir,
         persist=True,
         workplace_origin=args.workplace_origin,
+        latency=args.latency,
     )
     try:
         stack.start()

@@ -18,6 +18,7 @@ from infra.local_stack.identity import DEV_AUDIENCE, DevIssuer
 from infra.local_stack.persistence import restore_state, save_state
 from infra.local_stack.poller import SqsPoller
 from infra.sandbox import Sandbox
+from infra.sandbox.latency import Latency
 from infra.sandbox.server import SANDBOX_PATHS
 from infra.template import ROOT, Resolver, load_template, resources_of_type
 from workplace_hub.workplace_jwt import TokenVerifier
@@ -70,9 +71,11 @@ class LocalStack:
         environ: Mapping[str, str] | None = None,
         persist: bool = False,
         workplace_origin: str = "'none'",
+        latency: dict[str, Latency] | None = None,
     ) -> None:
         """`persist`: keep the AWS state in `state_dir` across restarts (saved by stop(), loaded by start()).
-        `workplace_origin`: the template's WorkplaceOrigin, the origin(s) that may frame the console."""
+        `workplace_origin`: the template's WorkplaceOrigin, the origin(s) that may frame the console.
+        `latency`: the sandbox's providers answer after these delays (infra/sandbox/latency.py)."""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the local stack listens on loopback only")
         self.host = host
@@ -80,6 +83,7 @@ class LocalStack:
         self.state_dir = state_dir
         self._visibility_timeout = visibility_timeout
         self.aws_state_file = state_dir / AWS_STATE_FILE if persist else None
+        self._latency = latency
         self._environ = os.environ if environ is None else environ
         self.workplace_origin = workplace_origin
         self.functions: dict[str, LocalFunction] = {}
@@ -94,7 +98,7 @@ class LocalStack:
         self._moto, self.aws_endpoint_url = start_moto(self.host, moto_port)
         if self.aws_state_file:
             restore_state(self.aws_state_file)
-        self.sandbox = Sandbox(self.host, sandbox_port).start()
+        self.sandbox = Sandbox(self.host, sandbox_port, latency=self._latency).start()
         self.gateway = Gateway(self.host, gateway_port)
         self.api_url = self.gateway.url
         self.issuer = DevIssuer(self.state_dir / SIGNING_KEY_FILE, f"{self.api_url}{ISSUER_PATH}", DEV_AUDIENCE)

@@ -107,9 +107,31 @@ class SandboxClient:
         """Change rate limits: enabled (bool), burst (requests), per_second (refill rate); returns them."""
         return self._call("POST", "limits", {"provider": provider, **limits})["limits"]
 
+    def set_latency(
+        self, profile: str | None = None, **providers: dict[str, float] | float | tuple[float, float] | None
+    ) -> dict[str, Any]:
+        """Answer each provider after a delay: `profile` ("realistic", "off") first, then per provider
+        `name=ms`, `name=(ms, jitter_ms)` or `name=None` (no delay). Returns the settings and in-flight counts."""
+        body: dict[str, Any] = {"providers": {name: _latency(value) for name, value in providers.items()}}
+        if profile is not None:
+            body["profile"] = profile
+        return self._call("POST", "latency", body)
+
+    def latency(self) -> dict[str, Any]:
+        """{"providers": {name: {"fixed_ms", "jitter_ms"}}, "in_flight", "peak_in_flight"}."""
+        return self._call("GET", "latency")
+
     def reset(self) -> None:
         """Everything back to empty: workspaces, spaces, limits, faults, request log."""
         self._call("POST", "reset")
 
     def close(self) -> None:
         self._http.close()
+
+
+def _latency(value: dict[str, float] | float | tuple[float, float] | None) -> dict[str, float] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, tuple):
+        return {"fixed_ms": value[0], "jitter_ms": value[1]}
+    return {"fixed_ms": value}

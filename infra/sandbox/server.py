@@ -9,6 +9,9 @@ mounted under its `prefix` (e.g. `/slack`). The control API (JSON; wrapped by `c
     POST   /_sandbox/faults {"provider", "kind", "times"?, "match"?, ...options} -> {"id"}
     GET    /_sandbox/faults, DELETE /_sandbox/faults
     POST   /_sandbox/limits {"provider", "enabled"?, "burst"?, "per_second"?} -> {"provider", "limits"}
+    GET    /_sandbox/latency                     {"providers": {P: {"fixed_ms", "jitter_ms"}}, "in_flight",
+                                                  "peak_in_flight"} (delayed requests waiting now / at most)
+    POST   /_sandbox/latency {"profile"?, "providers"?: {P: {"fixed_ms", "jitter_ms"?} | null}} -> the same
     POST   /_sandbox/reset
     *      /_sandbox/{provider}/{action}         provider-specific (e.g. slack/workspaces)
 """
@@ -32,6 +35,7 @@ from infra.sandbox.faults import FaultStore
 from infra.sandbox.google_calendar import GoogleCalendarFake
 from infra.sandbox.google_chat import GoogleChatFake
 from infra.sandbox.google_oauth import GoogleOAuthFake
+from infra.sandbox.latency import Latency, LatencyStore
 from infra.sandbox.line import LineFake
 from infra.sandbox.line_login import LineLoginFake
 from infra.sandbox.naver_works import NaverWorksFake
@@ -159,8 +163,13 @@ class Sandbox:
     """Loopback fake of the external provider APIs. `start()` serves in a daemon thread."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, providers: list[type[FakeProvider]] | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        providers: list[type[FakeProvider]] | None = None,
+        latency: dict[str, Latency] | None = None,
     ) -> None:
+        """`latency`: each provider's delay from the start (see latency.py; the control API changes it)."""
         if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the sandbox binds to loopback only, not {host!r}")
         self.host, self.port = host, port
@@ -170,6 +179,7 @@ class Sandbox:
         if isinstance(calendar, GoogleCalendarFake) and oauth is not None:
             calendar.attach(oauth)
         self.faults = FaultStore()
+        self.latency = LatencyStore(latency)
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -198,6 +208,7 @@ class Sandbox:
         if self._server is None:
             return
         self._stopping.set()
+        self.latency.wake()
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
@@ -212,10 +223,12 @@ class Sandbox:
         self.stop()
 
     def reset(self) -> None:
-        """Everything back to empty: provider state, limits, faults and the request log."""
+        """Everything back to empty: provider state, limits, faults and the request log; latency back to what the
+        sandbox started with."""
         for provider in self.providers.values():
             provider.reset()
         self.faults.clear()
+        self.latency.reset()
         with self._log_lock:
             self._log.clear()
 
@@ -228,6 +241,7 @@ class Sandbox:
                 return self._control(request)
             except ControlError as exc:
                 return json_response(exc.status, {"error": str(exc)})
+        arrived = time.monotonic()
         provider = next((p for p in self.providers.values() if p.serves(request.path)), None)
         entry: dict[str, Any] = {
             "provider": provider.name if provider else None,
@@ -248,6 +262,9 @@ class Sandbox:
             if provider
             else (json_response(404, {"error": f"no fake provider serves {request.path}"}))
         )
+        if provider is not None:
+            # The answer is decided on arrival (rate limits count arrivals) and sent after the provider's delay.
+            self.latency.wait(provider.name, arrived, self._stopping)
         with self._log_lock:
             entry["status"] = response.status if response else None
             entry["response"] = response.payload if response else None
@@ -297,6 +314,11 @@ class Sandbox:
         if route == "limits" and method == "POST":
             provider = self._provider(data.pop("provider", None))
             return json_response(200, {"provider": provider.name, "limits": provider.set_limits(data)})
+        if route == "latency" and method == "GET":
+            return json_response(200, {"providers": self.latency.settings(), **self.latency.stats()})
+        if route == "latency" and method == "POST":
+            settings = self.latency.configure(data)
+            return json_response(200, {"providers": settings, **self.latency.stats()})
         if route == "reset" and method == "POST":
             self.reset()
             return json_response(200, {"ok": True})
