@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.bench import report
 from infra.template import ROOT, Resolver, function_environment, resources_of_type
 
 CHILD = Path(__file__).with_name("_child.py")
@@ -145,126 +144,77 @@ def run(template: dict[str, Any], resolver: Resolver, repetitions: int) -> list[
     return [measure(spec, repetitions) for spec in discover(template, resolver)]
 
 
-# ---------------------------------------------------------------- cold init from the built artifacts
-
-LAMBDA_CHILD = Path(__file__).with_name("_lambda_child.py")
-LAYERS = ("DepsLayer", "SharedLayer")
-# Only for the measured "with powertools' Tracer" variant: the layer does not ship the X-Ray SDK.
-XRAY_SDK = ("aws-xray-sdk==2.15.0", "wrapt==2.5.2")
-_COMPILE = ["-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
+def _clients(results: list[dict[str, Any]]) -> str:
+    per_function = sorted({" + ".join(r["boto3_clients"]) for r in results})
+    return "; ".join(per_function) or "none"
 
 
-def build_host_artifacts(into: Path, specs: list[FunctionSpec], *, xray_sdk: bool = True) -> dict[str, Path]:
-    """This machine's copy of what `make build` ships: the same Makefile recipes and lock, x86_64 wheels.
-
-    .aws-sam/ holds arm64 wheels, which cannot be imported here. Returns {logical id: directory}.
-    """
-    built: dict[str, Path] = {}
-    for layer, source in (("DepsLayer", ROOT / "layers" / "deps"), ("SharedLayer", ROOT / "shared")):
-        built[layer] = into / layer
-        make = [shutil.which("make") or "make", "-s", "-C", str(source), f"build-{layer}"]
-        variables = [f"ARTIFACTS_DIR={built[layer]}", "PIP_TARGET_PLATFORM=", f"PYTHON={sys.executable}"]
-        subprocess.run([*make, *variables], check=True)  # noqa: S603
-    for spec in specs:
-        target = built[spec.logical_id] = into / spec.logical_id
-        shutil.copytree(spec.code_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
-        subprocess.run([sys.executable, *_COMPILE, str(target)], check=True)  # noqa: S603
-    if xray_sdk:
-        target = built["XRaySdk"] = into / "XRaySdk"
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", "--no-compile"]
-        subprocess.run([*pip, "--target", str(target / "python"), *XRAY_SDK], check=True)  # noqa: S603
-        subprocess.run([sys.executable, *_COMPILE, str(target / "python")], check=True)  # noqa: S603
-    return built
-
-
-def _lambda_child(spec: FunctionSpec, built: dict[str, Path], mode: str, *, tracer: bool = False) -> dict[str, Any]:
-    path = [str(built[spec.logical_id]), *(str(built[layer] / "python") for layer in LAYERS)]
-    if tracer:
-        path.append(str(built["XRaySdk"] / "python"))
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    env.update(spec.environment)
-    env.update(
-        PYTHONDONTWRITEBYTECODE="1",
-        LAMBDA_TASK_ROOT=str(built[spec.logical_id]),
-        AWS_LAMBDA_FUNCTION_NAME=spec.logical_id,
-        AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
+def render(results: list[dict[str, Any]], repetitions: int) -> str:
+    rows = []
+    for r in results:
+        b = r["importtime_breakdown"]
+        rows.append(
+            [
+                r["function"],
+                f"{r['handler_ms_median']:.1f}",
+                f"{r['deps_only_ms_median']:.1f}",
+                f"{r['ratio']:.2f}x",
+                f"{r['ratio_of_minimums']:.2f}x",
+                "<= 1.3x",
+                f"{r['deps_and_clients_ms_median']:.1f}",
+                f"{r['ratio_to_deps_and_clients']:.2f}x",
+                f"{r['hub_own_ms']:.1f}",
+                f"{b['builders_ms']:.1f}",
+                f"{b['first_party_bodies_ms']:.1f}",
+            ]
+        )
+    packages = sorted({p for r in results for p in r["third_party_packages"] if not p.startswith("_")})
+    slowest = [
+        f"    {r['function']}: "
+        + ", ".join(
+            f"{name} {ms:.0f}"
+            for name, ms in r["importtime_breakdown"]["slowest_first_party"]
+            if name != r["handler_module"]
+        )
+        for r in results
+    ]
+    failures = sorted({name for r in results for name in r["baseline_import_failures"]})
+    return "\n".join(
+        [
+            f"1. Cold import per function (fresh interpreter each, median of {repetitions}; figures, not asserts)",
+            report.table(
+                [
+                    "function",
+                    "handler ms",
+                    "deps-only ms",
+                    "ratio",
+                    "(of minimums)",
+                    "target",
+                    "+ SDK clients ms",
+                    "ratio to that",
+                    "hub's own ms",
+                    "builders ms*",
+                    "hub modules ms*",
+                ],
+                rows,
+                "lrrrrrrrrrr",
+            ),
+            "  deps-only = a fresh interpreter importing exactly the non-first-party modules (third-party and",
+            "  stdlib, submodules included, in load order) that the handler import loaded; third-party packages",
+            *report.wrap(f"among them: {', '.join(packages)}."),
+            "  ratio = median handler / median deps-only; (of minimums) = fastest of each side, less sensitive",
+            "  to other load on the machine. hub's own = the difference of the medians.",
+            *report.wrap(
+                "+ SDK clients = deps-only plus creating the boto3 clients the handler import creates (same services,"
+                " same order): what any boto3 user pays for them, mostly"
+                f" botocore parsing its endpoint data for the first client ({_clients(results)}). ratio to that ="
+                " median handler / its median: the hub's own code and builders beyond the SDK."
+            ),
+            "  * from one extra `-X importtime` run: self time of the handler module body (module-scope builders:",
+            "    boto3 clients/resources, settings model, router/worker/app) and of the hub's own modules",
+            "    (pydantic model classes, etc.); importtime adds its own overhead.",
+            "  slowest hub modules besides the handler module (self ms, importtime):",
+            *slowest,
+            f"  baseline modules that would not import by name (skipped): {', '.join(failures) or 'none'}",
+        ]
     )
-    # What Lambda sets in every function's environment (the credentials: its role's, found first in the chain).
-    env.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1"))
-    env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])
-    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    env.setdefault("AWS_SESSION_TOKEN", "testing")
-    request = {"path": path, "module": spec.module, "attribute": spec.attribute, "mode": mode, "tracer": tracer}
-    args = [sys.executable, "-S", str(LAMBDA_CHILD), json.dumps(request)]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603
-    line = next((line for line in done.stdout.splitlines() if line.startswith("BENCH-CHILD ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"cold init of {spec.name} ({mode}) failed ({done.returncode}): {done.stderr[-2000:]}")
-    return json.loads(line.removeprefix("BENCH-CHILD "))
-
-
-def measure_built(spec: FunctionSpec, built: dict[str, Path], repetitions: int) -> dict[str, Any]:
-    """Handler, boto3 baseline (and handler with the Tracer) in turn, `repetitions` times: each a fresh process."""
-    sides = {
-        "baseline": lambda: _lambda_child(spec, built, "baseline"),
-        "handler": lambda: _lambda_child(spec, built, "handler"),
-        **({"tracer": lambda: _lambda_child(spec, built, "handler", tracer=True)} if "XRaySdk" in built else {}),
-    }
-    probe = sides["handler"]()  # warm-up (page cache); also says where boto3 came from
-    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    for repetition in range(repetitions):
-        # Rotate the order so that drift on a noisy machine hits every side alike.
-        order = list(sides)
-        for side in order[repetition % len(order) :] + order[: repetition % len(order)]:
-            runs[side].append(sides[side]())
-
-    def wall(side: str) -> list[float]:
-        return [run["seconds"] for run in runs[side]]
-
-    def cpu(side: str) -> list[float]:
-        return [run["cpu_seconds"] for run in runs[side]]
-
-    # Ratios run by run (the handler against the baseline of the same round), then their median: steadier on a
-    # shared machine than a ratio of medians taken at different moments.
-    ratio = statistics.median(h / b for h, b in zip(wall("handler"), wall("baseline"), strict=True))
-    cpu_ratio = statistics.median(h / b for h, b in zip(cpu("handler"), cpu("baseline"), strict=True))
-    result = {
-        "function": spec.name,
-        "logical_id": spec.logical_id,
-        "init_s_min": round(min(wall("handler")), 3),
-        "init_s_median": round(statistics.median(wall("handler")), 3),
-        "init_cpu_s_median": round(statistics.median(cpu("handler")), 3),
-        "baseline_s_min": round(min(wall("baseline")), 3),
-        "baseline_s_median": round(statistics.median(wall("baseline")), 3),
-        "baseline_cpu_s_median": round(statistics.median(cpu("baseline")), 3),
-        "ratio": round(ratio, 2),
-        "cpu_ratio": round(cpu_ratio, 2),
-        "target_ratio": TARGET_RATIO,
-        "met": ratio <= TARGET_RATIO,
-        "with_tracer_s_median": None,
-        "tracer_extra_s": None,
-        "tracer_extra_cpu_s": None,
-        "seconds": {side: [round(value, 3) for value in wall(side)] for side in runs},
-        "boto3_from": probe["boto3"],
-    }
-    if "tracer" in runs:
-        result["with_tracer_s_median"] = round(statistics.median(wall("tracer")), 3)
-        result["tracer_extra_s"] = round(
-            statistics.median(t - h for t, h in zip(wall("tracer"), wall("handler"), strict=True)), 3
-        )
-        result["tracer_extra_cpu_s"] = round(
-            statistics.median(t - h for t, h in zip(cpu("tracer"), cpu("handler"), strict=True)), 3
-        )
-    return result
-
-
-TARGET_RATIO = 1.5
-
-
-def run_built(template: dict[str, Any], resolver: Resolver, repetitions: int) -> list[dict[str, Any]]:
-    """Cold init (import + module-scope wiring) of every function from a host-arch build of the artifacts."""
-    specs = discover(template, resolver)
-    with tempfile.TemporaryDirectory(prefix="hub-built-") as scratch:
-        built = build_host_artifacts(Path(scratch), specs)
-        return [measure_built(spec, built, repetitions) for spec in specs]

@@ -1,205 +1,42 @@
-"""Part 8: end-to-end throughput of the local stack for `events` x `recipients` notifications (100 x 100).
+"""Part 8: end-to-end throughput of the local stack for `events` x `recipients` notifications (100 x 100), at the
+benchmark's provider latency, without and then with the shared rate limit.
 
-Five companies, one per messenger: Slack, Google Chat, LINE, NAVER WORKS (API 2.0, service-account token) and
-KakaoTalk AlimTalk through SENS, set up as in part 4 (companies.py for Slack and Google Chat, part 4's
-`provider_calls.setup_*` for the others), each with `recipients` employees reachable on its channel and the
-notification item routed there. Sandbox rate limits are off for the five, and the senders are deployed without
-the shared rate limit (as in parts 2-4): this part measures the hub's own machinery, not the providers' limits.
+The pipeline, its companies and how a run is driven: pipeline.py (router and five senders one process each, all
+events queued at once, until every queue is empty). Two runs on the same companies:
 
-The router and the five sender functions each run in a process of their own (function_process.py: a fresh
-interpreter, the real handler module loaded by containers.load_container, fed by an event source mapping that
-receives up to BatchSize, invokes and deletes, long-polling 1 s), against the local stack's moto server and
-sandbox in this process. One container per function: Lambda would add containers up to each mapping's
-MaximumConcurrency; here 2 CPUs are shared by the seven processes anyway.
+- without: the senders deployed without RATE_LIMITS_TABLE_NAME and the sandbox's rate limits off (the hub's own
+  machinery; against the real providers NAVER WORKS would answer 429 to the excess);
+- with: the senders as template.yaml deploys them (the shared rate limit in DynamoDB) and the sandbox enforcing
+  its providers' documented limits (Slack 1 message a second per channel, Google Chat per space, NAVER WORKS 240
+  requests a minute per domain, LINE multicast 200 a second, SENS a generous bucket).
 
-Once every container has started (cold starts are not part of the run), all `events` events are put on
-WorkplaceEventsQueue at once, in SendMessageBatch calls of 10, the companies taking turns (a burst: a backlog
-that the pipeline drains). Each event's queued time is taken when its batch call returned. The run ends when
-every queue of the pipeline is empty (nothing visible, in flight or delayed) twice in a row, 0.5 s apart.
-
-Figures: wall time from the first SendMessageBatch call to the last delivery record's `sent` (its updated_at,
-milliseconds), notifications sent per second over that time, and per record the latency from its event's queued
-time to its `sent` updated_at (p50, p99, max; with the whole burst queued at once, latency includes the time
-an event waited in the backlog). The records are read back from DeliveriesTable per event; the sandbox's
-request log gives each provider's requests and HTTP 2xx answers as a cross-check.
+Figures per run: wall time from the first SendMessageBatch call to the last delivery record's `sent` (its
+updated_at, milliseconds), notifications sent per second over that time, and per record the latency from its
+event's queued time to its `sent` (p50, p99, max; with the whole burst queued at once, latency includes the time
+an event waited in the backlog).
 
 Memory: the peak resident set size (VmHWM from /proc/<pid>/status) of each function's process over the run,
 and its RSS right after the cold start. Lambda's "Max Memory Used" is the same measure: the peak RSS of the
-function's runtime process, which is why each function runs in its own process here. In-process containers
-(parts 2-7) share one interpreter with moto, the sandbox and each other, so their RSS cannot be told apart,
-and tracemalloc (Python allocations only, process-wide, slowing every allocation down) would count moto's and
-the sandbox's allocations made while serving a function's calls as that function's. A child's RSS also holds
+function's runtime process, which is why each function runs in its own process here. A child's RSS also holds
 its small SQS pump and the interpreter with multiprocessing's bootstrap (a bare spawned interpreter's RSS is
 measured too, as the baseline); moto, the sandbox and the gateway are not loaded in it (`foreign_modules`).
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
-import queue
-import statistics
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
-from infra.bench import function_process
-from infra.bench.companies import google_chat_company, slack_company
-from infra.bench.provider_calls import KAKAO, LINE, WORKS, Bench, event, setup_kakao, setup_line, setup_works
+from infra.bench import pipeline, report
+from infra.bench.companies import Bench
+from infra.bench.shared_limits import without_shared_limits
 from infra.local_stack import LocalStack
 from infra.template import Resolver
 
-# (channel, label, sandbox fake, sender function)
-CHANNELS = (
-    ("slack", "Slack", "slack", "SendSlackFunction"),
-    ("google_chat", "Google Chat", "google_chat", "SendGoogleChatFunction"),
-    ("line", "LINE", "line", "SendLineFunction"),
-    ("naver_works", "NAVER WORKS", "naver_works", "SendNaverWorksFunction"),
-    ("kakao", "KakaoTalk AlimTalk (SENS)", "sens", "SendKakaoFunction"),
-)
-FUNCTIONS = ("RouterFunction", *(function for *_, function in CHANNELS))
-QUEUES = ("WorkplaceEventsQueue", "SendSlackQueue", "SendGoogleChatQueue", "SendLineQueue", "SendNaverWorksQueue")
-QUEUES += ("SendKakaoQueue",)
-DEPTH = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
-START_PATIENCE = 180.0
-
-
-def _setup(bench: Bench, recipients: int) -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    """channel → (company, the event's recipients)."""
-    slack = slack_company(bench, "benche2eslack", recipients)
-    chat = google_chat_company(bench, "benche2echat", recipients)
-    companies = {
-        "slack": (slack.company, slack.recipients),
-        "google_chat": (chat.company, chat.recipients),
-        "line": (LINE.company, setup_line(bench, recipients)),
-        "naver_works": (WORKS.company, setup_works(bench, recipients)),
-        "kakao": (KAKAO.company, setup_kakao(bench, recipients)),
-    }
-    for _, _, fake, _ in CHANNELS:
-        bench.sandbox.set_limits(fake, enabled=False)
-    return companies
-
-
-def _depths(bench: Bench) -> dict[str, int]:
-    depths = {}
-    for logical_id in QUEUES:
-        attributes = bench.sqs.get_queue_attributes(QueueUrl=bench.stack.queues[logical_id], AttributeNames=list(DEPTH))
-        depths[logical_id] = sum(int(attributes["Attributes"].get(name, 0)) for name in DEPTH)
-    return depths
-
-
-def _start(template: dict[str, Any], resolver: Resolver, log_path: Path) -> tuple[Any, ...]:
-    context = multiprocessing.get_context("spawn")
-    ready, results, stop = context.Queue(), context.Queue(), context.Event()
-    processes = []
-    for logical_id in FUNCTIONS:
-        spec = {"logical_id": logical_id, "template": template, "resolver": resolver, "log_path": str(log_path)}
-        process = context.Process(
-            target=function_process.serve, args=(spec, ready, stop, results), name=f"bench-{logical_id}", daemon=True
-        )
-        process.start()
-        processes.append(process)
-    baseline = context.Process(target=function_process.bare, args=(ready,), name="bench-bare", daemon=True)
-    baseline.start()
-    processes.append(baseline)
-    started: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + START_PATIENCE
-    while len(started) < len(processes):
-        try:
-            message = ready.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            _stop(processes, stop)
-            missing = sorted({*FUNCTIONS, "bare"} - set(started))
-            raise RuntimeError(f"function processes did not start: {missing}") from None
-        if "error" in message:
-            _stop(processes, stop)
-            raise RuntimeError(f"{message['logical_id']} failed to start:\n{message['error']}")
-        started[message["logical_id"]] = message
-    return processes, results, stop, started
-
-
-def _stop(processes: list[Any], stop: Any) -> None:
-    stop.set()
-    for process in processes:
-        process.join(timeout=15)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()  # only our own children, by handle
-            process.join(timeout=5)
-
-
-def _publish(bench: Bench, companies: dict[str, tuple[str, list[dict[str, Any]]]], events: int) -> dict[str, Any]:
-    """Every event at once, 10 per SendMessageBatch; event id → (channel, company, queued time)."""
-    order = [channel for channel, *_ in CHANNELS]
-    bodies = []
-    for index in range(events):
-        channel = order[index % len(order)]
-        company, recipients = companies[channel]
-        body = event(company, recipients) | {"event_id": f"bench-e2e-{index:04d}-{os.urandom(4).hex()}"}
-        bodies.append((channel, body))
-    queued: dict[str, Any] = {}
-    url = bench.stack.queues["WorkplaceEventsQueue"]
-    for start in range(0, len(bodies), 10):
-        chunk = bodies[start : start + 10]
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps(body, ensure_ascii=False)} for i, (_, body) in enumerate(chunk)
-        ]
-        answer = bench.sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        if answer.get("Failed"):
-            raise RuntimeError(f"SendMessageBatch refused {answer['Failed']}")
-        at = time.time()
-        for channel, body in chunk:
-            queued[body["event_id"]] = {"channel": channel, "company": body["company_id"], "queued_at": at}
-    return queued
-
-
-def _records(bench: Bench, queued: dict[str, Any]) -> dict[str, Any]:
-    """Per channel: record statuses and the queued → sent latencies; plus the last `sent` time."""
-    table = bench.table("DeliveriesTable")
-    by_channel: dict[str, dict[str, Any]] = {}
-    last_sent = 0.0
-    for event_id, info in queued.items():
-        figures = by_channel.setdefault(info["channel"], {"statuses": Counter(), "latencies": [], "last_sent": 0.0})
-        query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"{info['company']}#{event_id}")}
-        while True:
-            page = table.query(**query)
-            for item in page["Items"]:
-                figures["statuses"][item["status"]] += 1
-                if item["status"] == "sent":
-                    sent = datetime.fromisoformat(item["updated_at"].replace("Z", "+00:00")).timestamp()
-                    figures["latencies"].append(sent - info["queued_at"])
-                    figures["last_sent"] = max(figures["last_sent"], sent)
-                    last_sent = max(last_sent, sent)
-            if "LastEvaluatedKey" not in page:
-                break
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return {"channels": by_channel, "last_sent": last_sent}
-
-
-def _percentiles(seconds: list[float]) -> dict[str, float]:
-    if not seconds:
-        return {}
-    ordered = sorted(seconds)
-    return {
-        "p50": round(statistics.median(ordered), 2),
-        "p99": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
-        "max": round(ordered[-1], 2),
-    }
-
-
-def _provider_requests(bench: Bench) -> dict[str, dict[str, int]]:
-    counts = {}
-    for channel, _, fake, _ in CHANNELS:
-        entries = bench.sandbox.requests(fake)
-        ok = sum(1 for e in entries if isinstance(e["status"], int) and 200 <= e["status"] < 300)
-        counts[channel] = {"requests": len(entries), "http_2xx": ok}
-    bench.sandbox.clear_requests()  # the log holds every body: let it go
-    return counts
+RUNS = (("without", "without the shared rate limit, provider limits off"), ("with", "with the shared rate limit"))
 
 
 def run(
@@ -211,51 +48,40 @@ def run(
     recipients: int,
     patience: float,
     log_path: Path,
+    latency: dict[str, Any],
 ) -> dict[str, Any]:
-    """`template`: the deployment to run (here: without the shared rate limit, see the module doc)."""
+    """`template`: as template.yaml deploys it (the "without" run drops the shared rate limit from it)."""
     began = time.monotonic()
     bench = Bench(stack, template, resolver)
-    companies = _setup(bench, recipients)
-    leftovers = {name: depth for name, depth in _depths(bench).items() if depth}
+    companies = pipeline.setup(bench, recipients, "e2e")
     setup_seconds = time.monotonic() - began
     log_path.write_text("")
-    processes, results, stop, started = _start(template, resolver, log_path)
-    bench.sandbox.clear_requests()
-    cpu_before = os.times()
-    t0 = time.time()
-    queued = _publish(bench, companies, events)
-    published = time.time() - t0
-    deadline = time.monotonic() + patience
-    empty_in_a_row, drained = 0, None
-    while time.monotonic() < deadline:
-        depths = _depths(bench)
-        empty_in_a_row = empty_in_a_row + 1 if not any(depths.values()) else 0
-        if empty_in_a_row >= 2:
-            drained = time.time() - t0
-            break
-        time.sleep(0.5)
-    stop.set()
-    functions: dict[str, dict[str, Any]] = {}
-    for _ in FUNCTIONS:
-        try:
-            message = results.get(timeout=60)
-        except queue.Empty:
-            break
-        functions[message["logical_id"]] = message
-    _stop(processes, stop)
-    cpu_after = os.times()
-    stack_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
-    records = _records(bench, queued)
-    provider_requests = _provider_requests(bench)
+    runs = {}
+    for name, _ in RUNS:
+        pipeline.provider_limits(bench, enabled=name == "with")
+        deployed = template if name == "with" else without_shared_limits(template)
+        raw = pipeline.drive(bench, deployed, companies, events=events, patience=patience, log_path=log_path)
+        runs[name] = summarize(raw, deployed, events, recipients)
+        runs[name]["patience"] = patience
+    pipeline.provider_limits(bench, enabled=False)
     bench.sandbox.close()
+    return {
+        "events": events,
+        "recipients": recipients,
+        "notifications": events * recipients,
+        "latency_profile": latency,
+        "runs": runs,
+        "cpus": os.cpu_count(),
+        "setup_seconds": round(setup_seconds, 1),
+        "seconds": round(time.monotonic() - began, 1),
+    }
 
+
+def summarize(raw: dict[str, Any], template: dict[str, Any], events: int, recipients: int) -> dict[str, Any]:
+    t0, queued, records = raw["t0"], raw["queued"], raw["records"]
     wall = records["last_sent"] - t0 if records["last_sent"] else None
     channels: dict[str, Any] = {}
-    memory = {
-        logical_id: _memory(template, started.get(logical_id, {}), functions.get(logical_id, {}))
-        for logical_id in FUNCTIONS
-    }
-    for channel, label, _, function in CHANNELS:
+    for channel, label, _, function in pipeline.CHANNELS:
         figures = records["channels"].get(channel, {"statuses": Counter(), "latencies": [], "last_sent": 0.0})
         count = sum(1 for info in queued.values() if info["channel"] == channel)
         channels[channel] = {
@@ -264,39 +90,35 @@ def run(
             "notifications": count * recipients,
             "statuses": dict(figures["statuses"]),
             "sent": figures["statuses"].get("sent", 0),
-            "latency": _percentiles(figures["latencies"]),
+            "latency": pipeline.percentiles(figures["latencies"]),
             "last_sent_after": round(figures["last_sent"] - t0, 2) if figures["last_sent"] else None,
-            "provider_requests": provider_requests[channel],
+            "provider_requests": raw["provider_requests"][channel],
             "function": function,
         }
     latencies = [s for figures in records["channels"].values() for s in figures["latencies"]]
-    sent = len(latencies)
+    functions = raw["functions"]
     return {
-        "events": events,
-        "recipients": recipients,
-        "notifications": events * recipients,
-        "sent": sent,
+        "sent": len(latencies),
         "statuses": dict(sum((Counter(f["statuses"]) for f in records["channels"].values()), Counter())),
         "wall_seconds": round(wall, 2) if wall is not None else None,
-        "notifications_per_second": round(sent / wall, 1) if wall else None,
-        "latency": _percentiles(latencies),
-        "publish_seconds": round(published, 2),
-        "queues_empty_after": round(drained, 2) if drained is not None else None,
-        "timed_out": drained is None,
-        "patience": patience,
+        "notifications_per_second": round(len(latencies) / wall, 1) if wall else None,
+        "latency": pipeline.percentiles(latencies),
+        "publish_seconds": round(raw["published_seconds"], 2),
+        "queues_empty_after": round(raw["drained_after"], 2) if raw["drained_after"] is not None else None,
+        "timed_out": raw["timed_out"],
         "channels": channels,
-        "functions": memory,
-        "stack_process_cpu_seconds": round(stack_cpu, 1),
+        "functions": {
+            logical_id: memory(template, raw["started"].get(logical_id, {}), functions.get(logical_id, {}))
+            for logical_id in pipeline.FUNCTIONS
+        },
+        "stack_process_cpu_seconds": round(raw["stack_cpu_seconds"], 1),
         "function_processes_cpu_seconds": round(sum(f.get("cpu_seconds", 0.0) for f in functions.values()), 1),
-        "cpus": os.cpu_count(),
-        "bare_interpreter_rss_mib": round(started.get("bare", {}).get("VmHWM", 0) / 1024, 1),
-        "leftover_messages_before": leftovers,
-        "setup_seconds": round(setup_seconds, 1),
-        "seconds": round(time.monotonic() - began, 1),
+        "bare_interpreter_rss_mib": round(raw["started"].get("bare", {}).get("VmHWM", 0) / 1024, 1),
+        "leftover_messages_before": raw["leftovers"],
     }
 
 
-def _memory(template: dict[str, Any], started: dict[str, Any], finished: dict[str, Any]) -> dict[str, Any]:
+def memory(template: dict[str, Any], started: dict[str, Any], finished: dict[str, Any]) -> dict[str, Any]:
     globals_ = template.get("Globals", {}).get("Function", {})
     logical_id = started.get("logical_id") or finished.get("logical_id") or "?"
     properties = template["Resources"].get(logical_id, {}).get("Properties", {})
@@ -313,3 +135,113 @@ def _memory(template: dict[str, Any], started: dict[str, Any], finished: dict[st
         "foreign_modules": started.get("foreign_modules", []),
         "error": finished.get("error"),
     }
+
+
+def _channel_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for figures in result["channels"].values():
+        others = {k: v for k, v in figures["statuses"].items() if k != "sent"}
+        lat, requests_ = figures["latency"], figures["provider_requests"]
+        rows.append(
+            [
+                figures["label"],
+                figures["events"],
+                figures["notifications"],
+                figures["sent"],
+                ", ".join(f"{k} {v}" for k, v in sorted(others.items())) or "-",
+                lat.get("p50", "-"),
+                lat.get("p99", "-"),
+                lat.get("max", "-"),
+                figures["last_sent_after"] if figures["last_sent_after"] is not None else "-",
+                f"{requests_['requests']} ({requests_['http_2xx']} 2xx, {requests_['http_429']} 429)",
+            ]
+        )
+    return rows
+
+
+def _function_rows(result: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for logical_id, f in result["functions"].items():
+        rows.append(
+            [
+                logical_id,
+                f["invocations"] if f["invocations"] is not None else "-",
+                f["records"] if f["records"] is not None else "-",
+                f["failed_records"] if f["failed_records"] is not None else "-",
+                f"{f['function_seconds']:.1f}",
+                f"{f['cpu_seconds']:.1f}",
+                f"{f['cold_start_seconds']:.2f}",
+                f"{f['rss_after_cold_start_mib']:.0f}",
+                f"{f['peak_rss_mib']:.0f}" if f["peak_rss_mib"] is not None else "-",
+                f["memory_size_mb"],
+            ]
+        )
+    return rows
+
+
+def render(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+
+    def both(figure: Any) -> list[str]:
+        return [figure(runs[name]) for name, _ in RUNS]
+
+    def latency(run: dict[str, Any]) -> str:
+        lat = run["latency"]
+        return f"{lat.get('p50', '-')} / {lat.get('p99', '-')} / {lat.get('max', '-')} s"
+
+    headline = [
+        ["delivery records sent", *both(lambda r: f"{r['sent']:,}")],
+        ["wall time, first event queued -> last record sent", *both(lambda r: f"{r['wall_seconds'] or 0:.1f} s")],
+        ["notifications sent per second", *both(lambda r: f"{r['notifications_per_second'] or 0:.1f}")],
+        ["latency, event queued -> record sent (p50 / p99 / max)", *both(latency)],
+        ["queueing the events (SendMessageBatch x10 each)", *both(lambda r: f"{r['publish_seconds']:.2f} s")],
+        ["CPU: function processes / this process (moto, sandbox)", *both(_cpu)],
+    ]
+    channel_headers = ["channel", "events", "notifications", "sent", "other records", "p50 s", "p99 s", "max s"]
+    channel_headers += ["last sent at s", "provider requests"]
+    profile = ", ".join(f"{name} {value['fixed_ms']:.0f}+{value['jitter_ms']:.0f}" for name, value in result["latency_profile"].items())
+    lines = [
+        f"8. End to end: {result['events']} events x {result['recipients']} recipients ({result['notifications']:,}"
+        " notifications) over five messengers (one company each, events in turn), all queued at once",
+        "   router + 5 senders, one process each (real handlers fed by event source mappings), against the stack's moto"
+        " and sandbox",
+        *report.wrap(f"provider latency (ms, fixed+jitter): {profile or 'none'}", indent="   "),
+        report.table(["", *(label for _, label in RUNS)], headline, "lrr"),
+    ]
+    for name, label in RUNS:
+        lines += ["", f"  {label}:", report.table(channel_headers, _channel_rows(runs[name]), "lrrrlrrrrr")]
+        if runs[name]["timed_out"]:
+            lines.append(f"  NOTE: the queues had not drained after {runs[name]['patience']:.0f} s; figures are partial")
+        if runs[name]["leftover_messages_before"]:
+            lines.append(f"  messages already on the queues before the run: {runs[name]['leftover_messages_before']}")
+    first = runs[RUNS[0][0]]
+    lines += [
+        "",
+        "  Each function's process, run without the shared limit (peak RSS = VmHWM, Lambda's \"Max Memory Used\""
+        " measure; MemorySize from the template):",
+        report.table(
+            ["function", "invocations", "records", "failed", "handler s", "CPU s", "start s"]
+            + ["RSS after start MiB", "peak RSS MiB", "MemorySize MB"],
+            _function_rows(first),
+            "lrrrrrrrrr",
+        ),
+    ]
+    lines += report.wrap(
+        "start s = from the process's entry to its container loaded (imports, the handler module and the clients it "
+        "builds at module scope), before the run. "
+        f"A bare spawned interpreter's RSS here: {first['bare_interpreter_rss_mib']:.0f} MiB (in every figure above). "
+        f"Latency includes the wait in the backlog: every event was queued at the start. {result['cpus']} CPUs."
+    )
+    for name, label in RUNS:
+        foreign = sorted({m for f in runs[name]["functions"].values() for m in f["foreign_modules"]})
+        if foreign:
+            lines.append(f"  NOTE ({label}): the function processes also loaded {', '.join(foreign)}")
+        lines += [f"  ERROR in {i}: {f['error']}" for i, f in runs[name]["functions"].items() if f.get("error")]
+    lines.append(f"  part 8 took {result['seconds']:.0f} s (set-up {result['setup_seconds']:.0f} s)")
+    return "\n".join(lines)
+
+
+def _cpu(run: dict[str, Any]) -> str:
+    wall = run["wall_seconds"]
+    share = f" ({run['stack_process_cpu_seconds'] / wall:.0%} of one CPU)" if wall else ""
+    return f"{run['function_processes_cpu_seconds']:.0f} s / {run['stack_process_cpu_seconds']:.0f} s{share}"

@@ -23,8 +23,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from boto3.dynamodb.conditions import Key
 
+from infra.bench import report
+from infra.bench.companies import ITEM, MESSAGE, Admin, Bench
 from infra.bench.containers import Container, load_container
-from infra.bench.provider_calls import ITEM, MESSAGE, Admin, Bench
 from infra.local_stack import LocalStack
 from infra.local_stack.poller import sqs_event
 from infra.template import Resolver
@@ -169,3 +170,33 @@ def run(
         "baseline": baseline,
         "storm": storm,
     }
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"Part 6: fairness — two companies each send an event to {result['recipients']} employees every "
+        f"{result['interval']:.0f} s for {result['seconds']:.0f} s on Slack; in the storm run A's Slack answers 429 "
+        f"(Retry-After {result['retry_after']} s) the whole time. Latency: event queued → delivery sent, seconds",
+    ]
+    rows = []
+    for run_label, run_key in (("baseline", "baseline"), ("A's 429 storm", "storm")):
+        for company_label, company_key in (("A", "a"), ("B", "b")):
+            figures = result[run_key][company_key]
+            rows.append(
+                [
+                    run_label,
+                    company_label,
+                    f"{figures['sent']}/{result[run_key]['messages_per_company']}",
+                    figures.get("p50", "-"),
+                    figures.get("p95", "-"),
+                    figures.get("p99", "-"),
+                    figures.get("max", "-"),
+                ]
+            )
+    lines.append(report.table(["run", "company", "sent", "p50", "p95", "p99", "max"], rows, "llrrrrr"))
+    lines += report.wrap(
+        "B's row in the storm run should match its baseline: A's refused jobs go back to the queue with the "
+        "provider's Retry-After instead of holding the sender, and A's own messages arrive once its Slack "
+        "recovers (A's latency is the storm's length)."
+    )
+    return "\n".join(lines)

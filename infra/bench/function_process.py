@@ -52,7 +52,11 @@ def bare(ready: Any) -> None:
 
 
 def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
-    """Child entry point. spec: logical_id, template (as deployed for this run), resolver, log_path."""
+    """Child entry point. spec: logical_id, template (as deployed for this run), resolver, log_path, and
+    "environment": variables set over the function's own (e.g. SEND_CONCURRENCY).
+
+    The function's AWS calls are counted with botocore hooks on the clients its container built (probes.AwsCalls);
+    the pump's own SQS calls (the event source mapping's, billed as SQS requests too) apart."""
     entered = time.perf_counter()
     logical_id = spec["logical_id"]
     started_ready = False
@@ -63,14 +67,17 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
 
         template, resolver = spec["template"], spec["resolver"]
         os.environ.update(function_environment(template, logical_id, resolver))
+        os.environ.update(spec.get("environment") or {})
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         package = types.ModuleType("infra.local_stack")
         package.__path__ = [str(ROOT / "infra" / "local_stack")]
         sys.modules.setdefault("infra.local_stack", package)
         import boto3
         from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+        from botocore.client import BaseClient
 
         from infra.bench.containers import load_container
+        from infra.bench.probes import AwsCalls
         from infra.local_stack.poller import sqs_event
         from workplace_hub import observability
 
@@ -80,6 +87,11 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
         container = load_container(template, resolver, logical_id)
         cold_start = time.perf_counter() - entered  # every import, the handler module and its module-scope clients
         sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+        names = {value: name for name, value in resolver.refs.items()}
+        names.update({value: name for (name, _), value in resolver.attributes.items()})
+        calls, mapping = AwsCalls(names), AwsCalls(names)
+        calls.attach(container.find(BaseClient))
+        mapping.attach([sqs])
         url = resolver.refs[container.queue_logical_id]
         arn = resolver.attributes[(container.queue_logical_id, "Arn")]
         foreign = sorted(name for name in FOREIGN if name in sys.modules)
@@ -93,7 +105,7 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
             }
         )
         started_ready = True
-        stats = {"invocations": 0, "records": 0, "failed_records": 0, "function_seconds": 0.0}
+        stats = {"invocations": 0, "records": 0, "failed_records": 0, "function_seconds": 0.0, "empty_polls": 0}
         cpu = time.process_time()
         while not stop.is_set():
             messages = sqs.receive_message(
@@ -104,6 +116,7 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
+                stats["empty_polls"] += 1
                 continue
             began = time.perf_counter()
             try:
@@ -124,10 +137,28 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
                         for i, m in enumerate(done[start : start + 10])
                     ],
                 )
-        results.put({"logical_id": logical_id, **stats, "cpu_seconds": time.process_time() - cpu, **memory_kib()})
+        results.put(
+            {
+                "logical_id": logical_id,
+                **stats,
+                "cpu_seconds": time.process_time() - cpu,
+                **memory_kib(),
+                "aws": _counted(calls),
+                "mapping_aws": _counted(mapping),
+            }
+        )
     except BaseException:
         failure = {"logical_id": logical_id, "error": traceback.format_exc()}
         print(failure["error"], file=log)
         (results if started_ready else ready).put(failure)
     finally:
         log.flush()
+
+
+def _counted(calls: Any) -> dict[str, Any]:
+    """What a child's AwsCalls counted, in a picklable form: calls and write items per "service op resource"."""
+    return {
+        "calls": {" ".join(key): n for key, n in calls.counts.items()},
+        "sized_units": {" ".join(key): n for key, n in calls.sized_units.items()},
+        "unsized_items": {" ".join(key): n for key, n in calls.unsized_items.items()},
+    }

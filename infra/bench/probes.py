@@ -7,7 +7,9 @@ time through a `requests` response hook on the sender's session.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import threading
 import time
 import types
@@ -67,14 +69,66 @@ def _filled(cell: types.CellType) -> bool:
     return True
 
 
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it, from its wire form ({"name": {"S": "..."}, ...}): attribute names'
+    UTF-8 bytes plus each value's (strings and binaries their bytes, numbers 1 byte per two significant digits
+    plus 1, booleans and nulls 1, lists and maps 3 plus their elements and 1 per element)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "B":
+        return len(base64.b64decode(inner)) if isinstance(inner, str) else len(inner)
+    if kind == "N":
+        digits = inner.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: member}) for member in inner)
+    if kind == "L":
+        return 3 + sum(_value_bytes(member) + 1 for member in inner)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + _value_bytes(member) + 1 for name, member in inner.items())
+    return 1  # BOOL, NULL
+
+
+def written_items(operation: str, body: dict[str, Any]) -> list[tuple[str, int | None, int]]:
+    """(table, item bytes or None when the request does not hold the whole item, units factor) per item a
+    DynamoDB write request writes: 1 write unit per KB for a standard write, 2 in a transaction. An update,
+    delete or condition check does not carry the item: its size is resolved later (the table's largest)."""
+    if operation == "PutItem":
+        return [(body["TableName"], item_bytes(body["Item"]), 1)]
+    if operation in ("UpdateItem", "DeleteItem"):
+        return [(body["TableName"], None, 1)]
+    if operation == "BatchWriteItem":
+        return [
+            (table, item_bytes(request["PutRequest"]["Item"]) if "PutRequest" in request else None, 1)
+            for table, requests_ in body.get("RequestItems", {}).items()
+            for request in requests_
+        ]
+    if operation == "TransactWriteItems":
+        found = []
+        for entry in body.get("TransactItems", []):
+            (kind, request), *_ = entry.items()
+            found.append((request["TableName"], item_bytes(request["Item"]) if kind == "Put" else None, 2))
+        return found
+    return []
+
+
 class AwsCalls:
-    """Counts API calls (and their wall time) by service, operation and table or queue."""
+    """Counts API calls (and their wall time) by service, operation and table or queue, and the DynamoDB items
+    each write request writes (their write units are computed from item sizes: moto reports none)."""
 
     def __init__(self, resource_names: dict[str, str]) -> None:
         self._names = resource_names  # physical name or URL → template logical id
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.seconds: defaultdict[tuple[str, str, str], float] = defaultdict(float)
+        # (service, operation, resource) → write units of the items of known size / items whose size is unknown
+        self.sized_units: Counter[tuple[str, str, str]] = Counter()
+        self.unsized_items: Counter[tuple[str, str, str]] = Counter()
         self.clients: list[BaseClient] = []
 
     def attach(self, clients: Iterable[BaseClient]) -> None:
@@ -86,10 +140,8 @@ class AwsCalls:
             client.meta.events.register("after-call-error", self._after)
             self.clients.append(client)
 
-    def _resource(self, params: dict[str, Any]) -> str:
-        try:
-            body = json.loads(params.get("body") or b"{}")
-        except ValueError:
+    def _resource(self, body: dict[str, Any] | None) -> str:
+        if body is None:
             return "?"
         name = body.get("TableName") or body.get("QueueUrl") or body.get("KeyId") or body.get("SecretId")
         if name is None and isinstance(body.get("RequestItems"), dict):
@@ -99,10 +151,31 @@ class AwsCalls:
         return self._names.get(name, name or "-")
 
     def _before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        key = (model.service_model.service_name, model.name, self._resource(params))
+        try:
+            body = json.loads(params.get("body") or b"{}")
+        except ValueError:
+            body = None
+        service = model.service_model.service_name
+        key = (service, model.name, self._resource(body))
         context["bench_call"] = (key, time.perf_counter())
+        written = written_items(model.name, body) if service == "dynamodb" and body else []
         with self._lock:
             self.counts[key] += 1
+            for _, size, factor in written:
+                if size is None:
+                    self.unsized_items[key] += factor
+                else:
+                    self.sized_units[key] += factor * max(1, math.ceil(size / 1024))
+
+    def write_units(self, largest: dict[str, int]) -> dict[tuple[str, str, str], float]:
+        """Write units per call kind: the items of known size, plus each unsized item at its table's largest
+        item (`largest`: logical table id → bytes; 1 KB when unknown)."""
+        with self._lock:
+            keys = set(self.sized_units) | set(self.unsized_items)
+            return {
+                key: self.sized_units[key] + self.unsized_items[key] * max(1, math.ceil(largest.get(key[2], 0) / 1024))
+                for key in keys
+            }
 
     def _after(self, context: dict[str, Any], **_: Any) -> None:
         started = context.pop("bench_call", None)

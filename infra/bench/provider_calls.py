@@ -20,221 +20,18 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-import requests
 from boto3.dynamodb.conditions import Key
 
-from infra.bench.containers import Container, Drive, EventSourceMapping, load_container
-from infra.keys import rsa_key_pair
+from infra.bench import report
+from infra.bench.companies import KAKAO, LINE, WORKS, Bench, event, setup_kakao, setup_line, setup_works
+from infra.bench.containers import Drive, EventSourceMapping, load_container
 from infra.local_stack import LocalStack
-from infra.local_stack.aws import REGION, client
-from infra.sandbox import SandboxClient
 from infra.template import Resolver
-from workplace_hub.clock import utc_now_iso
 
-ITEM = "approval.requested"
-MESSAGE = {
-    "title": "決裁依頼: 出張申請 (大阪)",
-    "body": "鈴木 一郎 さんから決裁依頼が届きました。内容を確認して承認または差し戻してください。",
-    "url": "https://benchco.workplace.example/approvals/8812",
-}
 PATIENCE = 600.0  # seconds a queue may take to drain (the mapping's default, 30 s, is too short here)
-
-LINE_TOKEN = "benchLineChannelAccessToken0123456789abcdefABCDEF"
-LINE_SETTINGS = {
-    "login_channel_id": "1650000001",
-    "login_channel_secret": "0123456789abcdef0123456789abcdef",
-    "channel_access_token": LINE_TOKEN,
-    "channel_secret": "fedcba9876543210fedcba9876543210",
-    "friend_link_url": "https://lin.ee/BenchCo",
-}
-SENS_ACCESS_KEY = "BENCHACCESSKEY0001"
-SENS_SECRET_KEY = "BenchSecretKey0123456789abcdefABCDEF0001"
-SENS_SERVICE_ID = "ncp:kkobizmsg:kr:9000001:bench"
-SENS_CHANNEL = "@benchco"
-SENS_TEMPLATE = "BENCH_APPROVAL"
-SENS_CONTENT = "[WORKPLACE] #{name}님, #{title}\n#{content}"
-SENS_BUTTONS = [{"type": "WL", "name": "자세히 보기", "linkMobile": "https://#{url}", "linkPc": "https://#{url}"}]
-WORKS_DOMAIN = "90000001"
-WORKS_BOT = "4000001"
-WORKS_CLIENT_ID = "benchWorksClient0001"
-WORKS_CLIENT_SECRET = "benchWorksSecret0001"
-WORKS_SERVICE_ACCOUNT = "bench1.serviceaccount@benchworks.example"
-
-
-@dataclass(frozen=True)
-class Provider:
-    channel: str  # the hub's channel id (routing, queues, delivery records)
-    label: str
-    sandbox: str  # the sandbox fake's name (request log, limits)
-    function: str  # the sender function's logical id in template.yaml
-    company: str
-
-
-LINE = Provider("line", "LINE", "line", "SendLineFunction", "benchline")
-KAKAO = Provider("kakao", "KakaoTalk AlimTalk (SENS)", "sens", "SendKakaoFunction", "benchkakao")
-WORKS = Provider("naver_works", "NAVER WORKS", "naver_works", "SendNaverWorksFunction", "benchworks")
-
-
-@dataclass
-class Bench:
-    """The stack, the sandbox, the router container fed from WorkplaceEventsQueue, and DynamoDB tables."""
-
-    stack: LocalStack
-    template: dict[str, Any]
-    resolver: Resolver
-    sandbox: SandboxClient = field(init=False)
-    sqs: Any = field(init=False)
-    tables: Any = field(init=False)
-    router: EventSourceMapping = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sandbox = SandboxClient(self.stack.sandbox.url, timeout=30)
-        self.sqs = client("sqs", self.stack.aws_endpoint_url)
-        self.tables = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.stack.aws_endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        self.router = self.mapping(load_container(self.template, self.resolver, "RouterFunction"))
-
-    def mapping(self, container: Container) -> EventSourceMapping:
-        url = self.stack.queues[container.queue_logical_id]
-        arn = self.resolver.attributes[(container.queue_logical_id, "Arn")]
-        return EventSourceMapping(self.sqs, url, arn, container)
-
-    def table(self, logical_id: str) -> Any:
-        return self.tables.Table(self.resolver.refs[logical_id])
-
-
-# --- set-up: the provider's account in the sandbox, the company through the settings API ---------------------
-
-
-class Admin:
-    """The settings API as the company's admin."""
-
-    def __init__(self, stack: LocalStack, company: str) -> None:
-        self.base = stack.api_url
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {stack.token(company, f'admin@{company}.example', 'admin')}"
-
-    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        response = self.http.request(method, self.base + path, json=body, timeout=60)
-        if response.status_code >= 300:
-            raise RuntimeError(f"setup call {method} {path} -> {response.status_code}: {response.text[:300]}")
-        return response.json()
-
-    def configure(self, channel: str, settings: dict[str, Any]) -> str:
-        """Save and verify the integration, route the item to it; returns the verification detail."""
-        self.call("PUT", f"/admin/integrations/{channel}", {"enabled": True, "settings": settings})
-        status = self.call("POST", f"/admin/integrations/{channel}/verify")["status"]
-        if status.get("state") != "ok":
-            raise RuntimeError(f"{channel} did not verify: {status}")
-        self.call("PUT", "/admin/notification-settings", {"items": {ITEM: [channel]}})
-        self.http.close()
-        return str(status.get("detail", ""))
-
-
-def _users(company: str, count: int) -> list[str]:
-    return [f"user{i:04d}@{company}.example" for i in range(count)]
-
-
-def setup_line(bench: Bench, count: int) -> list[dict[str, Any]]:
-    users = _users(LINE.company, count)
-    line_ids = [f"U{index:032x}" for index in range(1, count + 1)]
-    bench.sandbox.control(
-        "line",
-        "channels",
-        {"channel_access_token": LINE_TOKEN, "channel_secret": LINE_SETTINGS["channel_secret"], "friends": line_ids},
-    )
-    bench.sandbox.set_limits("line", enabled=False)  # push and multicast buckets
-    Admin(bench.stack, LINE.company).configure("line", LINE_SETTINGS)
-    now = utc_now_iso()
-    with bench.table("LinksTable").batch_writer() as batch:
-        for user_id, line_id in zip(users, line_ids, strict=True):
-            batch.put_item(Item={"pk": LINE.company, "sk": user_id, "line_user_id": line_id, "updated_at": now})
-    return [{"user_id": user_id, "name": "社員", "locale": "ja"} for user_id in users]
-
-
-def setup_kakao(bench: Bench, count: int) -> list[dict[str, Any]]:
-    template = {"templateCode": SENS_TEMPLATE, "templateName": "결재 요청", "content": SENS_CONTENT}
-    bench.sandbox.control(
-        "sens",
-        "projects",
-        {
-            "access_key": SENS_ACCESS_KEY,
-            "secret_key": SENS_SECRET_KEY,
-            "service_id": SENS_SERVICE_ID,
-            "channels": {SENS_CHANNEL: {"templates": [{**template, "buttons": SENS_BUTTONS}]}},
-        },
-    )
-    bench.sandbox.set_limits("sens", enabled=False)
-    settings = {
-        "access_key_id": SENS_ACCESS_KEY,
-        "secret_key": SENS_SECRET_KEY,
-        "channel_id": SENS_CHANNEL,
-        "service_id": SENS_SERVICE_ID,
-        "template_code": SENS_TEMPLATE,
-    }
-    Admin(bench.stack, KAKAO.company).configure("kakao", settings)
-    return [
-        {"user_id": user_id, "name": "사원", "locale": "ko", "phone": f"+8210{50_000_000 + index:08d}"}
-        for index, user_id in enumerate(_users(KAKAO.company, count))
-    ]
-
-
-def setup_works(bench: Bench, count: int) -> list[dict[str, Any]]:
-    users = _users(WORKS.company, count)
-    private_pem, public_pem = rsa_key_pair("bench-naver-works")
-    bench.sandbox.control(
-        "naver_works",
-        "tenants",
-        {
-            "domain_id": WORKS_DOMAIN,
-            "users": users,
-            "bots": [{"bot_id": WORKS_BOT, "name": "WORKPLACE"}],
-            "client_id": WORKS_CLIENT_ID,
-            "client_secret": WORKS_CLIENT_SECRET,
-            "service_account": WORKS_SERVICE_ACCOUNT,
-            "public_key_pem": public_pem,
-        },
-    )
-    bench.sandbox.set_limits("naver_works", enabled=False)  # both plans' buckets
-    settings = {
-        "api_version": "2.0",
-        "domain_id": WORKS_DOMAIN,
-        "admin_email": f"admin@{WORKS.company}.example",
-        "client_id": WORKS_CLIENT_ID,
-        "client_secret": WORKS_CLIENT_SECRET,
-        "service_account": WORKS_SERVICE_ACCOUNT,
-        "private_key": private_pem,
-        "bot_id": WORKS_BOT,
-    }
-    Admin(bench.stack, WORKS.company).configure("naver_works", settings)
-    return [{"user_id": user_id, "name": "社員", "locale": "ja"} for user_id in users]
-
-
-# --- one event through the router and the provider's sender --------------------------------------------------
-
-
-def event(company: str, recipients: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "version": "1",
-        "event_id": f"bench-{uuid.uuid4().hex[:16]}",
-        "company_id": company,
-        "type": "notification",
-        "occurred_at": "2026-11-28T09:15:00+09:00",
-        "item": ITEM,
-        "recipients": recipients,
-        "message": MESSAGE,
-    }
 
 
 def send_event(bench: Bench, sender: EventSourceMapping, body: dict[str, Any]) -> dict[str, Any]:
@@ -399,3 +196,156 @@ def run(
         "providers": results,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _per(calls: int, recipients: int) -> str:
+    return f"{calls / recipients:.4f}" if recipients else "-"
+
+
+def _answers(counted: dict[str, Any]) -> str:
+    return ", ".join(f"{status} x{n}" for status, n in sorted(counted["statuses"].items())) or "-"
+
+
+def render(result: dict[str, Any]) -> str:
+    providers = result["providers"]
+    line, kakao, works = providers["line"], providers["kakao"], providers["naver_works"]
+    second = works["second_event"]
+    n_line, n_kakao, n_works = line["recipients"], kakao["recipients"], works["recipients"]
+    reduced = n_works != result["recipients_requested"]
+    mark = "*" if reduced else ""
+    line_counted, sens_counted = line["calls"]["push/multicast"], kakao["calls"]["send"]
+    works_counted, tokens_counted = works["calls"]["message"], works["calls"]["token"]
+    line_calls, sens_calls = line_counted["calls"], sens_counted["calls"]
+    works_calls, tokens_first = works_counted["calls"], tokens_counted["calls"]
+    tokens_both = works["token_exchanges_both_events"]
+    targets = {"line": -(-n_line // 500), "sens": -(-n_kakao // 100), "works": n_works}
+    rows = [
+        [
+            "LINE",
+            "push/multicast",
+            n_line,
+            line_calls,
+            _answers(line_counted),
+            _per(line_calls, n_line),
+            f"ceil(N/500) = {targets['line']}",
+            "yes" if line_calls <= targets["line"] else "NO",
+        ],
+        [
+            "KakaoTalk AlimTalk (SENS)",
+            "AlimTalk send",
+            n_kakao,
+            sens_calls,
+            _answers(sens_counted),
+            _per(sens_calls, n_kakao),
+            f"ceil(N/100) = {targets['sens']}",
+            "yes" if sens_calls <= targets["sens"] else "NO",
+        ],
+        [
+            "NAVER WORKS",
+            "bot message",
+            f"{n_works}{mark}",
+            works_calls,
+            _answers(works_counted),
+            _per(works_calls, n_works),
+            f"1 per recipient (no batch API) = {n_works}",
+            "yes" if works_calls <= targets["works"] else "NO",
+        ],
+        [
+            "NAVER WORKS",
+            "token exchange, event 1",
+            f"{n_works}{mark}",
+            tokens_first,
+            _answers(tokens_counted),
+            _per(tokens_first, n_works),
+            "1 per company per token lifetime",
+            "yes" if tokens_first <= 1 else "NO",
+        ],
+        [
+            "NAVER WORKS",
+            "token exchange, events 1+2",
+            f"2 x {second['recipients']}{mark}",
+            tokens_both,
+            "",
+            _per(tokens_both, n_works + second["recipients"]),
+            "stays 1 on the 2nd event",
+            "yes" if tokens_both <= 1 else "NO",
+        ],
+    ]
+    outcomes = []
+    for label, figures, accepted in (
+        ("LINE", line, "delivered (friends)"),
+        ("KakaoTalk AlimTalk (SENS)", kakao, "accepted (A000)"),
+        ("NAVER WORKS, event 1", works, "accepted (201)"),
+        ("NAVER WORKS, event 2", second, "accepted (201)"),
+    ):
+        o = figures["outcomes"]
+        outcomes.append(
+            [
+                label,
+                figures["recipients"],
+                o["records"],
+                o["sent"],
+                o["failed"],
+                o["skipped"],
+                f"{figures['provider_accepted']} {accepted}",
+                figures["send_jobs"],
+                figures["sender_invocations"],
+                figures["handler_failures"],
+                f"{figures['router_seconds']:.1f} / {figures['sender_seconds']:.1f}",
+            ]
+        )
+    notes = []
+    for label, figures in (("LINE", line), ("SENS", kakao), ("NAVER WORKS", works), ("NAVER WORKS 2nd", second)):
+        o = figures["outcomes"]
+        if o["reasons"] or o["other"]:
+            notes.append(f"  {label} records not sent: {o['reasons']} {o['other'] or ''}".rstrip())
+        if figures["other_requests"]:
+            notes.append(f"  {label} other provider requests during the event: {', '.join(figures['other_requests'])}")
+    line_per_call = ", ".join(str(n) for n in line["recipients_per_call"])
+    line_endpoints = ", ".join(f"{endpoint} x{n}" for endpoint, n in line["endpoints"].items())
+    sens_per_call = ", ".join(str(n) for n in kakao["recipients_per_call"])
+    lines = [
+        "4. Provider HTTP calls per notification for one event (sandbox request log; rate limits off)",
+        "   per provider: its own company configured and verified through the settings API, item routed to",
+        "   the channel; ONE event through a fresh router container and a fresh container of the channel's",
+        "   sender function (send_line / send_kakao / send_naver_works), counted from the sandbox's log",
+        report.table(
+            ["provider", "HTTP call", "recipients", "calls", "answered", "per notification", "target", "met"],
+            rows,
+            "llrrlrll",
+        ),
+        f"  recipients per call: LINE {line_per_call} ({line_endpoints}); SENS {sens_per_call}",
+    ]
+    if reduced:
+        lines += report.wrap(
+            f"* NAVER WORKS measured with {n_works} recipients per event, not {result['recipients_requested']}:"
+            " the API has no batch send, so the sender makes one HTTP call per recipient (jobs of 10), each"
+            " with its claim (and the job's outcome batch); on moto with 2 CPUs a 1,000-recipient event takes tens of"
+            " seconds, and two events are needed. Calls per notification do not depend on N;"
+            " `--works-recipients 1000` measures the full size.",
+            indent="  ",
+        )
+    lines += [
+        "",
+        "  Delivery outcomes (the event's records in DeliveriesTable; the provider's side from the sandbox):",
+        report.table(
+            [
+                "event",
+                "recipients",
+                "records",
+                "sent",
+                "failed",
+                "skipped",
+                "provider side",
+                "send jobs",
+                "invocations",
+                "item failures",
+                "router/sender s",
+            ],
+            outcomes,
+            "lrrrrrlrrrr",
+        ),
+        *notes,
+        f"  part 4 took {result['seconds']:.0f} s (set-up included)",
+    ]
+    return "\n".join(lines)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.bench import cold_import, report
+from infra.bench import cold_import, cold_init
 from infra.local_stack import LocalStack
 from infra.template import ROOT, load_template
 
@@ -113,10 +113,10 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
 
     if 1 in args.parts:
         figures["cold_import"] = cold_import.run(template, stack.resolver, args.repetitions)
-        _say(out, report.cold_imports(figures["cold_import"], args.repetitions))
+        _say(out, cold_import.render(figures["cold_import"], args.repetitions))
         _say(out)
-        figures["cold_init_built"] = cold_import.run_built(template, stack.resolver, args.repetitions)
-        _say(out, report.cold_inits(figures["cold_init_built"], args.repetitions))
+        figures["cold_init_built"] = cold_init.run_built(template, stack.resolver, args.repetitions)
+        _say(out, cold_init.render(figures["cold_init_built"], args.repetitions))
         _say(out)
 
     # Parts 2-4, 7 and 8 measure the hub's own cost against providers whose rate limits are off: the senders run
@@ -130,26 +130,26 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
         figures["throughput"] = throughput.run(
             scenario, router, sender, rounds=args.rounds, events_per_round=args.events_per_round
         )
-        _say(out, report.throughput(figures["throughput"]))
+        _say(out, throughput.render(figures["throughput"]))
         _say(out)
-        _say(out, report.aws_calls(figures["aws_calls"]))
+        _say(out, aws_calls.render(figures["aws_calls"]))
         _say(out)
 
     if 4 in args.parts:
         figures["provider_calls"] = provider_calls.run(
             stack, unpaced, stack.resolver, recipients=args.provider_recipients, works_recipients=args.works_recipients
         )
-        _say(out, report.provider_calls(figures["provider_calls"]))
+        _say(out, provider_calls.render(figures["provider_calls"]))
         _say(out)
 
     if 5 in args.parts:
         figures["shared_limits"] = shared_limits.run(stack, template, stack.resolver)
-        _say(out, report.shared_limits(figures["shared_limits"]))
+        _say(out, shared_limits.render(figures["shared_limits"]))
         _say(out)
 
     if 6 in args.parts:
         figures["fairness"] = fairness.run(stack, template, stack.resolver, seconds=args.storm_seconds)
-        _say(out, report.fairness(figures["fairness"]))
+        _say(out, fairness.render(figures["fairness"]))
         _say(out)
 
     if 7 in args.parts:
@@ -161,7 +161,7 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
             events_per_round=args.apprise_events_per_round,
             recipients=args.apprise_recipients,
         )
-        _say(out, report.versus_apprise(figures["versus_apprise"]))
+        _say(out, versus_apprise.render(figures["versus_apprise"]))
         _say(out)
 
     if 8 in args.parts:
@@ -174,7 +174,7 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
             patience=args.e2e_patience,
             log_path=PROCESS_LOG,
         )
-        _say(out, report.end_to_end(figures["end_to_end"]))
+        _say(out, end_to_end.render(figures["end_to_end"]))
         _say(out)
     return figures
 

@@ -22,8 +22,9 @@ from typing import Any
 import requests
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from infra.bench import report
+from infra.bench.companies import ITEM, MESSAGE, Admin, Bench
 from infra.bench.containers import Container, load_container
-from infra.bench.provider_calls import ITEM, MESSAGE, Admin, Bench
 from infra.local_stack import LocalStack
 from infra.local_stack.poller import sqs_event
 from infra.template import Resolver
@@ -143,3 +144,39 @@ def run(
         "without_shared_limit": without,
         "with_shared_limit": shared,
     }
+
+
+def render(result: dict[str, Any]) -> str:
+    limit = result["limit"]
+    lines = [
+        f"Part 5: provider 429s with and without the shared rate limit — {result['containers']} sender containers "
+        f"at once, {result['jobs']} messages to one Google Chat space limited to {limit['per_second']:.0f}/s "
+        f"(bursts of {limit['burst']}); one pass over the queue",
+    ]
+    rows = []
+    for label, key in (
+        ("without (429s only)", "without_shared_limit"),
+        ("with (DynamoDB bucket)", "with_shared_limit"),
+    ):
+        run = result[key]
+        rows.append(
+            [
+                label,
+                run["provider_calls"],
+                run["provider_429"],
+                run["sent"],
+                run["refused_by_provider"],
+                run["deferred_by_hub"],
+                run["seconds"],
+            ]
+        )
+    lines.append(
+        report.table(
+            ["shared limit", "provider calls", "429 answers", "sent", "refused (429)", "deferred by hub", "s"], rows
+        )
+    )
+    lines += report.wrap(
+        "Refused and deferred messages go back to the queue for a later attempt either way; the difference is "
+        "whether the provider had to say no (each 429 also counts against the app at the provider)."
+    )
+    return "\n".join(lines)

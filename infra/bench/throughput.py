@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from infra.bench import report
 from infra.bench.aws_calls import Instrumented
 from infra.bench.containers import Drive
 from infra.bench.probes import HttpTimer
@@ -164,3 +165,73 @@ def summarize(per_round: list[dict[str, Any]], notifications: int) -> dict[str, 
             for key, count in sorted(aws_counts.items(), key=lambda item: -aws_seconds.get(item[0], 0.0))
         ],
     }
+
+
+def render(result: dict[str, Any]) -> str:
+    b = result["breakdown_ms_per_notification"]
+    f = result["floor_breakdown_ms_per_notification"]
+    rows = [
+        ["hub: router + Slack sender handlers", f"{result['hub_ms_per_notification']:.3f}", ""],
+        ["floor: requests.Session().post loop", f"{result['floor_ms_per_notification']:.3f}", ""],
+        ["ratio (median of per-round ratios)", f"{result['ratio']:.2f}x", "<= 2x"],
+    ]
+    calls = []
+    for c in result["aws_calls_per_notification"]:
+        calls.append(
+            [
+                f"{c['function']} {c['service']} {c['operation']} {c['resource']}",
+                f"{c['calls']:.2f}",
+                f"{c['ms']:.3f}",
+                report.purpose(c["function"], c["service"], c["operation"], c["resource"]),
+            ]
+        )
+    total_calls = sum(c["calls"] for c in result["aws_calls_per_notification"])
+    per_call_ms = b["aws_calls"] / total_calls if total_calls else 0.0
+    return "\n".join(
+        [
+            "2. Router + Slack sender per notification, in-process against moto + sandbox (rate limits off)",
+            f"   {result['rounds']} rounds x {result['notifications_per_round']} notifications"
+            f" (50-recipient events), sides alternating first",
+            report.table(["", "ms/notification", "target"], rows, "lrr"),
+            f"  per-round ratios: {', '.join(f'{r:.2f}' for r in result['ratio_per_round'])}",
+            f"  delivered: hub {result['sent_by_hub']}/{result['notifications_total']}, floor"
+            f" {result['sent_by_floor']}/{result['notifications_total']}; handler batch failures:"
+            f" {result['handler_failures']}",
+            "",
+            "  Where the hub's time goes (ms per notification):",
+            report.table(
+                ["", "hub", "floor"],
+                [
+                    ["router handler (whole invocation)", f"{b['router_handler']:.3f}", ""],
+                    ["Slack sender handler (whole invocation)", f"{b['sender_handler']:.3f}", ""],
+                    ["  of both: AWS API calls (moto on loopback)", f"{b['aws_calls']:.3f}", "-"],
+                    [
+                        "  of both: Slack HTTP round trip (response.elapsed)",
+                        f"{b['slack_http']:.3f}",
+                        f"{f['slack_http']:.3f}",
+                    ],
+                    [
+                        "  of both: other Python",
+                        f"{b['other_python']:.3f}" if b["other_python"] >= 0 else "n/a*",
+                        f"{f['other_python']:.3f}",
+                    ],
+                    [
+                        "not counted: event source mapping SQS receive/delete",
+                        f"{b['event_source_mapping_sqs_not_counted']:.3f}",
+                        "",
+                    ],
+                ],
+                "lrr",
+            ),
+            "  other Python = powertools batch processor + logger/metrics decorators, SendJob/event pydantic",
+            "  parsing, building the Slack blocks, AES-GCM opening of the bot token per job, botocore request",
+            "  building/signing/parsing outside the timed call window. * AWS call times are summed per call; a",
+            "  multicast's claims run side by side, so their times overlap and can add up to more than the handlers'.",
+            "",
+            f"  The hub's extra work: {total_calls:.2f} AWS calls per notification, {per_call_ms:.2f} ms each on"
+            " average here",
+            "  (moto's DynamoDB emulation on loopback; in-region DynamoDB is typically a few ms too), on top of",
+            f"  the one Slack call ({f['slack_http']:.2f} ms round trip for the floor):",
+            report.table(["call", "per notif.", "ms", "what for"], calls, "lrrl"),
+        ]
+    )

@@ -1,4 +1,4 @@
-"""Part 7: per-notification cost of the hub vs Apprise vs the floor, on Slack, Google Chat and LINE.
+"""Part 7: per-notification cost of the hub vs Apprise vs the floor, on Slack, Google Chat and LINE (no latency).
 
 The same notification (part 2's title, body and link) goes to the same employees on the same sandbox endpoints
 three ways, in one run:
@@ -10,84 +10,46 @@ three ways, in one run:
   left out). Senders are deployed without the shared rate limit, as in parts 2-4. LINE is the hub's real
   behaviour: ONE multicast call per event (up to 500 userIds, with X-Line-Retry-Key), plus a conditional claim
   per recipient and the outcomes in batches of 25; Slack and Google Chat are one call per recipient.
-- floor: a bare `requests.Session().post` loop (one keep-alive session) posting the hub's own request bodies,
-  built by the hub's SlackSender / GoogleChatSender and `providers.line.build_send` outside the timed loop
-  (LINE: the same multicast, a fresh retry key per event). It is the least any sender of these requests can do.
-- minimum: the floor plus the least bookkeeping any hub that meets this issue's other parts must do, with the
-  hub's own repositories on the same moto: per event ONE batched read of the recipients' links from
-  LinksTable (the event names WORKPLACE users; their Slack member IDs, webhooks and LINE userIds are in the
-  hub) and a `sent` record per recipient written to DeliveriesTable in batches of 25 (nothing lost, replay
-  never sends twice: both need a durable record of each delivery). No claims, no queue between router and
-  sender, no idempotency record: a crash or a redelivered event would send twice. It tells what the 1.5x
-  target asks of the storage on this stack, apart from how the hub spends its own time.
-- apprise: Apprise (https://github.com/caronc/apprise, a dev-only dependency) with its own plugins for the
-  three services, used as documented: per event an `apprise.Apprise()` is built from the recipients' URLs and
-  `notify(title=..., body=...)` is called; both count. Slack: one bot-token URL with every recipient
-  (`slack://xoxb-…/+U…/+U…`, `+` = an encoded member ID, posted as `channel` to chat.postMessage, one call
-  each). Google Chat: one `gchat://space/key/token` URL per employee's webhook (Apprise sends to several URLs
-  from its thread pool). LINE: one `line://token/U…/U…` URL; its plugin only pushes, one call per userId.
-  Apprise calls `requests.post`/`requests.request` without a session: a new connection for every request.
+- floor, minimum and apprise: see `sides.py` (the floor posts the hub's own request bodies on one keep-alive
+  session; the minimum adds one links read per event and a `sent` record per recipient; Apprise uses its own
+  plugins, pointed at the sandbox, unthrottled).
 
-How Apprise reaches the sandbox: its plugins build provider URLs from class attributes, and for this part
-those attributes are replaced on the plugin classes (and put back afterwards): `NotifySlack.api_url`
-("https://slack.com/api/{}") becomes "<sandbox>/slack/api/{}", `NotifyGoogleChat.notify_url`
-("https://chat.googleapis.com/v1/spaces/{workspace}/messages") "<sandbox>/google_chat/v1/spaces/{workspace}/
-messages", and `NotifyLine.notify_url` ("https://api.line.me/v2/bot/message/push")
-"<sandbox>/line/api/v2/bot/message/push" (the paths where the hub's own SLACK_API_BASE, GOOGLE_CHAT_BASE
-and LINE_API_BASE point). Everything else (payloads, headers, tokens, query strings) is Apprise's own. Its
-throttling is off for fairness: `request_rate_per_sec` (the minimum seconds between two requests of one
-plugin, enforced by `URLBase.throttle()` before each request; Slack 1.2, Google Chat and LINE 5.5 by
-default) is set to 0 on the same three classes. Retries stay at Apprise's default (none).
-
-Apprise's Slack messages carry only legacy `attachments`; the sandbox's Slack fake takes those as Slack does.
-
-Acceptance is counted from the sandbox's request log after every side's run (the log is cleared before it):
-HTTP 2xx answers, and the notifications the provider took (Slack `ok: true`, Google Chat 200, LINE 200 with
-the userIds it delivered to). Sandbox rate limits are off for the three providers. Each round runs every
-channel with the three sides in turn, and the side that goes first rotates from round to round; ratios are
-taken within each round, and the medians reported.
+Acceptance is counted from the sandbox's request log after every side's run (the log is cleared before it).
+Sandbox rate limits are off for the three providers. Each round runs every channel with the sides in turn, the
+side going first rotating from round to round; ratios are taken within each round, and the medians reported.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import statistics
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import apprise
 import requests
-from apprise.plugins.google_chat import NotifyGoogleChat
-from apprise.plugins.line import NotifyLine
-from apprise.plugins.slack import NotifySlack
 from botocore.client import BaseClient
 
-from infra.bench.companies import Audience, google_chat_company, line_company, slack_company
+from infra.bench import report, sides
+from infra.bench.companies import (
+    Audience,
+    Bench,
+    event,
+    google_chat_company,
+    line_company,
+    slack_company,
+)
 from infra.bench.containers import Drive, EventSourceMapping, load_container
 from infra.bench.probes import AwsCalls
-from infra.bench.provider_calls import ITEM, MESSAGE, Bench, event
 from infra.local_stack import LocalStack
 from infra.local_stack.aws import client
 from infra.template import Resolver
 from workplace_hub.config import ProviderEndpoints
-from workplace_hub.google.chat import GoogleChatSender
-from workplace_hub.line.messaging import MULTICAST_MAX, build_message, build_send
-from workplace_hub.providers.messenger import Destination, Notification
-from workplace_hub.slack.messages import SlackSender
 from workplace_hub.storage.deliveries import DeliveriesRepository
-from workplace_hub.storage.delivery_records import DeliveryKey, DeliveryStatus, NewDelivery
 from workplace_hub.storage.dynamodb import DynamoTables
 from workplace_hub.storage.links import LinksRepository
 
 SIDES = ("floor", "minimum", "hub", "apprise")
-TARGETS = {"hub_vs_floor": 1.5}
-TIMEOUT = (3.05, 10.0)
-Call = tuple[str, dict[str, str], dict[str, Any]]
 
 
 @dataclass
@@ -97,15 +59,6 @@ class Hub:
 
     bench: Bench
     router: EventSourceMapping
-    calls: AwsCalls
-
-
-@dataclass
-class Minimum:
-    """The minimum side's storage: the hub's repositories on a client of their own, its calls counted."""
-
-    links: LinksRepository
-    deliveries: DeliveriesRepository
     calls: AwsCalls
 
 
@@ -123,143 +76,6 @@ CHANNELS = (
     ("google_chat", "Google Chat", "SendGoogleChatFunction"),
     ("line", "LINE", "SendLineFunction"),
 )
-
-
-# --- Apprise pointed at the sandbox ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def apprise_at(sandbox_url: str) -> Iterator[None]:
-    """Apprise's Slack, Google Chat and LINE plugins post to the sandbox, unthrottled (see the module doc)."""
-    changes = {
-        NotifySlack: {"api_url": f"{sandbox_url}/slack/api/{{}}", "request_rate_per_sec": 0},
-        NotifyGoogleChat: {
-            "notify_url": f"{sandbox_url}/google_chat/v1/spaces/{{workspace}}/messages",
-            "request_rate_per_sec": 0,
-        },
-        NotifyLine: {"notify_url": f"{sandbox_url}/line/api/v2/bot/message/push", "request_rate_per_sec": 0},
-    }
-    saved = {cls: {name: cls.__dict__.get(name) for name in values} for cls, values in changes.items()}
-    for cls, values in changes.items():
-        for name, value in values.items():
-            setattr(cls, name, value)
-    try:
-        yield
-    finally:
-        for cls, values in saved.items():
-            for name, value in values.items():
-                if value is None:
-                    delattr(cls, name)  # it was inherited
-                else:
-                    setattr(cls, name, value)
-
-
-def apprise_urls(audience: Audience) -> list[str]:
-    users = [r["user_id"] for r in audience.recipients]
-    if audience.channel == "slack":
-        return [f"slack://{audience.credentials['bot_token']}/" + "/".join(f"+{audience.addresses[u]}" for u in users)]
-    if audience.channel == "line":
-        token = audience.credentials["channel_access_token"]
-        return [f"line://{token}/" + "/".join(audience.addresses[u] for u in users)]
-    urls = []
-    for user_id in users:
-        webhook = urlsplit(audience.addresses[user_id])
-        space = webhook.path.rstrip("/").split("/")[-2]
-        query = dict(parse_qsl(webhook.query))
-        urls.append(f"gchat://{space}/{query['key']}/{query['token']}")
-    return urls
-
-
-def check_redirect(sandbox_url: str, audiences: list[Audience]) -> None:
-    """Refuse to measure if any Apprise plugin would post anywhere but the sandbox."""
-    for audience in audiences:
-        for url in apprise_urls(audience)[:1]:
-            plugin = apprise.Apprise.instantiate(url)
-            if plugin is None:
-                raise RuntimeError(f"Apprise cannot parse the {audience.channel} URL")
-            target = plugin.api_url if isinstance(plugin, NotifySlack) else plugin.notify_url
-            if not target.startswith(sandbox_url) or plugin.request_rate_per_sec != 0:
-                raise RuntimeError(f"Apprise's {type(plugin).__name__} is not redirected to the sandbox: {target}")
-
-
-# --- the three sides ------------------------------------------------------------------------------------------
-
-
-def _notification() -> Notification:
-    return Notification(
-        event_id=f"bench-floor-{uuid.uuid4().hex[:8]}",
-        item=ITEM,
-        title=MESSAGE["title"],
-        body=MESSAGE["body"],
-        url=MESSAGE["url"],
-    )
-
-
-def event_calls(audience: Audience, endpoints: ProviderEndpoints, events: int) -> list[tuple[str, list[Call]]]:
-    """The hub's own requests for `events` events (event id, its calls), built by its senders outside any timing."""
-    session = requests.Session()
-    users = [r["user_id"] for r in audience.recipients]
-    per_event: list[tuple[str, list[Call]]] = []
-    for _ in range(events):
-        notification = _notification()
-        calls: list[Call] = []
-        if audience.channel == "line":
-            token, messages = audience.credentials["channel_access_token"], [build_message(notification)]
-            to = [audience.addresses[u] for u in users]
-            for start in range(0, len(to), MULTICAST_MAX):
-                call = build_send(
-                    endpoints.LINE_API_BASE, token, to[start : start + MULTICAST_MAX], messages, str(uuid.uuid4())
-                )
-                calls.append((call.url, dict(call.headers), dict(call.json or {})))
-        else:
-            sender = (SlackSender if audience.channel == "slack" else GoogleChatSender)(session, endpoints)
-            for user_id in users:
-                destination = Destination(user_id, audience.addresses[user_id], "社員")
-                call = sender.build_request(notification, destination, audience.credentials)
-                calls.append((call.url, dict(call.headers), dict(call.json or {})))
-        per_event.append((notification.event_id, calls))
-    session.close()
-    return per_event
-
-
-def _post_all(calls: list[Call], session: requests.Session) -> None:
-    for url, headers, body in calls:
-        response = session.post(url, headers=headers, json=body, timeout=TIMEOUT)
-        response.json()
-
-
-def run_floor(per_event: list[tuple[str, list[Call]]], session: requests.Session) -> dict[str, Any]:
-    started = time.perf_counter()
-    for _, calls in per_event:
-        _post_all(calls, session)
-    return {"seconds": time.perf_counter() - started}
-
-
-def run_minimum(
-    minimum: Minimum, audience: Audience, per_event: list[tuple[str, list[Call]]], session: requests.Session
-) -> dict[str, Any]:
-    users = [r["user_id"] for r in audience.recipients]
-    before = minimum.calls.snapshot()
-    started = time.perf_counter()
-    for event_id, calls in per_event:
-        found = minimum.links.get_many(audience.company, users)
-        if len(found) != len(users):
-            raise RuntimeError(f"{len(users) - len(found)} recipients have no links")
-        _post_all(calls, session)
-        minimum.deliveries.add_many(
-            [
-                NewDelivery(DeliveryKey(audience.company, event_id, user, audience.channel), ITEM, DeliveryStatus.SENT)
-                for user in users
-            ]
-        )
-    seconds = time.perf_counter() - started
-    counts, call_seconds = minimum.calls.since(before)
-    return {
-        "seconds": seconds,
-        "aws_calls": {" ".join(key): n for key, n in counts.items() if n},
-        "aws_seconds": sum(call_seconds.values()),
-        "aws_seconds_by_operation": {" ".join(key): t for key, t in call_seconds.items() if counts.get(key)},
-    }
 
 
 def run_hub(hub: Hub, channel: Channel, events: int) -> dict[str, Any]:
@@ -285,35 +101,6 @@ def run_hub(hub: Hub, channel: Channel, events: int) -> dict[str, Any]:
         "sender_invocations": sender.invocations,
         "handler_failures": router.failures + sender.failures,
     }
-
-
-def run_apprise(urls: list[str], events: int) -> dict[str, Any]:
-    building = notifying = 0.0
-    statuses: dict[str, int] = {}
-    for _ in range(events):
-        started = time.perf_counter()
-        notifier = apprise.Apprise()
-        notifier.add(urls)
-        built = time.perf_counter()
-        result = notifier.notify(title=MESSAGE["title"], body=f"{MESSAGE['body']}\n{MESSAGE['url']}")
-        notifying += time.perf_counter() - built
-        building += built - started
-        status = getattr(getattr(result, "status", None), "name", str(bool(result)))
-        statuses[status] = statuses.get(status, 0) + 1
-    return {"seconds": building + notifying, "build_seconds": building, "statuses": statuses}
-
-
-def accepted(entries: list[dict[str, Any]], channel: str) -> dict[str, int]:
-    """Requests, HTTP 2xx answers and notifications the provider took, from the sandbox's request log."""
-    sends = [e for e in entries if e["method"] == "POST"]
-    ok = [e for e in sends if isinstance(e["status"], int) and 200 <= e["status"] < 300]
-    if channel == "slack":
-        taken = sum(1 for e in ok if (e.get("response") or {}).get("ok") is True)
-    elif channel == "line":
-        taken = sum(len(((e.get("response") or {}).get("_sandbox") or {}).get("delivered_to", [])) for e in ok)
-    else:
-        taken = len(ok)
-    return {"requests": len(sends), "http_2xx": len(ok), "accepted": taken}
 
 
 # --- rounds ---------------------------------------------------------------------------------------------------
@@ -352,43 +139,44 @@ def run(
         hub.calls.attach(container.find(BaseClient))
         channel.sender = bench.mapping(container)
     tables = DynamoTables(client("dynamodb", stack.aws_endpoint_url))
-    minimum = Minimum(
+    minimum = sides.Minimum(
         LinksRepository(tables.Table(resolver.refs["LinksTable"]), tables),
         DeliveriesRepository(tables.Table(resolver.refs["DeliveriesTable"])),
         AwsCalls(names),
     )
     minimum.calls.attach([tables.meta.client])
-    urls = {channel.name: apprise_urls(channel.audience) for channel in channels}
+    urls = {channel.name: sides.apprise_urls(channel.audience) for channel in channels}
     floor_session = requests.Session()
     per_round: list[dict[str, Any]] = []
     warm_up: dict[str, Any] = {}
-    with apprise_at(stack.sandbox.url):
-        check_redirect(stack.sandbox.url, list(audiences.values()))
+    with sides.apprise_at(stack.sandbox.url):
+        sides.check_redirect(stack.sandbox.url, list(audiences.values()))
         for channel in channels:  # cold starts, first connections and settings caches: not measured
             bench.sandbox.clear_requests()
             run_hub(hub, channel, 1)
-            run_floor(event_calls(channel.audience, endpoints, 1), floor_session)
-            run_minimum(minimum, channel.audience, event_calls(channel.audience, endpoints, 1), floor_session)
-            run_apprise(urls[channel.name], 1)
-            warm_up[channel.name] = accepted(bench.sandbox.requests(channel.name), channel.name)
+            sides.run_floor(sides.event_calls(channel.audience, endpoints, 1), floor_session)
+            warm = sides.event_calls(channel.audience, endpoints, 1)
+            sides.run_minimum(minimum, channel.audience, warm, floor_session)
+            sides.run_apprise(urls[channel.name], 1)
+            warm_up[channel.name] = sides.accepted(bench.sandbox.requests(channel.name), channel.name)
         for index in range(rounds):
             order = SIDES[index % len(SIDES) :] + SIDES[: index % len(SIDES)]
             result: dict[str, Any] = {"order": list(order), "channels": {}}
             for channel in channels:
                 # One set of requests per side: a LINE multicast repeated under its retry key would be answered 409.
-                calls = {side: event_calls(channel.audience, endpoints, events_per_round) for side in SIDES}
+                calls = {side: sides.event_calls(channel.audience, endpoints, events_per_round) for side in SIDES}
                 figures: dict[str, Any] = {}
                 for side in order:
                     bench.sandbox.clear_requests()
                     if side == "floor":
-                        figures[side] = run_floor(calls[side], floor_session)
+                        figures[side] = sides.run_floor(calls[side], floor_session)
                     elif side == "minimum":
-                        figures[side] = run_minimum(minimum, channel.audience, calls[side], floor_session)
+                        figures[side] = sides.run_minimum(minimum, channel.audience, calls[side], floor_session)
                     elif side == "hub":
                         figures[side] = run_hub(hub, channel, events_per_round)
                     else:
-                        figures[side] = run_apprise(urls[channel.name], events_per_round)
-                    figures[side].update(accepted(bench.sandbox.requests(channel.name), channel.name))
+                        figures[side] = sides.run_apprise(urls[channel.name], events_per_round)
+                    figures[side].update(sides.accepted(bench.sandbox.requests(channel.name), channel.name))
                     figures[side]["notifications"] = events_per_round * len(channel.audience.recipients)
                 result["channels"][channel.name] = figures
             per_round.append(result)
@@ -406,10 +194,6 @@ def run(
     return summary
 
 
-def _median(values: list[float], digits: int = 3) -> float:
-    return round(statistics.median(values), digits)
-
-
 def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[str, Any]:
     def ms(figures: dict[str, Any]) -> float:
         return figures["seconds"] / figures["notifications"] * 1000
@@ -418,21 +202,18 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
         """rows: per round, side → figures (one channel, or every channel summed)."""
         out: dict[str, Any] = {}
         for side in SIDES:
-            out[f"{side}_ms"] = _median([ms(r[side]) for r in rows])
+            out[f"{side}_ms"] = report.median([ms(r[side]) for r in rows])
             out[f"{side}_ms_per_round"] = [round(ms(r[side]), 3) for r in rows]
             for count in ("notifications", "requests", "http_2xx", "accepted"):
                 out[f"{side}_{count}"] = sum(r[side][count] for r in rows)
-        out["hub_vs_floor"] = _median([ms(r["hub"]) / ms(r["floor"]) for r in rows], 2)
-        out["apprise_vs_floor"] = _median([ms(r["apprise"]) / ms(r["floor"]) for r in rows], 2)
-        out["hub_vs_apprise"] = _median([ms(r["hub"]) / ms(r["apprise"]) for r in rows], 2)
-        out["minimum_vs_floor"] = _median([ms(r["minimum"]) / ms(r["floor"]) for r in rows], 2)
-        out["hub_vs_minimum"] = _median([ms(r["hub"]) / ms(r["minimum"]) for r in rows], 2)
-        out["minimum_vs_apprise"] = _median([ms(r["minimum"]) / ms(r["apprise"]) for r in rows], 2)
+        out["hub_vs_floor"] = report.median([ms(r["hub"]) / ms(r["floor"]) for r in rows], 2)
+        out["apprise_vs_floor"] = report.median([ms(r["apprise"]) / ms(r["floor"]) for r in rows], 2)
+        out["hub_vs_apprise"] = report.median([ms(r["hub"]) / ms(r["apprise"]) for r in rows], 2)
+        out["minimum_vs_floor"] = report.median([ms(r["minimum"]) / ms(r["floor"]) for r in rows], 2)
+        out["hub_vs_minimum"] = report.median([ms(r["hub"]) / ms(r["minimum"]) for r in rows], 2)
+        out["minimum_vs_apprise"] = report.median([ms(r["minimum"]) / ms(r["apprise"]) for r in rows], 2)
         out["hub_vs_floor_per_round"] = [round(ms(r["hub"]) / ms(r["floor"]), 2) for r in rows]
         out["apprise_vs_floor_per_round"] = [round(ms(r["apprise"]) / ms(r["floor"]), 2) for r in rows]
-        out["target_hub_within_1_5x_floor"] = out["hub_vs_floor"] <= TARGETS["hub_vs_floor"]
-        out["target_hub_faster_than_apprise"] = out["hub_ms"] < out["apprise_ms"]
-        out["minimum_within_1_5x_floor"] = out["minimum_vs_floor"] <= TARGETS["hub_vs_floor"]
         return out
 
     result: dict[str, Any] = {"channels": {}}
@@ -458,10 +239,10 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
             ),
             minimum_aws_ms=round(sum(r["minimum"]["aws_seconds"] for r in rows) / hub_total * 1000, 3),
             hub_aws_calls_by_operation={
-                key: round(n / hub_total, 3) for key, n in _merge([r["hub"]["aws_calls"] for r in rows]).items()
+                key: round(n / hub_total, 3) for key, n in report.merge([r["hub"]["aws_calls"] for r in rows]).items()
             },
             apprise_build_ms=round(sum(r["apprise"]["build_seconds"] for r in rows) / hub_total * 1000, 3),
-            apprise_statuses=_merge([r["apprise"]["statuses"] for r in rows]),
+            apprise_statuses=report.merge([r["apprise"]["statuses"] for r in rows]),
         )
         result["channels"][channel.name] = figures
     overall_rows = []
@@ -481,13 +262,133 @@ def summarize(per_round: list[dict[str, Any]], channels: list[Channel]) -> dict[
 
 def _per_notification(rows: list[dict[str, dict[str, Any]]], side: str, notifications: int) -> dict[str, float]:
     """A side's AWS call time per notification (ms), by call."""
-    merged = _merge([r[side]["aws_seconds_by_operation"] for r in rows])
+    merged = report.merge([r[side]["aws_seconds_by_operation"] for r in rows])
     return {key: round(seconds / notifications * 1000, 3) for key, seconds in merged.items()}
 
 
-def _merge(counters: list[dict[str, Any]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for counter in counters:
-        for key, value in counter.items():
-            merged[key] = merged.get(key, 0) + value
-    return merged
+def render(result: dict[str, Any]) -> str:
+    channels, overall = result["channels"], result["overall"]
+    rows = []
+    for figures in [*channels.values(), {**overall, "label": "overall"}]:
+        rows.append(
+            [
+                figures["label"],
+                f"{figures['floor_ms']:.3f}",
+                f"{figures['minimum_ms']:.3f}",
+                f"{figures['hub_ms']:.3f}",
+                f"{figures['apprise_ms']:.3f}",
+                f"{figures['minimum_vs_floor']:.2f}x",
+                f"{figures['hub_vs_floor']:.2f}x",
+                f"{figures['hub_vs_minimum']:.2f}x",
+                f"{figures['hub_vs_apprise']:.2f}x",
+            ]
+        )
+    delivery = []
+    for figures in [*channels.values(), {**overall, "label": "overall"}]:
+        row = [figures["label"]]
+        for side in ("floor", "minimum", "hub", "apprise"):
+            row.append(
+                f"{figures[f'{side}_accepted']}/{figures[f'{side}_notifications']}"
+                f" ({figures[f'{side}_requests']} req, {figures[f'{side}_http_2xx']} 2xx)"
+            )
+        delivery.append(row)
+    split = [
+        [
+            figures["label"],
+            f"{figures['hub_router_ms']:.3f}",
+            f"{figures['hub_sender_ms']:.3f}",
+            f"{figures['hub_mapping_ms_not_counted']:.3f}",
+            f"{figures['hub_aws_ms']:.3f}",
+            f"{figures['minimum_aws_calls_per_notification']:.2f}",
+            f"{figures['minimum_aws_ms']:.3f}",
+            f"{figures['hub_aws_calls_per_notification']:.2f}"
+            f" ({figures['hub_aws_calls_by_operation'].get('dynamodb UpdateItem DeliveriesTable', 0):.2f})",
+            f"{figures['apprise_build_ms']:.3f}",
+            ", ".join(f"{status} x{n}" for status, n in sorted(figures["apprise_statuses"].items())),
+        ]
+        for figures in channels.values()
+    ]
+    recipients = result["recipients"]
+    lines = [
+        "7. Per notification: hub vs Apprise vs the floor, the same notification to the same people on the same"
+        " sandbox endpoints",
+        f"   {result['rounds']} rounds x {result['events_per_round']} events x {recipients} recipients per channel and"
+        f" side (rate limits off); the side going first rotates; medians of the rounds' figures; Apprise"
+        f" {result['apprise_version']}",
+        report.table(
+            [
+                "channel",
+                "floor ms",
+                "minimum ms",
+                "hub ms",
+                "Apprise ms",
+                "minimum/floor",
+                "hub/floor",
+                "hub/minimum",
+                "hub/Apprise",
+            ],
+            rows,
+            "lrrrrrrrr",
+        ),
+        "  overall = every channel's notifications together (per round: all time / all notifications).",
+        f"  per-round hub/floor (overall): {', '.join(f'{r:.2f}' for r in overall['hub_vs_floor_per_round'])};"
+        f" Apprise/floor: {', '.join(f'{r:.2f}' for r in overall['apprise_vs_floor_per_round'])};"
+        f" Apprise/floor (median) {overall['apprise_vs_floor']:.2f}x",
+        *report.wrap(
+            "minimum = the floor + one batched links read per event + a `sent` record per recipient in batches of 25"
+            " (the hub's own repositories, same moto; no claims, no queue, no idempotency): "
+            f"{overall['minimum_vs_floor']:.2f}x the floor overall,"
+            + ", ".join(f" {c['label']} {c['minimum_vs_floor']:.2f}x" for c in channels.values())
+            + ". Floor and minimum are context (issue 16 retired the 1.5x-the-floor target): on loopback with"
+            " providers answering in under a millisecond they measure moto; part 9 measures at realistic latency."
+        ),
+        "",
+        "  Taken by the sandbox's fakes (notifications taken / sent; requests and HTTP 2xx answers in its log):",
+        report.table(["channel", "floor", "minimum", "hub", "Apprise"], delivery, "lllll"),
+        "",
+        "  Per notification inside the sides (ms; the hub's AWS calls as counts):",
+        report.table(
+            [
+                "channel",
+                "hub router",
+                "hub sender",
+                "hub: mapping SQS (not counted)",
+                "hub in AWS calls**",
+                "minimum AWS calls",
+                "minimum in AWS calls",
+                "hub AWS calls*",
+                "Apprise: building Apprise()",
+                "Apprise notify() results",
+            ],
+            split,
+            "lrrrrrrrrl",
+        ),
+    ]
+    lines += report.wrap(
+        "* AWS calls per notification of the router and the sender (botocore hooks, as in part 3); in brackets the "
+        "delivery records' conditional claims (UpdateItem DeliveriesTable), one per recipient on every channel whether "
+        "the provider call is per recipient or one multicast (the outcomes follow in batches of 25)."
+    )
+    for side in ("hub", "minimum"):
+        for figures in channels.values():
+            by_call = sorted(figures[f"{side}_aws_ms_by_operation"].items(), key=lambda kv: -kv[1])
+            lines += report.wrap(
+                f"{side}'s AWS call time per notification (ms), {figures['label']}: "
+                + ", ".join(f"{key} {ms:.3f}" for key, ms in by_call),
+                indent="    ",
+            )
+    lines += report.wrap(
+        "** wall time of each AWS call (request sent to answer parsed), summed: LINE's claims go out side by side, so "
+        "its sum is larger than the time they took. minimum = one BatchGetItem LinksTable per event and one "
+        "BatchWriteItem DeliveriesTable per 25 recipients."
+    )
+    lines += report.wrap(
+        "hub = router + sender handlers in-process (part 2's method; senders without the shared rate limit). "
+        "LINE: the hub multicasts (one call per event for up to 500 userIds, its real behaviour) and the floor posts "
+        "that same multicast; Apprise's LINE plugin pushes one call per userId. Slack and Google Chat are one call "
+        "per recipient for all three. Apprise opens a new connection per request (requests.post without a "
+        "session); the hub and the floor keep theirs alive. Apprise's messages are its own (Slack legacy "
+        "attachments, Google Chat and LINE plain text); the hub's are Block Kit, a cardsV2 card and a Flex bubble."
+    )
+    lines.append(f"  part 7 took {result['seconds']:.0f} s (set-up included)")
+    return "\n".join(lines)
