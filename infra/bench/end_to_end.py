@@ -36,7 +36,8 @@ from infra.bench.shared_limits import without_shared_limits
 from infra.local_stack import LocalStack
 from infra.template import Resolver
 
-RUNS = (("without", "without the shared rate limit, provider limits off"), ("with", "with the shared rate limit"))
+MEMORY_HEADERS = ("RSS after start MiB", "peak RSS MiB", "MemorySize MB")
+RUNS = (("without", "without shared limit (provider limits off)"), ("with", "with shared limit (provider limits on)"))
 
 
 def run(
@@ -199,7 +200,7 @@ def render(result: dict[str, Any]) -> str:
     ]
     channel_headers = ["channel", "events", "notifications", "sent", "other records", "p50 s", "p99 s", "max s"]
     channel_headers += ["last sent at s", "provider requests"]
-    profile = ", ".join(f"{name} {value['fixed_ms']:.0f}+{value['jitter_ms']:.0f}" for name, value in result["latency_profile"].items())
+    profile = report.latency_text(result["latency_profile"])
     lines = [
         f"8. End to end: {result['events']} events x {result['recipients']} recipients ({result['notifications']:,}"
         " notifications) over five messengers (one company each, events in turn), all queued at once",
@@ -211,7 +212,7 @@ def render(result: dict[str, Any]) -> str:
     for name, label in RUNS:
         lines += ["", f"  {label}:", report.table(channel_headers, _channel_rows(runs[name]), "lrrrlrrrrr")]
         if runs[name]["timed_out"]:
-            lines.append(f"  NOTE: the queues had not drained after {runs[name]['patience']:.0f} s; figures are partial")
+            lines.append(f"  NOTE: the queues had not drained after {runs[name]['patience']:.0f} s: figures partial")
         if runs[name]["leftover_messages_before"]:
             lines.append(f"  messages already on the queues before the run: {runs[name]['leftover_messages_before']}")
     first = runs[RUNS[0][0]]
@@ -220,8 +221,7 @@ def render(result: dict[str, Any]) -> str:
         "  Each function's process, run without the shared limit (peak RSS = VmHWM, Lambda's \"Max Memory Used\""
         " measure; MemorySize from the template):",
         report.table(
-            ["function", "invocations", "records", "failed", "handler s", "CPU s", "start s"]
-            + ["RSS after start MiB", "peak RSS MiB", "MemorySize MB"],
+            [*("function", "invocations", "records", "failed", "handler s", "CPU s", "start s"), *MEMORY_HEADERS],
             _function_rows(first),
             "lrrrrrrrrr",
         ),

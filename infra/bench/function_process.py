@@ -161,4 +161,6 @@ def _counted(calls: Any) -> dict[str, Any]:
         "calls": {" ".join(key): n for key, n in calls.counts.items()},
         "sized_units": {" ".join(key): n for key, n in calls.sized_units.items()},
         "unsized_items": {" ".join(key): n for key, n in calls.unsized_items.items()},
+        "read_items": {" ".join(key): n for key, n in calls.read_items.items() if n},
+        "sqs_chunks": {" ".join(key): n for key, n in calls.sqs_chunks.items() if n},
     }

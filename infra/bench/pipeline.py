@@ -38,13 +38,13 @@ from boto3.dynamodb.types import TypeSerializer
 from infra.bench import function_process
 from infra.bench.companies import (
     KAKAO,
-    LINE,
     WORKS,
+    Audience,
     Bench,
     event,
     google_chat_company,
+    line_company,
     setup_kakao,
-    setup_line,
     setup_works,
     slack_company,
 )
@@ -68,17 +68,15 @@ START_PATIENCE = 180.0
 _serialize = TypeSerializer().serialize
 
 
-def setup(bench: Bench, recipients: int, tag: str) -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    """channel → (company, the event's recipients). `tag` names the Slack and Google Chat companies (LINE, SENS
-    and NAVER WORKS have one company each, set up again with `recipients` employees)."""
-    slack = slack_company(bench, f"bench{tag}slack", recipients)
-    chat = google_chat_company(bench, f"bench{tag}chat", recipients)
+def setup(bench: Bench, recipients: int, tag: str) -> dict[str, Audience]:
+    """channel → its company's audience. `tag` names the Slack and Google Chat companies (LINE, SENS and NAVER
+    WORKS have one company each, set up again with `recipients` employees)."""
     return {
-        "slack": (slack.company, slack.recipients),
-        "google_chat": (chat.company, chat.recipients),
-        "line": (LINE.company, setup_line(bench, recipients)),
-        "naver_works": (WORKS.company, setup_works(bench, recipients)),
-        "kakao": (KAKAO.company, setup_kakao(bench, recipients)),
+        "slack": slack_company(bench, f"bench{tag}slack", recipients),
+        "google_chat": google_chat_company(bench, f"bench{tag}chat", recipients),
+        "line": line_company(bench, recipients),
+        "naver_works": Audience(WORKS.company, "naver_works", setup_works(bench, recipients)),
+        "kakao": Audience(KAKAO.company, "kakao", setup_kakao(bench, recipients)),
     }
 
 
@@ -146,16 +144,19 @@ def stop_all(processes: list[Any], stop: Any) -> None:
             process.join(timeout=5)
 
 
-def publish(bench: Bench, companies: dict[str, tuple[str, list[dict[str, Any]]]], events: int) -> dict[str, Any]:
-    """`events` events at once, 10 per SendMessageBatch, channels in turn; event id → channel, company, queued."""
+def publish(bench: Bench, companies: dict[str, Audience], events: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """`events` events at once, 10 per SendMessageBatch, channels in turn: event id → channel, company, queued;
+    and the producer's calls and SQS-billed requests (64 KB each)."""
     order = [channel for channel, *_ in CHANNELS]
     bodies = []
     for index in range(events):
         channel = order[index % len(order)]
-        company, recipients = companies[channel]
-        body = event(company, recipients) | {"event_id": f"bench-run-{index:04d}-{os.urandom(4).hex()}"}
+        audience = companies[channel]
+        body = event(audience.company, audience.recipients)
+        body["event_id"] = f"bench-run-{index:04d}-{os.urandom(4).hex()}"
         bodies.append((channel, body))
     queued: dict[str, Any] = {}
+    producer = {"calls": 0, "chunks": 0}
     url = bench.stack.queues["WorkplaceEventsQueue"]
     for begin in range(0, len(bodies), 10):
         chunk = bodies[begin : begin + 10]
@@ -163,12 +164,14 @@ def publish(bench: Bench, companies: dict[str, tuple[str, list[dict[str, Any]]]]
             {"Id": str(i), "MessageBody": json.dumps(body, ensure_ascii=False)} for i, (_, body) in enumerate(chunk)
         ]
         answer = bench.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        producer["calls"] += 1
+        producer["chunks"] += max(1, -(-sum(len(e["MessageBody"].encode()) for e in entries) // 65536))
         if answer.get("Failed"):
             raise RuntimeError(f"SendMessageBatch refused {answer['Failed']}")
         at = time.time()
         for channel, body in chunk:
             queued[body["event_id"]] = {"channel": channel, "company": body["company_id"], "queued_at": at}
-    return queued
+    return queued, producer
 
 
 def records(bench: Bench, queued: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +234,7 @@ def provider_requests(bench: Bench) -> dict[str, dict[str, int]]:
 def drive(
     bench: Bench,
     template: dict[str, Any],
-    companies: dict[str, tuple[str, list[dict[str, Any]]]],
+    companies: dict[str, Audience],
     *,
     events: int,
     patience: float,
@@ -247,7 +250,7 @@ def drive(
     bench.sandbox.clear_requests()
     cpu_before = os.times()
     t0 = time.time()
-    queued = publish(bench, companies, events)
+    queued, producer = publish(bench, companies, events)
     published = time.time() - t0
     deadline = time.monotonic() + patience
     empty_in_a_row, drained = 0, None
@@ -270,6 +273,7 @@ def drive(
     return {
         "t0": t0,
         "queued": queued,
+        "producer": producer,
         "published_seconds": published,
         "drained_after": drained,
         "timed_out": drained is None,

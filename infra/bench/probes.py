@@ -117,6 +117,31 @@ def written_items(operation: str, body: dict[str, Any]) -> list[tuple[str, int |
     return []
 
 
+def _items_read(parsed: dict[str, Any]) -> int:
+    if "Item" in parsed:
+        return 1
+    if "Items" in parsed:
+        return len(parsed["Items"])
+    if isinstance(parsed.get("Responses"), dict):
+        return sum(len(items) for items in parsed["Responses"].values())
+    return 0
+
+
+def _request_chunks(operation: str, body: dict[str, Any]) -> int:
+    """SQS requests billed for a send: one per 64 KB of the call's payload (at least one); 1 for the others."""
+    if operation == "SendMessage":
+        return max(1, math.ceil(len(body.get("MessageBody", "").encode()) / 65536))
+    if operation == "SendMessageBatch":
+        size = sum(len(entry.get("MessageBody", "").encode()) for entry in body.get("Entries", []))
+        return max(1, math.ceil(size / 65536))
+    return 0 if operation == "ReceiveMessage" else 1  # a receive is billed by what it returned (_after)
+
+
+def _payload_chunks(parsed: Any) -> int:
+    messages = parsed.get("Messages", []) if isinstance(parsed, dict) else []
+    return max(1, math.ceil(sum(len(m.get("Body", "").encode()) for m in messages) / 65536))
+
+
 class AwsCalls:
     """Counts API calls (and their wall time) by service, operation and table or queue, and the DynamoDB items
     each write request writes (their write units are computed from item sizes: moto reports none)."""
@@ -129,6 +154,8 @@ class AwsCalls:
         # (service, operation, resource) → write units of the items of known size / items whose size is unknown
         self.sized_units: Counter[tuple[str, str, str]] = Counter()
         self.unsized_items: Counter[tuple[str, str, str]] = Counter()
+        self.read_items: Counter[tuple[str, str, str]] = Counter()  # items a read returned (read units: 0.5-1 each)
+        self.sqs_chunks: Counter[tuple[str, str, str]] = Counter()  # SQS bills every 64 KB of a payload as a request
         self.clients: list[BaseClient] = []
 
     def attach(self, clients: Iterable[BaseClient]) -> None:
@@ -159,8 +186,10 @@ class AwsCalls:
         key = (service, model.name, self._resource(body))
         context["bench_call"] = (key, time.perf_counter())
         written = written_items(model.name, body) if service == "dynamodb" and body else []
+        chunks = _request_chunks(model.name, body) if service == "sqs" and body else 0
         with self._lock:
             self.counts[key] += 1
+            self.sqs_chunks[key] += chunks
             for _, size, factor in written:
                 if size is None:
                     self.unsized_items[key] += factor
@@ -177,11 +206,16 @@ class AwsCalls:
                 for key in keys
             }
 
-    def _after(self, context: dict[str, Any], **_: Any) -> None:
+    def _after(self, context: dict[str, Any], parsed: Any = None, **_: Any) -> None:
         started = context.pop("bench_call", None)
         if started is not None:
+            key = started[0]
+            read = _items_read(parsed) if key[0] == "dynamodb" and isinstance(parsed, dict) else 0
+            chunks = _payload_chunks(parsed) if key[:2] == ("sqs", "ReceiveMessage") else 0
             with self._lock:
-                self.seconds[started[0]] += time.perf_counter() - started[1]
+                self.seconds[key] += time.perf_counter() - started[1]
+                self.read_items[key] += read
+                self.sqs_chunks[key] += chunks
 
     def snapshot(self) -> tuple[Counter[tuple[str, str, str]], dict[tuple[str, str, str], float]]:
         with self._lock:

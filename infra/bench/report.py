@@ -31,8 +31,29 @@ def kind(logical_id_or_label: str) -> str:
     return "router" if "router" in logical_id_or_label.lower() else "sender"
 
 
+# The same for any table or queue of that kind: (service, operation, resource prefix) → purpose.
+GENERIC_PURPOSES = {
+    ("sqs", "SendMessageBatch", "Send"): "send jobs, 10 per batch",
+    ("dynamodb", "UpdateItem", "RateLimitsTable"): "shared rate limit: tokens taken (conditional write)",
+    ("dynamodb", "TransactWriteItems", "DeliveriesTable"): "claims of a window of calls (one transaction)",
+    ("sqs", "SendMessage", "KakaoResultsQueue"): "AlimTalk result lookups, delayed",
+    ("sqs", "SendMessage", "Send"): "a job postponed (Retry-After / rate limit)",
+    ("sqs", "ChangeMessageVisibility", "Send"): "a job postponed (Retry-After / rate limit)",
+}
+
+
 def purpose(function: str, service: str, operation: str, resource: str) -> str:
-    return PURPOSES.get((kind(function), service, operation, resource), "")
+    found = PURPOSES.get((kind(function), service, operation, resource))
+    if found:
+        return found
+    return next(
+        (
+            text
+            for (s, o, prefix), text in GENERIC_PURPOSES.items()
+            if (s, o) == (service, operation) and resource.startswith(prefix)
+        ),
+        "",
+    )
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
@@ -74,3 +95,8 @@ def merge(counters: list[dict[str, Any]]) -> dict[str, Any]:
         for key, value in counter.items():
             merged[key] = merged.get(key, 0) + value
     return merged
+
+
+def latency_text(profile: dict[str, dict[str, float]]) -> str:
+    """A latency setting as printed: "slack 250+50, line 60+12" (ms, fixed+jitter), or "none"."""
+    return ", ".join(f"{name} {v['fixed_ms']:.0f}+{v['jitter_ms']:.0f}" for name, v in profile.items()) or "none"

@@ -1,4 +1,4 @@
-"""Entry point of `make bench`: one local stack, the eight parts, tables on stdout, JSON in .local/."""
+"""Entry point of `make bench`: one local stack, the nine parts, tables on stdout, JSON in .local/."""
 
 from __future__ import annotations
 
@@ -17,20 +17,34 @@ from typing import Any, TextIO
 
 from infra.bench import cold_import, cold_init
 from infra.local_stack import LocalStack
+from infra.sandbox import latency
 from infra.template import ROOT, load_template
 
 OUTPUT = ROOT / ".local" / "bench.json"
 FUNCTION_LOG = ROOT / ".local" / "bench-function-logs.jsonl"
-PROCESS_LOG = ROOT / ".local" / "bench-function-process-logs.jsonl"  # part 8's function processes
+PROCESS_LOG = ROOT / ".local" / "bench-function-process-logs.jsonl"  # parts 8 and 9's function processes
 
 
-PARTS = frozenset(range(1, 9))
+PARTS = frozenset(range(1, 10))
+LATENCY_PARTS = frozenset({8, 9})  # run at --latency; the others measure the hub's own machinery without any
+# --quick: sizes for trying the benchmark out (each unless given on the command line); figures are not comparable.
+QUICK = {
+    "repetitions": 2,
+    "rounds": 2,
+    "provider_recipients": 200,
+    "works_recipients": 40,
+    "storm_seconds": 10.0,
+    "apprise_rounds": 2,
+    "e2e_events": 10,
+    "e2e_recipients": 20,
+    "sender_recipients": 50,
+}
 
 
 def _parts(text: str) -> frozenset[int]:
     parts = frozenset(int(part) for part in text.split(",") if part.strip())
     if not parts or not parts <= PARTS:
-        raise argparse.ArgumentTypeError(f"parts are numbers 1-8, not {text!r}")
+        raise argparse.ArgumentTypeError(f"parts are numbers 1-9, not {text!r}")
     return parts | ({2, 3} if parts & {2, 3} else frozenset())
 
 
@@ -55,7 +69,29 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--e2e-events", type=int, default=100, help="events of the end-to-end run (part 8)")
     parser.add_argument("--e2e-recipients", type=int, default=100, help="recipients per event (part 8)")
     parser.add_argument(
-        "--e2e-patience", type=float, default=900.0, help="seconds part 8 waits for the queues to drain"
+        "--e2e-patience", type=float, default=1800.0, help="seconds a part 8 or 9 run waits for the queues to drain"
+    )
+    parser.add_argument(
+        "--sender-recipients", type=int, default=1000, help="recipients of each channel's event (part 9)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="SEND_CONCURRENCY of part 9's concurrent side where template.yaml sets none (its sequential side: 1)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=latency.argument,
+        default=latency.parse_spec("realistic"),
+        help="the providers' answer delay in parts 8 and 9: realistic (default), off, or e.g. slack=250,line=60+12"
+        " (ms; infra/sandbox/latency.py)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes for a try-out: "
+        + ", ".join(f"{name.replace('_', '-')} {value:g}" for name, value in QUICK.items()),
     )
     parser.add_argument(
         "--parts",
@@ -64,7 +100,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="which parts to run, e.g. 7,8 (default: all; 2 and 3 run together)",
     )
     parser.add_argument("--output", type=Path, default=OUTPUT)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
+    return args
 
 
 def _say(out: TextIO, text: str = "") -> None:
@@ -88,9 +129,11 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
     # namespace), as Lambda does.
     from infra.bench import (
         aws_calls,
+        aws_cost,
         end_to_end,
         fairness,
         provider_calls,
+        sender_time,
         shared_limits,
         throughput,
         versus_apprise,
@@ -164,17 +207,38 @@ def _measure(stack: LocalStack, args: argparse.Namespace, log: TextIO, out: Text
         _say(out, versus_apprise.render(figures["versus_apprise"]))
         _say(out)
 
+    profile = {name: value.as_dict() for name, value in sorted(args.latency.items())}
+    if args.parts & LATENCY_PARTS:
+        # Parts 8 and 9 run at this latency, the shared rate limit as deployed (part 8 also without it).
+        stack.sandbox.latency.configure({"profile": "off", "providers": profile})
     if 8 in args.parts:
         figures["end_to_end"] = end_to_end.run(
             stack,
-            unpaced,
+            template,
             stack.resolver,
             events=args.e2e_events,
             recipients=args.e2e_recipients,
             patience=args.e2e_patience,
             log_path=PROCESS_LOG,
+            latency=profile,
         )
         _say(out, end_to_end.render(figures["end_to_end"]))
+        _say(out)
+
+    if 9 in args.parts:
+        figures["sender_time"] = sender_time.run(
+            stack,
+            template,
+            stack.resolver,
+            recipients=args.sender_recipients,
+            default_concurrency=args.concurrency,
+            patience=args.e2e_patience,
+            log_path=PROCESS_LOG,
+            latency=profile,
+        )
+        _say(out, sender_time.render(figures["sender_time"]))
+        _say(out)
+        _say(out, aws_cost.render(figures["sender_time"]))
         _say(out)
     return figures
 
@@ -202,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
     figures["seconds"] = round(time.monotonic() - started, 1)
     args.output.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-    logs = _relative(FUNCTION_LOG) + (f" and {_relative(PROCESS_LOG)}" if 8 in args.parts else "")
+    logs = _relative(FUNCTION_LOG) + (f" and {_relative(PROCESS_LOG)}" if args.parts & LATENCY_PARTS else "")
     _say(out, f"figures written to {_relative(args.output)}; function logs in {logs}")
     _say(out, f"total {figures['seconds']:.0f} s")
     return 0
@@ -213,6 +277,8 @@ def _jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, frozenset):
         return sorted(value)
+    if isinstance(value, dict):
+        return {key: item.as_dict() if hasattr(item, "as_dict") else item for key, item in value.items()}
     return value
 
 

@@ -136,6 +136,19 @@ def run_apprise(urls: list[str], events: int) -> dict[str, Any]:
     return {"seconds": building + notifying, "build_seconds": building, "statuses": statuses}
 
 
+def apprise_process(spec: dict[str, Any], results: Any) -> None:
+    """A spawned child (part 9): Apprise to `spec["urls"]` once, pointed at `spec["sandbox_url"]`; puts its wall
+    and process CPU seconds (every thread of Apprise's pool included) on `results`."""
+    try:
+        with apprise_at(spec["sandbox_url"]):
+            cpu, wall = time.process_time(), time.perf_counter()
+            figures = run_apprise(spec["urls"], 1)
+            figures.update(cpu_seconds=time.process_time() - cpu, wall_seconds=time.perf_counter() - wall)
+        results.put({"channel": spec["channel"], **figures})
+    except Exception as error:  # reported to the parent, which prints it
+        results.put({"channel": spec["channel"], "error": repr(error)})
+
+
 # --- the floor and the minimum ------------------------------------------------------------------------------
 
 
