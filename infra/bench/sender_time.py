@@ -33,7 +33,7 @@ from typing import Any
 from infra.bench import aws_cost, pipeline, report, sides
 from infra.bench.companies import Audience, Bench
 from infra.local_stack import LocalStack
-from infra.template import Resolver
+from infra.template import Resolver, function_environment
 from workplace_hub.config import SenderSettings
 
 # The providers' documented limits as the bound uses them (providers.md sections; the sandbox models the same):
@@ -79,14 +79,11 @@ def bound_seconds(channel: str, recipients: int, latency: dict[str, dict[str, fl
     return waits + (answer["fixed_ms"] + answer["jitter_ms"] / 2) / 1000
 
 
-def concurrency(template: dict[str, Any], function: str, default: int) -> tuple[int, str]:
-    """The concurrent side's SEND_CONCURRENCY for a sender: the template's, else `default`; and where it came from."""
-    variables = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
-    globals_ = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    value = variables.get("SEND_CONCURRENCY", globals_.get("SEND_CONCURRENCY"))
-    if isinstance(value, int | str) and str(value).isdigit():
-        return int(value), "template"
-    return default, "bench default"
+def concurrency(environment: dict[str, str], default: int) -> tuple[int, str]:
+    """The concurrent side's SEND_CONCURRENCY for a sender, from its deployed environment (template.yaml, resolved),
+    else `default`; and where it came from."""
+    value = str(environment.get("SEND_CONCURRENCY", ""))
+    return (int(value), "template") if value.isdigit() and int(value) > 1 else (default, "bench default")
 
 
 def run(
@@ -105,7 +102,10 @@ def run(
     audiences = pipeline.setup(bench, recipients, "senders")
     setup_seconds = time.monotonic() - began
     pipeline.provider_limits(bench, enabled=True)
-    chosen = {function: concurrency(template, function, default_concurrency) for function in pipeline.SENDERS}
+    chosen = {
+        function: concurrency(function_environment(template, function, resolver), default_concurrency)
+        for function in pipeline.SENDERS
+    }
     settings = {
         "sequential": {function: 1 for function in pipeline.SENDERS},
         "concurrent": {function: value for function, (value, _) in chosen.items()},
