@@ -126,8 +126,11 @@ def render(part: dict[str, Any]) -> str:
     sides, channels = part["sides"], part["channels"]
     concurrent = sides["concurrent"]
     total = part["notifications_total"]
+    # A sender's calls per notification of its own channel; the router's and WORKPLACE's over all of them.
+    per_stage = {info["function"]: concurrent["channels"][name]["notifications"] for name, info in channels.items()}
     by_kind = []
     for stage, kinds in concurrent["aws"]["stages"].items():
+        n = per_stage.get(stage, total)
         for kind, figures in sorted(kinds.items(), key=lambda item: -item[1]["calls"]):
             service, operation, resource = kind.removeprefix(MAPPING).split(" ", 2)
             what = report.purpose(stage, service, operation, resource)
@@ -135,8 +138,8 @@ def render(part: dict[str, Any]) -> str:
                 [
                     stage.removesuffix("Function"),
                     kind,
-                    f"{figures['calls'] / total:.4f}",
-                    f"{figures['write_units'] / total:.3f}",
+                    f"{figures['calls'] / n:.4f}",
+                    f"{figures['write_units'] / n:.3f}",
                     "Lambda's SQS poller" if kind.startswith(MAPPING) else what,
                 ]
             )
@@ -179,7 +182,8 @@ def render(part: dict[str, Any]) -> str:
         " million publishes; one publish fans out to every subscriber): the anchor, not a target — SNS keeps no"
         " per-delivery state.",
         "",
-        "  By stage and kind, the concurrent side (per notification over all five channels):",
+        "  By stage and kind, the concurrent side (per notification: a sender's of its channel, the others' of all"
+        " five):",
         report.table(["stage", "call", "calls", "write units", "what for"], by_kind, "llrrl"),
     ]
     lines += report.wrap(
