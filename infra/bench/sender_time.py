@@ -83,7 +83,7 @@ def concurrency(environment: dict[str, str], default: int) -> tuple[int, str]:
     """The concurrent side's SEND_CONCURRENCY for a sender, from its deployed environment (template.yaml, resolved),
     else `default`; and where it came from."""
     value = str(environment.get("SEND_CONCURRENCY", ""))
-    return (int(value), "template") if value.isdigit() and int(value) > 1 else (default, "bench default")
+    return (int(value), "template") if value.isdigit() else (default, "bench default")
 
 
 def run(
