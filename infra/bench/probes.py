@@ -173,6 +173,10 @@ class AwsCalls:
         name = body.get("TableName") or body.get("QueueUrl") or body.get("KeyId") or body.get("SecretId")
         if name is None and isinstance(body.get("RequestItems"), dict):
             name = ",".join(sorted(body["RequestItems"]))
+        if name is None and isinstance(body.get("TransactItems"), list):  # a window's claims (and its tokens)
+            tables = {next(iter(entry.values()), {}).get("TableName") for entry in body["TransactItems"]}
+            name = ",".join(sorted(self._names.get(t, t) for t in tables if t))
+            return name or "-"
         if name is None and "CiphertextBlob" in body:
             return "HubKey"
         return self._names.get(name, name or "-")
