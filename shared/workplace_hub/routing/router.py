@@ -28,8 +28,8 @@ class EventRouter:
     def __init__(
         self,
         *,
-        settings: CachedSettings,
-        settings_repository: SettingsRepository,
+        settings_cache: CachedSettings,
+        settings_repo: SettingsRepository,
         links: LinksRepository,
         deliveries: DeliveriesRepository,
         send_queues: dict[str, JobQueue],
@@ -40,8 +40,8 @@ class EventRouter:
         registry: AbsenceRegistry | None = None,
         calendar_queue: JobQueue | None = None,
     ) -> None:
-        self._settings = settings
-        self._settings_repository = settings_repository
+        self._settings_cache = settings_cache
+        self._settings_repo = settings_repo
         self._links = links
         self._deliveries = deliveries
         self._send_queues = send_queues
@@ -106,11 +106,11 @@ class EventRouter:
 
     def route_notification(self, event: NotificationEvent) -> dict[str, int]:
         """Write one delivery record per recipient × channel and enqueue the sendable ones."""
-        company = self._settings.get(event.company_id)
+        company = self._settings_cache.get(event.company_id)
         if event.product == "collabo" and not company.is_collabo:
-            self._settings_repository.save_product(event.company_id, "collabo")
-            self._settings.invalidate(event.company_id)
-            company = self._settings.get(event.company_id)
+            self._settings_repo.save_product(event.company_id, "collabo")
+            self._settings_cache.invalidate(event.company_id)
+            company = self._settings_cache.get(event.company_id)
         routed = company.routing.get(event.item)
         links = self._links.get_many(event.company_id, [r.user_id for r in event.recipients]) if routed else {}
         plan = plan_deliveries(event, company, links, set(self._send_queues))

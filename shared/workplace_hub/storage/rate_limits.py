@@ -50,7 +50,6 @@ class SharedRateLimiter:
         self._table = table
         self._clock = clock
         self._known: dict[str, tuple[float, int]] = {}  # key -> (tokens, at in ms) after our last write
-        self.calls = 0
 
     def acquire(self, limit: RateLimit) -> float:
         """Take one token: 0.0 when taken, else the seconds until one will be there (nothing taken)."""
@@ -94,7 +93,6 @@ class SharedRateLimiter:
         """The buckets' new states, each conditioned on the state it was computed from."""
         if len(writes) == 1:
             try:
-                self.calls += 1
                 self._table.update_item(**writes[0].update(), ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -107,7 +105,6 @@ class SharedRateLimiter:
             for w in writes
         ]
         try:
-            self.calls += 1
             self._table.meta.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":

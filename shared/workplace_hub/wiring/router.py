@@ -42,8 +42,8 @@ def build_router(config: RouterSettings | None = None) -> EventRouter:
 
     calendars_on = config.ABSENCES_TABLE_NAME and config.CALENDAR_QUEUE_URL
     return EventRouter(
-        settings=settings_cache(settings_repo, config),
-        settings_repository=settings_repo,
+        settings_cache=settings_cache(settings_repo, config),
+        settings_repo=settings_repo,
         links=links,
         deliveries=deliveries,
         send_queues={channel: JobQueue(sqs, url) for channel, url in config.send_queue_urls().items()},

@@ -198,8 +198,8 @@ def test_worker_router_then_duplicate_jobs_each_recipient_sent_once(stack: HubSt
     stack.link_slack(COMPANY, TARO, SLACK_MEMBER_ID)
     stack.link_slack(COMPANY, HANAKO, "U0HANAKO")
     router = EventRouter(
-        settings=CachedSettings(stack.settings_repository, 30.0),
-        settings_repository=stack.settings_repository,
+        settings_cache=CachedSettings(stack.settings_repository, 30.0),
+        settings_repo=stack.settings_repository,
         links=stack.links,
         deliveries=stack.deliveries,
         send_queues={"slack": JobQueue(stack.sqs, stack.queue_urls["slack"])},

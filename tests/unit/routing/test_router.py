@@ -44,8 +44,8 @@ def make_router(
     """The router as wiring.build_router assembles it, without the idempotency guard; `calendars`: with the
     absence registry and CalendarQueue (calendar registration deployed)."""
     return EventRouter(
-        settings=CachedSettings(stack.settings_repository, 30.0),
-        settings_repository=stack.settings_repository,
+        settings_cache=CachedSettings(stack.settings_repository, 30.0),
+        settings_repo=stack.settings_repository,
         links=stack.links,
         deliveries=stack.deliveries,
         send_queues={channel: JobQueue(stack.sqs, stack.queue_urls[channel]) for channel in channels},
@@ -363,8 +363,8 @@ def test_router_last_attempt_reason_never_carries_a_url_or_token_an_exception_qu
     # GIVEN a send queue failing with an HTTP library's error that quotes a webhook URL and its token
     secret_url = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=KEYsecret&token=TOKENsecret"
     router = EventRouter(
-        settings=CachedSettings(slack_company.settings_repository, 30.0),
-        settings_repository=slack_company.settings_repository,
+        settings_cache=CachedSettings(slack_company.settings_repository, 30.0),
+        settings_repo=slack_company.settings_repository,
         links=slack_company.links,
         deliveries=slack_company.deliveries,
         send_queues={"slack": JobQueue(slack_company.sqs, slack_company.queue_urls["slack"])},
