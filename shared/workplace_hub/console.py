@@ -84,7 +84,9 @@ class ConsoleSite:
 
     def respond(self, event: dict[str, Any]) -> dict[str, Any]:
         route = event.get("routeKey", "")
-        if route.endswith(" /console"):
+        # By the path as sent, not the route alone: should API Gateway hand `/console/` to the `/console` route
+        # (trailing slashes are not distinct routes everywhere), a redirect would send the browser in a loop.
+        if route.endswith(" /console") and not str(event.get("rawPath") or "").endswith("/"):
             # Relative URLs in the page need the trailing slash; the fragment (the token) survives a redirect.
             return self._answer(308, b"", "text/plain; charset=utf-8", extra={"Location": "console/"})
         requested = (event.get("pathParameters") or {}).get("proxy") or INDEX

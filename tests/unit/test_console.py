@@ -115,6 +115,14 @@ def test_console_without_a_slash_redirects_to_the_folder_keeping_the_fragment(si
     assert answer["headers"]["Location"] == "console/"  # relative: the deployed stage prefix is kept
 
 
+def test_the_folder_itself_is_served_even_when_it_arrives_on_the_route_without_a_slash(site: ConsoleSite) -> None:
+    # GIVEN `/console/` matched to the `/console` route (a gateway that folds trailing slashes)
+    answer = site.respond({"routeKey": "GET /console", "rawPath": "/console/", "headers": {}})
+
+    # THEN the page, not a redirect to itself
+    assert answer["statusCode"] == 200 and b"<html" in body(answer).lower()
+
+
 @pytest.mark.parametrize("origin", ["*", "https://a.example; script-src *", "http://a.example", "'unsafe-inline'"])
 def test_a_frame_ancestors_value_that_is_not_origins_is_refused(origin: str) -> None:
     with pytest.raises(InvalidFrameAncestorsError):
