@@ -52,13 +52,16 @@ class Container:
         return reachable(self.roots(), wanted)
 
 
-def load_container(template: dict[str, Any], resolver: Resolver, logical_id: str) -> Container:
-    """Import the function's handler module afresh with its own environment (a cold start)."""
+def load_container(
+    template: dict[str, Any], resolver: Resolver, logical_id: str, overrides: dict[str, str] | None = None
+) -> Container:
+    """Import the function's handler module afresh with its own environment (a cold start); `overrides` (e.g.
+    SEND_CONCURRENCY) are set over the template's variables, which the handler module reads at import."""
     globals_ = template.get("Globals", {}).get("Function", {})
     properties = template["Resources"][logical_id]["Properties"]
     module_name, attribute = properties.get("Handler", globals_.get("Handler", "app.lambda_handler")).rsplit(".", 1)
     path = ROOT / properties["CodeUri"] / (module_name.replace(".", "/") + ".py")
-    environment = function_environment(template, logical_id, resolver)
+    environment = {**function_environment(template, logical_id, resolver), **(overrides or {})}
     sqs_events = [e["Properties"] for e in properties.get("Events", {}).values() if e["Type"] == "SQS"]
     wiring.reset_clients()  # a new container creates its own clients
     saved = {name: os.environ.get(name) for name in environment}

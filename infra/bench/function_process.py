@@ -84,7 +84,7 @@ def serve(spec: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
         handler = observability.logger.registered_handler
         if hasattr(handler, "setStream"):
             handler.setStream(log)
-        container = load_container(template, resolver, logical_id)
+        container = load_container(template, resolver, logical_id, spec.get("environment"))
         cold_start = time.perf_counter() - entered  # every import, the handler module and its module-scope clients
         sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
         names = {value: name for name, value in resolver.refs.items()}
