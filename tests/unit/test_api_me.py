@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 from tests.unit.aws import HubStack
-from tests.unit.test_api_requests import http_event
+from tests.unit.test_api_requests import api_services, http_event
 from workplace_hub.api import create_app
-from workplace_hub.api.services import ApiServices
-from workplace_hub.integration_settings.credentials import CompanyCredentials
 from workplace_hub.workplace_jwt import InvalidTokenError
 
 COMPANY = "acme"
@@ -39,21 +37,7 @@ class Tokens:
 
 @pytest.fixture
 def api(stack: HubStack) -> Callable[..., tuple[int, Any]]:
-    services = ApiServices(
-        settings_repo=stack.settings_repository,
-        links=stack.links,
-        deliveries=stack.deliveries,
-        keyring=stack.keyring,
-        credentials=CompanyCredentials(
-            settings_repo=stack.settings_repository, keyring=stack.keyring, links=stack.links
-        ),
-        token_verifier=Tokens(),  # type: ignore[arg-type]
-        providers={},
-        senders={},
-        hub_public_url="https://hub.example",
-        google_chat_base="https://chat.googleapis.com",
-    )
-    app = create_app(services)
+    app = create_app(api_services(stack, Tokens()))
 
     def call(method: str, path: str, body: Any = None, **claims: Any) -> tuple[int, Any]:
         token = "bad" if claims.pop("bad", False) else json.dumps({"company_id": COMPANY, **claims})

@@ -35,9 +35,9 @@ class Tokens:
         return {"sub": user, "company_id": COMPANY, "role": role}
 
 
-@pytest.fixture
-def api(stack: HubStack) -> Callable[..., tuple[int, dict[str, Any], dict[str, str]]]:
-    services = ApiServices(
+def api_services(stack: HubStack, token_verifier: Any) -> ApiServices:
+    """The settings API's services on the in-process moto stack, with a token verifier of the test's own."""
+    return ApiServices(
         settings_repo=stack.settings_repository,
         links=stack.links,
         deliveries=stack.deliveries,
@@ -45,13 +45,17 @@ def api(stack: HubStack) -> Callable[..., tuple[int, dict[str, Any], dict[str, s
         credentials=CompanyCredentials(
             settings_repo=stack.settings_repository, keyring=stack.keyring, links=stack.links
         ),
-        token_verifier=Tokens(),  # type: ignore[arg-type]
+        token_verifier=token_verifier,
         providers={},
         senders={},
         hub_public_url="https://hub.example",
         google_chat_base="https://chat.googleapis.com",
     )
-    app = create_app(services)
+
+
+@pytest.fixture
+def api(stack: HubStack) -> Callable[..., tuple[int, dict[str, Any], dict[str, str]]]:
+    app = create_app(api_services(stack, Tokens()))
     return lambda *args, **kwargs: call(app, *args, **kwargs)
 
 
