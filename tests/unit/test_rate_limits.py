@@ -76,6 +76,67 @@ def test_containers_share_the_bucket_and_together_stay_under_it(stack: HubStack,
     assert granted == 3 + int(2.0 * 4.9 + 1e-9)
 
 
+def writes_to(stack: HubStack) -> list[str]:
+    """The rate-limits table's write calls from here on, by operation name."""
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        if model.name in ("UpdateItem", "TransactWriteItems"):
+            calls.append(model.name)
+
+    stack.dynamodb.meta.client.meta.events.register("before-call.dynamodb", count)
+    return calls
+
+
+def test_a_new_container_takes_from_a_bucket_idle_for_burst_over_rate_in_one_write(
+    stack: HubStack, clock: Clock
+) -> None:
+    # GIVEN a bucket another container emptied 1.5 s ago: at 2 a second it is full again (burst 3)
+    other = container(stack, clock)
+    assert [other.acquire(LIMIT) for _ in range(3)] == [0.0, 0.0, 0.0]
+    clock.now += 1.5
+    writes = writes_to(stack)
+
+    # WHEN a container that never saw it takes its burst
+    fresh = container(stack, clock)
+    granted = [fresh.acquire(LIMIT) for _ in range(3)]
+
+    # THEN each take was one write (the first does not expect "no bucket", fail, and write again), and the
+    # bucket still holds no more than its burst
+    assert granted == [0.0, 0.0, 0.0] and writes == ["UpdateItem"] * 3
+    assert fresh.acquire(LIMIT) > 0 and other.acquire(LIMIT) > 0
+
+
+def test_a_new_container_does_not_take_a_recently_used_bucket_for_full(stack: HubStack, clock: Clock) -> None:
+    # GIVEN a bucket emptied 1 s ago (two of its three tokens back at 2 a second)
+    other = container(stack, clock)
+    for _ in range(3):
+        other.acquire(LIMIT)
+    clock.now += 1.0
+
+    # WHEN a container that never saw it tries for three
+    fresh = container(stack, clock)
+    granted = [fresh.acquire(LIMIT) for _ in range(3)]
+
+    # THEN it got the two the bucket has
+    assert granted[:2] == [0.0, 0.0] and granted[2] > 0
+
+
+def test_a_window_over_several_idle_buckets_is_one_transaction(stack: HubStack, clock: Clock) -> None:
+    # GIVEN two buckets another container used long ago
+    other = container(stack, clock)
+    second = RateLimit("slack:abc:D2", per_second=2.0, burst=3)
+    assert other.acquire_many([LIMIT, second]) == [0.0, 0.0]
+    clock.now += 10
+    writes = writes_to(stack)
+
+    # WHEN a new container takes a token of each for one window
+    assert container(stack, clock).acquire_many([LIMIT, second]) == [0.0, 0.0]
+
+    # THEN one write took both
+    assert writes == ["TransactWriteItems"]
+
+
 def test_buckets_are_independent(stack: HubStack, clock: Clock) -> None:
     limiter = container(stack, clock)
     other = RateLimit("slack:abc:D2", per_second=2.0, burst=3)

@@ -5,7 +5,8 @@ Each bucket (`tokens`, `at`) is updated with a conditional write on the `at` it 
 containers together never take more than the bucket holds. Each container remembers the state its last write
 left; when another container wrote since, the failed condition returns the current state
 (ReturnValuesOnConditionCheckFailure) and the next try uses it: one DynamoDB call per window when one container
-sends (an UpdateItem for one bucket, a TransactWriteItems for several), two under contention.
+sends (an UpdateItem for one bucket, a TransactWriteItems for several), two under contention. A bucket idle for
+burst / rate seconds is full whatever it holds, so a container's first write to it expects either.
 """
 
 from __future__ import annotations
@@ -129,13 +130,18 @@ class _Write:
     now_ms: int
 
     def update(self) -> dict[str, Any]:
-        if self.known is None:
-            condition, values = "attribute_not_exists(pk)", {}
+        # A bucket nobody wrote for burst / rate seconds is full whatever it held, so the state computed here (a
+        # full bucket, for one this container never saw) holds for it too: one write, where a condition on no item
+        # at all would fail, read the state and write again (every fresh container's first call on a bucket).
+        full_since = self.now_ms - math.ceil(self.limit.burst / self.limit.per_second * 1000)
+        values: dict[str, Any] = {":full_since": full_since}
+        if self.known is None or self.known[1] <= full_since:
+            condition = "attribute_not_exists(pk) OR at_ms <= :full_since"
         else:
             # Both: two containers writing within one millisecond leave the same `at`, and the state one of them
             # remembers must not pass for the other's.
-            condition = "at_ms = :seen AND tokens = :seen_tokens"
-            values = {":seen": self.known[1], ":seen_tokens": Decimal(str(round(self.known[0], 3)))}
+            condition = "(at_ms = :seen AND tokens = :seen_tokens) OR at_ms <= :full_since"
+            values.update({":seen": self.known[1], ":seen_tokens": Decimal(str(round(self.known[0], 3)))})
         return {
             "Key": {"pk": fit(self.limit.key, PARTITION_KEY_BYTES)},
             "UpdateExpression": "SET tokens = :tokens, at_ms = :now, expires_at = :expires",
