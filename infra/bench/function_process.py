@@ -163,4 +163,5 @@ def _counted(calls: Any) -> dict[str, Any]:
         "unsized_items": {" ".join(key): n for key, n in calls.unsized_items.items()},
         "read_items": {" ".join(key): n for key, n in calls.read_items.items() if n},
         "sqs_chunks": {" ".join(key): n for key, n in calls.sqs_chunks.items() if n},
+        "seconds": {" ".join(key): s for key, s in calls.seconds.items()},
     }

@@ -36,6 +36,8 @@ GENERIC_PURPOSES = {
     ("sqs", "SendMessageBatch", "Send"): "send jobs, 10 per batch",
     ("dynamodb", "UpdateItem", "RateLimitsTable"): "shared rate limit: tokens taken (conditional write)",
     ("dynamodb", "TransactWriteItems", "DeliveriesTable"): "claims of a window of calls (one transaction)",
+    ("dynamodb", "BatchGetItem", "DeliveriesTable"): "a window's records read before its claims (consistent)",
+    ("dynamodb", "TransactWriteItems", "RateLimitsTable"): "shared rate limit: a window's tokens, several buckets",
     ("sqs", "SendMessage", "KakaoResultsQueue"): "AlimTalk result lookups, delayed",
     ("sqs", "SendMessage", "Send"): "a job postponed (Retry-After / rate limit)",
     ("sqs", "ChangeMessageVisibility", "Send"): "a job postponed (Retry-After / rate limit)",
