@@ -15,11 +15,17 @@ from urllib.parse import parse_qsl
 
 
 class ControlError(Exception):
-    """A bad control-API call; answered as `{"error": message}` with `status`."""
+    """A bad control-API call; answered as `{"error": message}` (plus `"field"`, the body's field at fault, when
+    known) with `status`."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
+
+    def payload(self) -> dict[str, str]:
+        """The JSON answer's body."""
+        return {"error": str(self)} | ({"field": self.field} if self.field else {})
 
 
 @dataclass

@@ -13,6 +13,7 @@ them: `realistic` (the profile below), `off`, or comma-separated `provider=FIXED
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import threading
 import time
@@ -107,7 +108,9 @@ def argument(text: str) -> dict[str, Latency]:
 
 
 def _check(latency: Latency) -> None:
-    if latency.fixed_ms < 0 or latency.jitter_ms < 0 or latency.fixed_ms + latency.jitter_ms > 120_000:
+    parts = (latency.fixed_ms, latency.jitter_ms)
+    # NaN passes every comparison, and a delay of NaN would never be reached: refused with the rest.
+    if not all(math.isfinite(ms) and ms >= 0 for ms in parts) or sum(parts) > 120_000:
         raise ValueError("latency must be 0-120000 ms (fixed plus jitter)")
 
 
@@ -128,20 +131,25 @@ class LatencyStore:
 
     def configure(self, data: dict[str, Any]) -> dict[str, dict[str, float]]:
         """Control API body: {"profile"?: name, "providers"?: {name: {"fixed_ms", "jitter_ms"?} | null}};
-        a profile replaces everything, then each provider given is set (null: no delay)."""
+        a profile replaces everything, then each provider given is set (null: no delay). The whole body is checked
+        before anything changes: a refused body (ControlError naming its field) leaves the settings as they were."""
+        unknown = sorted(set(data) - {"profile", "providers"})
+        if unknown:
+            raise ControlError(f"unknown latency field(s) {unknown}", field=unknown[0])
         profile = data.get("profile")
+        # Type first: a JSON object or list as the profile is unhashable, and looking it up would answer 500.
+        if profile is not None and (not isinstance(profile, str) or profile not in PROFILES):
+            raise ControlError(f"profile must be one of {sorted(PROFILES)}, not {profile!r}", field="profile")
         providers = data.get("providers", {})
-        if set(data) - {"profile", "providers"}:
-            raise ControlError(f"unknown latency field(s) {sorted(set(data) - {'profile', 'providers'})}")
-        if profile is not None and profile not in PROFILES:
-            raise ControlError(f"unknown latency profile {profile!r}; known: {sorted(PROFILES)}")
         if not isinstance(providers, dict):
-            raise ControlError("providers must be an object")
+            raise ControlError("providers must be an object of provider name to latency or null", field="providers")
         updates: dict[str, Latency | None] = {}
         for name, value in providers.items():
             if name not in PROVIDER_NAMES:
-                raise ControlError(f"unknown provider {name!r}; known: {list(PROVIDER_NAMES)}")
-            updates[name] = None if value is None else _latency(value)
+                raise ControlError(
+                    f"unknown provider {name!r} in providers; known: {list(PROVIDER_NAMES)}", field=f"providers.{name}"
+                )
+            updates[name] = None if value is None else _latency(name, value)
         with self._changed:
             if profile is not None:
                 self._settings = dict(PROFILES[profile])
@@ -191,15 +199,37 @@ class LatencyStore:
                 self.in_flight -= 1
 
 
-def _latency(value: Any) -> Latency:
-    if not isinstance(value, dict) or set(value) - {"fixed_ms", "jitter_ms"} or "fixed_ms" not in value:
-        raise ControlError('a provider\'s latency is {"fixed_ms": N, "jitter_ms"?: N} or null')
-    numbers = (value["fixed_ms"], value.get("jitter_ms", 0))
-    if any(isinstance(n, bool) or not isinstance(n, int | float) for n in numbers):
-        raise ControlError("fixed_ms and jitter_ms must be numbers")
-    latency = Latency(float(numbers[0]), float(numbers[1]))
+def _latency(provider: str, value: Any) -> Latency:
+    """One provider's setting from the control API, or ControlError naming the field at fault."""
+    where = f"providers.{provider}"
+    if not isinstance(value, dict):
+        raise ControlError(f'{where} must be {{"fixed_ms": N, "jitter_ms"?: N}} or null', field=where)
+    unknown = sorted(set(value) - {"fixed_ms", "jitter_ms"})
+    if unknown:
+        raise ControlError(f"unknown field(s) {unknown} in {where}", field=f"{where}.{unknown[0]}")
+    if "fixed_ms" not in value:
+        raise ControlError(f"{where}.fixed_ms is required", field=f"{where}.fixed_ms")
+    numbers = []
+    for key in ("fixed_ms", "jitter_ms"):
+        number = _milliseconds(value.get(key, 0))
+        if number is None:
+            raise ControlError(f"{where}.{key} must be a non-negative number of milliseconds", field=f"{where}.{key}")
+        numbers.append(number)
+    latency = Latency(*numbers)
     try:
         _check(latency)
     except ValueError as exc:
-        raise ControlError(str(exc)) from None
+        raise ControlError(f"{where}: {exc}", field=where) from None
     return latency
+
+
+def _milliseconds(value: Any) -> float | None:
+    """`value` as a finite non-negative float, or None (JSON's true/false, strings, NaN, 1e400 and huge integers
+    are not milliseconds)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None

@@ -240,7 +240,7 @@ class Sandbox:
             try:
                 return self._control(request)
             except ControlError as exc:
-                return json_response(exc.status, {"error": str(exc)})
+                return json_response(exc.status, exc.payload())
         arrived = time.monotonic()
         provider = next((p for p in self.providers.values() if p.serves(request.path)), None)
         entry: dict[str, Any] = {
@@ -286,9 +286,9 @@ class Sandbox:
         try:
             data = json.loads(request.body) if request.body else {}
         except ValueError as exc:
-            raise ControlError("body must be JSON") from exc
+            raise ControlError("body must be JSON", field="body") from exc
         if not isinstance(data, dict):
-            raise ControlError("body must be a JSON object")
+            raise ControlError("body must be a JSON object", field="body")
         method = request.method
         if route == "health" and method == "GET":
             return json_response(200, {"ok": True, "providers": sorted(self.providers)})
@@ -328,6 +328,7 @@ class Sandbox:
         raise ControlError(f"unknown control route {method} {request.path}", 404)
 
     def _provider(self, name: Any) -> FakeProvider:
-        if name not in self.providers:
-            raise ControlError(f"provider must be one of {sorted(self.providers)}")
+        # A JSON object or list is unhashable: checked as a string first, or the lookup would answer 500.
+        if not isinstance(name, str) or name not in self.providers:
+            raise ControlError(f"provider must be one of {sorted(self.providers)}", field="provider")
         return self.providers[name]

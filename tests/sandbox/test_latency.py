@@ -108,7 +108,9 @@ def test_specs_name_providers_override_a_profile_and_star_sets_all() -> None:
     assert parse_spec("off") == {} and parse_spec("") == {}
 
 
-@pytest.mark.parametrize("spec", ["slak=250", "slack", "slack=fast", "slack=-1", "slack=1+x", "nope"])
+@pytest.mark.parametrize(
+    "spec", ["slak=250", "slack", "slack=fast", "slack=-1", "slack=1+x", "nope", "slack=nan", "slack=1+nan", "*=inf"]
+)
 def test_a_bad_spec_is_refused_with_its_reason(spec: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="latency"):
         argument(spec)
@@ -152,6 +154,66 @@ def test_the_control_api_sets_shows_and_clears_latency(control: SandboxClient) -
 def test_the_control_api_refuses_bad_latency(control: SandboxClient, body: dict[str, Any]) -> None:
     with pytest.raises(SandboxError, match="400"):
         control._call("POST", "latency", body)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"profile": {"slack": 250}}, "profile"),  # unhashable: was looked up before it was checked (500)
+        ({"profile": ["realistic"]}, "profile"),
+        ({"profile": 1}, "profile"),
+        ({"profile": "fast"}, "profile"),
+        ({"profile": "realistic", "providers": "slack"}, "providers"),
+        ({"providers": None}, "providers"),
+        ({"profile": "off", "providers": {"slak": {"fixed_ms": 1}}}, "providers.slak"),
+        ({"providers": {"slack": [250]}}, "providers.slack"),
+        ({"providers": {"slack": {"fixed_ms": 1, "delay": 2}}}, "providers.slack.delay"),
+        ({"providers": {"slack": {"jitter_ms": 5}}}, "providers.slack.fixed_ms"),
+        ({"providers": {"slack": {"fixed_ms": "250"}}}, "providers.slack.fixed_ms"),
+        ({"providers": {"slack": {"fixed_ms": {"ms": 250}}}}, "providers.slack.fixed_ms"),
+        ({"providers": {"slack": {"fixed_ms": 10**400}}}, "providers.slack.fixed_ms"),  # float() overflows
+        ({"providers": {"line": None, "slack": {"fixed_ms": 1, "jitter_ms": -1}}}, "providers.slack.jitter_ms"),
+        ({"providers": {"slack": {"fixed_ms": 1, "jitter_ms": None}}}, "providers.slack.jitter_ms"),
+        ({"providers": {"slack": {"fixed_ms": 120_000, "jitter_ms": 1}}}, "providers.slack"),
+        ({"speed": "fast", "profile": "off"}, "speed"),
+    ],
+)
+def test_a_bad_latency_body_is_a_400_naming_its_field_and_changes_nothing(
+    sandbox: Sandbox, control: SandboxClient, body: dict[str, Any], field: str
+) -> None:
+    control.set_latency(slack=(250, 50), line=60)
+    before = control.latency()
+
+    answer = requests.post(f"{sandbox.url}/_sandbox/latency", json=body, timeout=10)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == field and field.split(".")[-1] in answer.json()["error"]
+    assert control.latency() == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"profile": ',  # not JSON
+        b"\xff\xfe",  # not even UTF-8
+        b'["realistic"]',  # JSON, not an object
+        b'{"providers": {"slack": {"fixed_ms": NaN}}}',  # Python's json takes NaN; a delay of NaN never ends
+        b'{"providers": {"slack": {"fixed_ms": 1, "jitter_ms": Infinity}}}',
+    ],
+)
+def test_a_latency_body_that_is_not_a_json_object_of_numbers_is_a_400_and_changes_nothing(
+    sandbox: Sandbox, control: SandboxClient, raw: bytes
+) -> None:
+    control.set_latency(slack=250)
+    before = control.latency()
+
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/latency", data=raw, headers={"Content-Type": "application/json"}, timeout=10
+    )
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] in {"body", "providers.slack.fixed_ms", "providers.slack.jitter_ms"}
+    assert control.latency() == before
 
 
 def test_reset_goes_back_to_the_latency_the_sandbox_started_with() -> None:
