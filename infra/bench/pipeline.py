@@ -147,7 +147,7 @@ def stop_all(processes: list[Any], stop: Any) -> None:
 def publish(bench: Bench, companies: dict[str, Audience], events: int) -> tuple[dict[str, Any], dict[str, int]]:
     """`events` events at once, 10 per SendMessageBatch, channels in turn: event id → channel, company, queued;
     and the producer's calls and SQS-billed requests (64 KB each)."""
-    order = [channel for channel, *_ in CHANNELS]
+    order = [channel for channel, *_ in CHANNELS if channel in companies]
     bodies = []
     for index in range(events):
         channel = order[index % len(order)]

@@ -1,8 +1,8 @@
 """Part 9: sender wall time, hub CPU and AWS cost per notification for one event of `recipients` (1,000) employees
 on each of the five messengers, at the benchmark's provider latency (realistic by default), as deployed.
 
-The pipeline runs as in part 8 (pipeline.py: router and five senders one process each, the five events queued at
-once), deployed as template.yaml says (the shared rate limit on) against a sandbox enforcing its providers'
+The pipeline runs as in part 8 (pipeline.py: router and five senders one process each), one channel's event at a
+time, deployed as template.yaml says (the shared rate limit on) against a sandbox enforcing its providers'
 documented limits. Three sides, one after another, on the same companies:
 
 - sequential: every sender with SEND_CONCURRENCY=1 (today's behaviour: a job's calls one after another);
@@ -14,8 +14,9 @@ documented limits. Three sides, one after another, on the same companies:
 
 Per channel: the sender's wall time per notification (the sum of its handler invocations' durations, what Lambda
 bills, over the notifications sent), the elapsed time from the events' queueing to the channel's last `sent`, and
-the hub's CPU per notification (the sender process's CPU plus the router's, shared by notifications; moto and the
-sandbox run in the benchmark's process). Apprise's wall and CPU time are its process's, around building the
+the hub's CPU per notification (the sender process's CPU while its handler ran plus the router's, shared by
+notifications: not the benchmark's stand-in for Lambda's SQS poller; moto and the sandbox run in the benchmark's
+process). Apprise's wall and CPU time are its process's, around building the
 Apprise object and notify(). The provider-limit bound is the least elapsed time the provider's documented limits
 allow with unlimited concurrency: the calls the limit makes wait, plus one answer's latency (LIMITS below).
 Part 9b (aws_cost.py) prices the same runs.
@@ -113,14 +114,22 @@ def run(
     result: dict[str, Any] = {"sides": {}, "largest_items": {}}
     for side in SIDES:
         environment = {f: {"SEND_CONCURRENCY": str(n)} for f, n in settings[side].items()}
-        raw = pipeline.drive(
-            bench,
-            template,
-            audiences,
-            events=len(audiences),
-            patience=patience,
-            log_path=log_path,
-            environment=environment,
+        # One channel at a time: in production each sender has its own Lambda's CPU and DynamoDB answers every
+        # caller alike; here five senders at once would share two cores with moto and the sandbox, and each
+        # channel's figures would measure the others' load.
+        raw = merge_channel_runs(
+            {
+                channel: pipeline.drive(
+                    bench,
+                    template,
+                    {channel: audience},
+                    events=1,
+                    patience=patience,
+                    log_path=log_path,
+                    environment=environment,
+                )
+                for channel, audience in audiences.items()
+            }
         )
         largest = {
             "DeliveriesTable": raw["records"]["largest_record_bytes"],
@@ -150,14 +159,60 @@ def run(
     return result
 
 
+def merge_channel_runs(raws: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One side's runs, one per channel, as one run's figures: each sender's from its own channel's run (in the
+    others it only polled), the router's summed, each channel's records, provider requests and start time."""
+    functions: dict[str, dict[str, Any]] = {}
+    senders = {function: channel for channel, _, _, function in pipeline.CHANNELS}
+    for channel, raw in raws.items():
+        for logical_id, stats in raw["functions"].items():
+            if senders.get(logical_id, channel) == channel:
+                functions[logical_id] = summed_stats(functions.get(logical_id), stats)
+    return {
+        "t0": min(raw["t0"] for raw in raws.values()),
+        "t0_by_channel": {channel: raw["t0"] for channel, raw in raws.items()},
+        "functions": functions,
+        "records": {
+            "channels": {
+                c: raw["records"]["channels"][c] for c, raw in raws.items() if c in raw["records"]["channels"]
+            },
+            "largest_record_bytes": max(raw["records"]["largest_record_bytes"] for raw in raws.values()),
+        },
+        "provider_requests": {channel: raw["provider_requests"][channel] for channel, raw in raws.items()},
+        "producer": {k: sum(raw["producer"][k] for raw in raws.values()) for k in ("calls", "chunks")},
+        "timed_out": any(raw["timed_out"] for raw in raws.values()),
+    }
+
+
+def summed_stats(into: dict[str, Any] | None, stats: dict[str, Any]) -> dict[str, Any]:
+    """Two runs' stats of one function: numbers and counted calls added, anything else the latest."""
+    if into is None:
+        return dict(stats)
+    merged = dict(stats)
+    for key, value in stats.items():
+        before = into.get(key)
+        if isinstance(value, bool) or before is None:
+            continue
+        if isinstance(value, int | float):
+            merged[key] = before + value
+        elif isinstance(value, dict) and key in ("aws", "mapping_aws"):
+            merged[key] = {
+                kind: {name: before.get(kind, {}).get(name, 0) + n for name, n in counts.items()}
+                | {name: n for name, n in before.get(kind, {}).items() if name not in counts}
+                for kind, counts in value.items()
+            }
+    return merged
+
+
 def _side(
     raw: dict[str, Any], template: dict[str, Any], audiences: dict[str, Audience], largest: dict[str, int]
 ) -> dict[str, Any]:
-    t0, functions = raw["t0"], raw["functions"]
+    functions = raw["functions"]
     total = sum(len(a.recipients) for a in audiences.values())
-    router_cpu = functions.get("RouterFunction", {}).get("cpu_seconds", 0.0)
+    router_cpu = functions.get("RouterFunction", {}).get("handler_cpu_seconds", 0.0)
     channels = {}
     for channel, _, _, function in pipeline.CHANNELS:
+        t0 = raw.get("t0_by_channel", {}).get(channel, raw["t0"])
         stats = functions.get(function, {})
         figures = raw["records"]["channels"].get(channel, {"statuses": {}, "last_sent": 0.0})
         n = len(audiences[channel].recipients)
@@ -168,7 +223,7 @@ def _side(
             "sender_seconds": stats.get("function_seconds", 0.0),
             "sender_ms": stats.get("function_seconds", 0.0) / n * 1000,
             "elapsed_seconds": figures["last_sent"] - t0 if figures["last_sent"] else None,
-            "hub_cpu_ms": (stats.get("cpu_seconds", 0.0) / n + router_cpu / total) * 1000,
+            "hub_cpu_ms": (stats.get("handler_cpu_seconds", 0.0) / n + router_cpu / total) * 1000,
             # Of the handler time, the wait on the function's own AWS calls (moto here, not DynamoDB's answer times).
             "aws_ms": sum(stats.get("aws", {}).get("seconds", {}).values()) / n * 1000,
             "invocations": stats.get("invocations"),
@@ -305,8 +360,9 @@ def render(result: dict[str, Any]) -> str:
         " and notify(). bound = the"
         " least elapsed time the provider's documented limits allow with unlimited concurrency (the limit's waits"
         " plus one mean answer), / the notifications; '(limit)' = 5x is not possible within the limits. hub CPU ="
-        " the sender's process CPU + its share of the router's, per notification (moto and the sandbox run"
-        " elsewhere); Apprise CPU = its process's, every thread."
+        " the sender's process CPU while its handler ran + its share of the router's, per notification (moto and the"
+        " sandbox run elsewhere); Apprise CPU = its process's, every thread. Each channel's event ran on its own (in"
+        " production each sender has its own Lambda's CPU); Apprise's three channels at once."
     )
     for channel, info in result["channels"].items():
         lines += report.wrap(f"bound, {info['label']}: {LIMITS[channel][0]}", indent="    ")

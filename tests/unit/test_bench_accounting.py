@@ -11,7 +11,7 @@ import pytest
 
 from infra.bench import aws_cost
 from infra.bench.probes import item_bytes, written_items
-from infra.bench.sender_time import bound_seconds, concurrency
+from infra.bench.sender_time import bound_seconds, concurrency, merge_channel_runs, summed_stats
 
 
 def test_item_bytes_follow_dynamodbs_sizing_rules() -> None:
@@ -84,3 +84,52 @@ def test_the_concurrent_side_takes_the_templates_setting_else_the_default() -> N
     assert concurrency({"SEND_CONCURRENCY": "8"}, 16) == (8, "template")
     assert concurrency({}, 16) == (16, "bench default")
     assert concurrency({"SEND_CONCURRENCY": "1"}, 16) == (1, "template")  # as deployed (NAVER WORKS: its bound)
+
+
+def _channel_run(t0: float, router_cpu: float, slack_invocations: int, line_invocations: int) -> dict:
+    def sender(invocations: int) -> dict:
+        calls = {"dynamodb BatchWriteItem DeliveriesTable": invocations}
+        aws = {"calls": calls, "sized_units": {}, "unsized_items": {}, "read_items": {}, "sqs_chunks": {}}
+        return {"invocations": invocations, "handler_cpu_seconds": 0.1 * invocations, "aws": aws, "empty_polls": 50}
+
+    return {
+        "t0": t0,
+        "functions": {
+            "RouterFunction": {"invocations": 1, "handler_cpu_seconds": router_cpu, "timed_out": False},
+            "SendSlackFunction": sender(slack_invocations),
+            "SendLineFunction": sender(line_invocations),
+        },
+        "records": {"channels": {}, "largest_record_bytes": int(t0)},
+        "provider_requests": {"slack": {"requests": 1}, "line": {"requests": 2}},
+        "producer": {"calls": 1, "chunks": 1},
+        "timed_out": False,
+    }
+
+
+def test_part_9_one_channel_at_a_time_takes_each_sender_from_its_own_run_and_sums_the_router() -> None:
+    # GIVEN the Slack run (where the LINE sender only polled) and the LINE run (where the Slack sender only polled)
+    runs = {"slack": _channel_run(100.0, 0.5, 4, 0), "line": _channel_run(200.0, 0.25, 0, 2)}
+
+    merged = merge_channel_runs(runs)
+
+    # THEN each sender's figures are its own channel's run's, the router's both runs', each channel keeps its start
+    functions = merged["functions"]
+    assert functions["SendSlackFunction"]["invocations"] == 4 and functions["SendLineFunction"]["invocations"] == 2
+    assert functions["SendSlackFunction"]["empty_polls"] == 50  # not the other run's polls on top
+    assert functions["RouterFunction"]["handler_cpu_seconds"] == pytest.approx(0.75)
+    assert functions["RouterFunction"]["invocations"] == 2
+    assert merged["t0_by_channel"] == {"slack": 100.0, "line": 200.0} and merged["t0"] == 100.0
+    assert merged["provider_requests"] == {"slack": {"requests": 1}, "line": {"requests": 2}}
+    assert merged["producer"] == {"calls": 2, "chunks": 2}
+    assert merged["records"]["largest_record_bytes"] == 200
+
+
+def test_summed_stats_adds_two_runs_calls_kind_by_kind() -> None:
+    first = {"invocations": 1, "aws": {"calls": {"a": 1, "b": 2}, "seconds": {"a": 0.5}}}
+    second = {"invocations": 2, "aws": {"calls": {"a": 3, "c": 4}, "seconds": {"a": 0.25}}}
+
+    summed = summed_stats(first, second)
+
+    assert summed["invocations"] == 3
+    assert summed["aws"]["calls"] == {"a": 4, "b": 2, "c": 4}
+    assert summed["aws"]["seconds"] == {"a": 0.75}
