@@ -103,11 +103,11 @@ class RateLimiter:
         if unknown:
             raise ControlError(f"unknown limit(s) {sorted(unknown)}; known: {sorted(self._defaults)}")
         if "enabled" in limits and not isinstance(limits["enabled"], bool):
-            raise ControlError("enabled must be a boolean")
+            raise ControlError("enabled must be a boolean", field="enabled")
         for name in ("burst", "per_second"):
             value = limits.get(name, 1)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ControlError(f"{name} must be a positive number")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ControlError(f"{name} must be a positive number", field=name)
         with self._lock:
             self.limits.update(limits)
             self._buckets.clear()

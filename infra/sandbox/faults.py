@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,11 +38,12 @@ class Fault:
 def _check_option(name: str, value: Any) -> None:
     if name == "drop":
         if not isinstance(value, bool):
-            raise ControlError("drop must be a boolean")
-    elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ControlError(f"{name} must be a non-negative number")
+            raise ControlError("drop must be a boolean", field="drop")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        # (JSON as Python reads it takes NaN and Infinity: a wait of either would fail or hang the request.)
+        raise ControlError(f"{name} must be a non-negative number", field=name)
     if name == "status" and not (isinstance(value, int) and 500 <= value <= 599):
-        raise ControlError("status must be an integer 500-599")
+        raise ControlError("status must be an integer 500-599", field="status")
 
 
 class FaultStore:
