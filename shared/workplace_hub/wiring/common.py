@@ -61,11 +61,12 @@ def reset_clients() -> None:
 def http_session(connections: int = 10) -> requests.Session:
     """One keep-alive session per container, keeping `connections` per host (as many as a sender's calls in flight
     at once: requests keeps 10, and drops the others after each call); no automatic retries (a retried POST can
-    post twice)."""
-    import requests
+    post twice); the environment's proxies read once per host (ProviderSession)."""
     from requests.adapters import HTTPAdapter
 
-    session = requests.Session()
+    from workplace_hub.http import ProviderSession
+
+    session = ProviderSession()
     session.headers["User-Agent"] = "workplace-integration-hub/1.0"
     adapter = HTTPAdapter(pool_maxsize=max(10, connections), max_retries=0)
     session.mount("https://", adapter)
