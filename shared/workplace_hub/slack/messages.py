@@ -5,6 +5,7 @@ Docs: https://docs.slack.dev/reference/methods/chat.postMessage and .../auth.tes
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -64,7 +65,9 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _escaped_parts(text: str, limit: int, max_parts: int) -> list[str]:
+# A job's recipients all get the same body: escaped once (character by character), not once per recipient.
+@lru_cache(maxsize=16)
+def _escaped_parts(text: str, limit: int, max_parts: int) -> tuple[str, ...]:
     """`text` escaped for mrkdwn, in consecutive parts of at most `limit` characters, never splitting an escape
     (`&amp;`); the last part ends with "…" if even `max_parts` parts cannot hold it all."""
     parts: list[list[str]] = [[]]
@@ -81,7 +84,7 @@ def _escaped_parts(text: str, limit: int, max_parts: int) -> list[str]:
             sizes.append(0)
         parts[-1].append(piece)
         sizes[-1] += len(piece)
-    return ["".join(part) for part in parts if part]
+    return tuple("".join(part) for part in parts if part)
 
 
 def _link_block(notification: Notification) -> dict[str, Any]:
@@ -121,6 +124,7 @@ def build_blocks(notification: Notification) -> list[dict[str, Any]]:
     return blocks
 
 
+@lru_cache(maxsize=16)  # the same for all of a job's recipients (a Notification is frozen)
 def fallback_text(notification: Notification) -> str:
     """What notifications and clients without Block Kit show."""
     parts = [notification.title, notification.body, notification.url]
