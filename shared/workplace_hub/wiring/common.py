@@ -23,7 +23,12 @@ if TYPE_CHECKING:
     from workplace_hub.integration_settings.credentials import CompanyCredentials
     from workplace_hub.workplace_jwt import TokenVerifier
 
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+# parameter_validation off: botocore would check every call's parameters against the service model before sending
+# them (a sender's window of 10-100 records: a sixth of its CPU), and AWS checks them again anyway. A malformed
+# call still fails, as the service's ValidationException; the unit tests' clients keep botocore's check.
+AWS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10, parameter_validation=False
+)
 SECRET_MAX_AGE = 300
 
 

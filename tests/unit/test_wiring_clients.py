@@ -1,4 +1,5 @@
-"""The providers' HTTP session: requests' environment settings, read once per host."""
+"""The clients every function builds: the providers' HTTP session (the environment read once per host) and the
+AWS clients (no client-side parameter validation)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from workplace_hub import http
 from workplace_hub.http import ProviderSession
-from workplace_hub.wiring.common import http_session
+from workplace_hub.wiring.common import aws_client, http_session, reset_clients
 
 URLS = (
     "https://slack.com/api/chat.postMessage",
@@ -77,3 +79,16 @@ def test_provider_session_reads_proxies_once_per_host(monkeypatch: pytest.Monkey
     assert len(lookups) == 2
     merged = session.merge_environment_settings("https://slack.com/api/chat.postMessage", {}, None, None, None)
     assert merged["proxies"]["https"] == "http://proxy.example:3128"
+
+
+def test_aws_clients_leave_parameter_checks_to_the_service(aws: None) -> None:
+    # GIVEN the SQS client a function's wiring builds (the unit tests' own clients keep botocore's checks)
+    reset_clients()
+    try:
+        sqs = aws_client("sqs")
+        # WHEN a call's parameter has the wrong type
+        # THEN botocore sends it all the same (no ParamValidationError): the service refuses what it refuses
+        with pytest.raises(ClientError):
+            sqs.get_queue_url(QueueName=123)
+    finally:
+        reset_clients()
