@@ -19,8 +19,8 @@ class ProviderSession(requests.Session):
     """A `requests.Session` that reads the environment's proxy settings once per host, not on every request.
 
     requests looks up the proxies (and NO_PROXY) for each request by walking every environment variable, twice:
-    on a sender's hot path that was about a fifth of its CPU. A container's environment does not change, so the
-    answer for a host is kept; what is merged, and how, is requests' own `merge_environment_settings`."""
+    about a sixth of a provider call's CPU in a sender. A container's environment does not change, so the answer
+    for a host is kept; what is merged, and how, is requests' own `merge_environment_settings`."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from workplace_hub.workplace_jwt import TokenVerifier
 
 # parameter_validation off: botocore would check every call's parameters against the service model before sending
-# them (a sender's window of 10-100 records: a sixth of its CPU), and AWS checks them again anyway. A malformed
-# call still fails, as the service's ValidationException; the unit tests' clients keep botocore's check.
+# them (a window of 10 claims 0.35 ms, 25 outcomes 1.3 ms: about a tenth of a sender's CPU), and AWS checks them
+# again anyway. A malformed call still fails, as the service's ValidationException; the unit tests' clients keep
+# botocore's check.
 AWS_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10, parameter_validation=False
 )
