@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
@@ -21,6 +21,9 @@ class ProviderSession(requests.Session):
     requests looks up the proxies (and NO_PROXY) for each request by walking every environment variable, twice:
     about a sixth of a provider call's CPU in a sender. A container's environment does not change, so the answer
     for a host is kept; what is merged, and how, is requests' own `merge_environment_settings`."""
+
+    # Kept by pickling, as requests' own attributes are.
+    __attrs__: ClassVar[list[str]] = [*requests.Session.__attrs__, "_environment_proxies"]
 
     def __init__(self) -> None:
         super().__init__()

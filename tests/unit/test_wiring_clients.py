@@ -3,6 +3,7 @@ AWS clients (no client-side parameter validation)."""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -79,6 +80,20 @@ def test_provider_session_reads_proxies_once_per_host(monkeypatch: pytest.Monkey
     assert len(lookups) == 2
     merged = session.merge_environment_settings("https://slack.com/api/chat.postMessage", {}, None, None, None)
     assert merged["proxies"]["https"] == "http://proxy.example:3128"
+
+
+def test_provider_session_survives_pickling() -> None:
+    # GIVEN a session that has prepared a call
+    session = ProviderSession()
+    session.merge_environment_settings("https://slack.com/api/chat.postMessage", {}, None, None, None)
+    # WHEN it is pickled and back (as requests allows for its sessions)
+    copied = pickle.loads(pickle.dumps(session))
+    # THEN it still prepares calls
+    merged = copied.merge_environment_settings("https://slack.com/api/chat.postMessage", {}, None, None, None)
+    expected = requests.Session().merge_environment_settings(
+        "https://slack.com/api/chat.postMessage", {}, None, None, None
+    )
+    assert merged == expected
 
 
 def test_aws_clients_leave_parameter_checks_to_the_service(aws: None) -> None:
