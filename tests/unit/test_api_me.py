@@ -97,3 +97,16 @@ def test_my_links_say_which_messengers_the_company_has_on_and_its_line_friend_li
     api("DELETE", "/admin/integrations/line", sub="a@acme", role="admin")
     _, off = api("GET", "/me/links", sub=MEMBER, role="member")
     assert off["channels"]["line"] is False and off["line_friend_link_url"] is None
+
+
+def test_my_links_read_the_companys_settings_once(stack: HubStack, api: Callable[..., tuple[int, Any]]) -> None:
+    queries: list[str] = []
+    stack.dynamodb.meta.client.meta.events.register(
+        "before-parameter-build.dynamodb.Query", lambda params, **_: queries.append(params["TableName"])
+    )
+
+    status, _ = api("GET", "/me/links", sub=MEMBER, role="member")
+
+    # (The settings table is read by a Query of the company's partition: one for the link states and the channels.)
+    assert status == 200
+    assert sum(1 for table in queries if "settings" in table) == 1, queries

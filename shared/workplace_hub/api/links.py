@@ -23,6 +23,7 @@ from workplace_hub.integration_settings.fields import MASK
 from workplace_hub.storage.addresses import LOOKUP_MISSED
 from workplace_hub.storage.link_health import link_states, state_attribute
 from workplace_hub.storage.links import link_purpose
+from workplace_hub.storage.settings import CompanySettings
 
 SLACK_MEMBER_ID = r"^[UW][A-Z0-9]{6,20}$"
 # No link value is longer (a Chat webhook URL is about 200 characters, an address at most 254): anything
@@ -106,16 +107,15 @@ def _apply(services: ApiServices, company_id: str, user_id: str, update: BaseMod
         services.links.update(company_id, user_id, values, removed)
 
 
-def _google_consent_required(services: ApiServices, company_id: str) -> bool:
+def _google_consent_required(company: CompanySettings) -> bool:
     """False when the company links Google calendars by domain-wide delegation (no employee consent)."""
-    stored = services.settings_repo.load(company_id).integrations.get(Integration.GOOGLE_CALENDAR)
+    stored = company.integrations.get(Integration.GOOGLE_CALENDAR)
     return not (stored and stored.settings.get("auth_mode") == "domain_wide_delegation")
 
 
-def _company_channels(services: ApiServices, company_id: str) -> dict[str, Any]:
+def _company_channels(company: CompanySettings) -> dict[str, Any]:
     """Which messengers the company has on (so an employee is offered those only), and the LINE Official
     Account's friend link (its QR code is drawn by the console) when LINE is on."""
-    company = services.settings_repo.load(company_id)
     line = effective(company, Integration.LINE)
     return {
         "channels": {m.value: effective(company, m).enabled for m in MESSENGERS},
@@ -125,6 +125,7 @@ def _company_channels(services: ApiServices, company_id: str) -> dict[str, Any]:
 
 def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any]:
     links = services.links.get(company_id, user_id)
+    company = services.settings_repo.load(company_id)  # once, for both the link states and the channels
     webhook = links.get("google_chat_webhook_url")
     if webhook:
         webhook = _masked_webhook(
@@ -135,9 +136,9 @@ def _view(services: ApiServices, company_id: str, user_id: str) -> dict[str, Any
         "slack_member_id": links.get("slack_member_id"),
         "google_chat_webhook_url": webhook,
         "google_workspace_id": links.get("google_workspace_id"),
-        "links": link_states(links, google_consent_required=_google_consent_required(services, company_id)),
+        "links": link_states(links, google_consent_required=_google_consent_required(company)),
         "updated_at": links.get("updated_at"),
-        **_company_channels(services, company_id),
+        **_company_channels(company),
     }
 
 
@@ -158,7 +159,7 @@ def register(app: APIGatewayHttpResolver, services: ApiServices) -> None:
         """Per employee and channel: linked, not_linked, needs_relink or blocked, with the reason."""
         admin = require_admin(app, services.token_verifier)
         employees, token = services.links.list(admin.company_id, limit=limit, next_token=next_token)
-        consent = _google_consent_required(services, admin.company_id)
+        consent = _google_consent_required(services.settings_repo.load(admin.company_id))
         return {
             "employees": [
                 {"user_id": e.user_id, "links": link_states(e, google_consent_required=consent)} for e in employees
