@@ -49,7 +49,7 @@ class SlackAnswers(BaseAdapter):
             self.most = max(self.most, self.in_flight)
             self.threads.append(threading.current_thread().name)
             self._condition.notify_all()
-            self._condition.wait_for(lambda: self.most >= self._together, timeout=10)
+            self._condition.wait_for(lambda: self.most >= self._together, timeout=60)
         try:
             answer = requests.Response()
             answer.status_code = 200
